@@ -1,0 +1,41 @@
+// Registration of everything the addon exposes. src/native.ts declares the
+// same surface in TypeScript; keep the two in step.
+#include <napi.h>
+
+#include "addon_data.h"
+#include "errors.h"
+#include "tensor_wrap.h"
+
+namespace nrnm_binding {
+
+Napi::Value RuntimeInfoJs(const Napi::CallbackInfo& info);
+Napi::Value SetThreadsJs(const Napi::CallbackInfo& info);
+
+namespace {
+
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  if (!info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "setErrorClass expects a constructor");
+  GetAddonData(info.Env()).error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  Napi::Function tensor = TensorWrap::Define(env);
+  data->tensor_class = Napi::Persistent(tensor);
+  exports.Set("TensorHandle", tensor);
+  exports.Set("setErrorClass", Napi::Function::New<SetErrorClass>(env, "setErrorClass"));
+  exports.Set("runtimeInfo", Napi::Function::New<RuntimeInfoJs>(env, "runtimeInfo"));
+  exports.Set("setThreads", Napi::Function::New<SetThreadsJs>(env, "setThreads"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace nrnm_binding
+
+static Napi::Object InitNrnmNative(Napi::Env env, Napi::Object exports) {
+  return nrnm_binding::Init(env, exports);
+}
+
+NODE_API_MODULE(nrnm_native, InitNrnmNative)

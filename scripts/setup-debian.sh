@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# System packages nrnm-native needs on Debian 12 / Ubuntu 22.04+:
+# LibTorch (CPU), OpenBLAS (LibTorch calls the system BLAS; the default
+# reference BLAS is several times slower), a C++ toolchain with CMake,
+# GoogleTest for the C++ tests, and the Fashion-MNIST files (the default dataset).
+set -euo pipefail
+packages=(libtorch-dev libopenblas0-pthread cmake g++ make libgtest-dev dataset-fashion-mnist)
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "nrnm-native: installing ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "nrnm-native: system packages already installed (${packages[*]})"
+fi

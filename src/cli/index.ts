@@ -1,0 +1,40 @@
+/**
+ * `nrnm-native` command line: one file per command in ./commands.
+ * Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.
+ */
+import { Command, CommanderError } from 'commander';
+
+import { NRNMError } from '../errors';
+import { registerInfo } from './commands/info';
+
+export function buildProgram(): Command {
+  const program = new Command('nrnm-native')
+    .description('Train and run NRNM sequence models with LibTorch (CUDA or CPU)')
+    .option('--verbose', 'print stack traces of errors')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+  registerInfo(program);
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    const verbose = argv.includes('--verbose');
+    if (err instanceof NRNMError) {
+      process.stderr.write(`nrnm-native: ${err.message}\n`);
+      if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
+      return err.code === 'ERR_ARG' ? 2 : 1;
+    }
+    process.stderr.write(`nrnm-native: ${(err as Error).message ?? String(err)}\n`);
+    if (verbose && (err as Error).stack) process.stderr.write(`${(err as Error).stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * What this process runs on: the loaded binary, the LibTorch it really
+ * mapped, and what that LibTorch can do.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { loadedBinary, native, packageRoot, type NativeGpuInfo } from './native';
+
+export interface RuntimeReport {
+  packageVersion: string;
+  node: string;
+  napiVersion: string;
+  platform: string;
+  binary: { path: string; reason: string };
+  libtorch: { version: string; path: string | null; variant: string };
+  cuda: {
+    builtWithCuda: boolean;
+    available: boolean;
+    runtimeVersion: string | null;
+    driverVersion: string | null;
+    cudnnVersion: string | null;
+  };
+  gpus: NativeGpuInfo[];
+  threads: { intraOp: number; interOp: number; parallelBackend: string };
+}
+
+/** CUDA encodes versions as 1000*major + 10*minor (12040 -> "12.4"). */
+function cudaVersion(v: number): string | null {
+  if (!v) return null;
+  return `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}`;
+}
+
+/** cuDNN 9 encodes 10000*major + 100*minor + patch; cuDNN 8 1000*major + 100*minor + patch. */
+function cudnnVersion(v: number): string | null {
+  if (!v) return null;
+  const major = v >= 90000 ? Math.floor(v / 10000) : Math.floor(v / 1000);
+  const rest = v >= 90000 ? v % 10000 : v % 1000;
+  return `${major}.${Math.floor(rest / 100)}.${rest % 100}`;
+}
+
+/** The directory of the libtorch_cpu.so this process actually mapped. */
+function mappedLibTorchDir(): string | null {
+  try {
+    const maps = fs.readFileSync('/proc/self/maps', 'utf8');
+    const match = /\s(\/\S*libtorch_cpu\.so[^\s]*)$/m.exec(maps);
+    return match ? path.dirname(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function backend(parallelInfo: string): string {
+  const match = /ATen parallel backend: (.+)/.exec(parallelInfo);
+  return match ? match[1].trim() : 'unknown';
+}
+
+export function runtimeReport(): RuntimeReport {
+  const info = native().runtimeInfo();
+  const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  const binary = loadedBinary();
+  return {
+    packageVersion: pkg.version,
+    node: process.version,
+    napiVersion: process.versions.napi ?? 'unknown',
+    platform: `${process.platform}-${process.arch}`,
+    binary: binary ?? { path: 'unknown', reason: 'unknown' },
+    libtorch: { version: info.torchVersion, path: mappedLibTorchDir(), variant: info.variant },
+    cuda: {
+      builtWithCuda: info.builtWithCuda,
+      available: info.cudaAvailable,
+      runtimeVersion: cudaVersion(info.cudaRuntimeVersion),
+      driverVersion: cudaVersion(info.cudaDriverVersion),
+      cudnnVersion: cudnnVersion(info.cudnnVersion),
+    },
+    gpus: info.gpus,
+    threads: { intraOp: info.intraOpThreads, interOp: info.interOpThreads, parallelBackend: backend(info.parallelInfo) },
+  };
+}
