@@ -1,0 +1,161 @@
+#pragma once
+
+// Trainer: one optimisation step of a sequence classifier, its evaluation and
+// the state a checkpoint needs to resume training exactly.
+//
+// Generic over the model: anything with `Tensor forward(const Tensor& x)`
+// mapping x (B, T, F) float to logits (B, C), held in a torch::nn::AnyModule
+// (NRNMClassifier, LSTMClassifier, a test module, ...).
+//
+// Defaults reproduce the authors' script (F-Frida/NRNM codes/
+// action_mylstm_cv.py): torch.optim.Adam(lr=1e-3, weight_decay=1e-4),
+// StepLR(step_size=600, gamma=0.1) stepped once per epoch, no clipping,
+// float32, cross-entropy averaged over the batch.
+
+#include <torch/arg.h>
+#include <torch/nn/modules/container/any.h>
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace torch {
+namespace serialize {
+class OutputArchive;
+class InputArchive;
+} // namespace serialize
+} // namespace torch
+
+namespace nrnm {
+
+enum class OptimizerKind {
+  kAdam, // torch.optim.Adam: weight decay is L2 added to the gradient (coupled)
+  kAdamW, // torch.optim.AdamW: weight decay shrinks the weights (decoupled)
+};
+
+enum class SchedulerKind {
+  kNone, // constant learning rate (set_lr still works)
+  kStepLR, // lr *= gamma every step_size epochs (end_epoch() calls)
+};
+
+enum class Precision {
+  kFP32, // float32 everywhere; on CUDA also turns TF32 off for cuBLAS and cuDNN
+  kTF32, // CUDA only: float32 storage, TF32 tensor-core matmuls and cuDNN
+  kBF16, // CUDA only: forward under bfloat16 autocast; loss and optimizer fp32
+};
+
+const char* to_string(OptimizerKind kind);
+const char* to_string(SchedulerKind kind);
+const char* to_string(Precision precision);
+
+struct TrainerOptions {
+  /// Adam with coupled L2 weight decay, as the official script.
+  TORCH_ARG(OptimizerKind, optimizer) = OptimizerKind::kAdam;
+  /// Official learning rate (--lr 0.001).
+  TORCH_ARG(double, lr) = 1e-3;
+  /// Official weight decay (--wd 0.0001), coupled for kAdam.
+  TORCH_ARG(double, weight_decay) = 1e-4;
+  /// PyTorch's Adam defaults, which the official script keeps.
+  TORCH_ARG(double, beta1) = 0.9;
+  TORCH_ARG(double, beta2) = 0.999;
+  TORCH_ARG(double, eps) = 1e-8;
+  /// Official: StepLR(optimizer, step_size=600, gamma=0.1), once per epoch.
+  TORCH_ARG(SchedulerKind, scheduler) = SchedulerKind::kStepLR;
+  /// Epochs between two learning-rate decays (kStepLR only).
+  TORCH_ARG(int64_t, step_size) = 600;
+  /// Factor applied to the learning rate at each decay (kStepLR only).
+  TORCH_ARG(double, gamma) = 0.1;
+  /// Maximum global L2 norm of the gradients; 0 turns clipping off
+  /// (official --clip 0.0).
+  TORCH_ARG(double, clip_norm) = 0.0;
+  /// float32, as the official script.
+  TORCH_ARG(Precision, precision) = Precision::kFP32;
+};
+
+struct StepResult {
+  double loss = 0; // cross-entropy, mean over the batch (before the update)
+  int64_t correct = 0; // samples whose argmax logit equals the label
+  double grad_norm = 0; // global L2 norm of all gradients, before clipping
+};
+
+struct EvalResult {
+  double loss_sum = 0; // cross-entropy SUMMED over the batch: add the batches
+                       // up, divide by the number of samples for the mean
+  int64_t correct = 0; // samples whose argmax logit equals the label
+  torch::Tensor logits; // (B, C) float32, on the model's device, no grad
+};
+
+/// Trains one model. Construct it after the model has been moved to its
+/// device (the optimizer state lives there). Not thread-safe: the caller
+/// serialises calls on one trainer (and its model).
+class Trainer {
+ public:
+  explicit Trainer(torch::nn::AnyModule module, TrainerOptions options = {});
+
+  /// Convenience for TORCH_MODULE holders: Trainer(model, options).
+  template <typename ModuleType>
+  explicit Trainer(
+      const torch::nn::ModuleHolder<ModuleType>& module,
+      TrainerOptions options = {})
+      : Trainer(torch::nn::AnyModule(module), std::move(options)) {}
+
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  /// One optimisation step on x (B, T, F) floating and y (B) integer labels
+  /// in [0, C); inputs on another device are copied to the model's. Puts the
+  /// model in training mode. A non-finite loss or gradient throws (c10::Error)
+  /// before the optimizer step, so the weights stay those of the last step.
+  StepResult step(const torch::Tensor& x, const torch::Tensor& y);
+
+  /// Loss, correct count and logits in eval mode without autograd; the
+  /// model's previous train/eval mode is restored afterwards.
+  EvalResult evaluate(const torch::Tensor& x, const torch::Tensor& y);
+
+  /// Learning rate of the next step.
+  double lr() const;
+  /// Sets the learning rate now; a later StepLR decay multiplies this value.
+  void set_lr(double lr);
+  /// Marks the end of an epoch: steps the scheduler (StepLR decays the
+  /// learning rate once every step_size epochs).
+  void end_epoch();
+
+  /// Optimizer steps taken (failed steps not counted).
+  int64_t step_count() const {
+    return step_count_;
+  }
+  /// end_epoch() calls so far.
+  int64_t epoch_count() const {
+    return epoch_count_;
+  }
+  const TrainerOptions& options() const {
+    return options_;
+  }
+
+  /// Optimizer state (Adam moments and step counts), scheduler state (epoch
+  /// count), learning rate and step count. Not the model's parameters.
+  void save(torch::serialize::OutputArchive& archive) const;
+  /// Restores what save() wrote into a trainer built with the same optimizer
+  /// kind on a model with the same parameters; moves the optimizer state to
+  /// the model's device.
+  void load(torch::serialize::InputArchive& archive);
+
+ private:
+  torch::Device device() const;
+  torch::Tensor forward_logits(const torch::Tensor& x);
+  void zero_grad();
+  void apply_matmul_precision() const;
+
+  torch::nn::AnyModule module_;
+  std::shared_ptr<torch::nn::Module> module_ptr_;
+  TrainerOptions options_;
+  std::vector<torch::Tensor> params_; // the trainable parameters
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  int64_t step_count_ = 0;
+  int64_t epoch_count_ = 0;
+};
+
+} // namespace nrnm
