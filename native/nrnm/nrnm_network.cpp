@@ -1,0 +1,234 @@
+#include "nrnm/nrnm_network.h"
+
+#include "nrnm/random.h"
+#include "nrnm/schedule.h"
+
+#include <string>
+
+namespace nrnm {
+
+NRNMNetworkImpl::NRNMNetworkImpl(NRNMOptions options_)
+    : options(std::move(options_)) {
+  reset();
+}
+
+void NRNMNetworkImpl::reset() {
+  validate(options);
+  cells.clear();
+  for (int64_t layer = 0; layer < options.layers(); ++layer) {
+    const int64_t d = layer == 0 ? options.input_size() : options.hidden_size();
+    cells.push_back(register_module("cell_" + std::to_string(layer),
+        NRNMCell(NRNMCellOptions(d, options.hidden_size())
+                     .block_length(options.block_length())
+                     .stride(options.stride())
+                     .heads(options.heads())
+                     .input_aggregation(options.input_aggregation())
+                     .init(options.init()))));
+  }
+}
+
+void NRNMNetworkImpl::reset_parameters(
+    InitScheme init, at::Generator& generator) {
+  for (auto& cell : cells) {
+    cell->reset_parameters(init, generator);
+  }
+}
+
+torch::Tensor NRNMNetworkImpl::forward(
+    const torch::Tensor& x, at::Generator& generator, NRNMTrace* trace) {
+  TORCH_CHECK(x.dim() == 3 && x.size(0) > 0 && x.size(1) > 0 &&
+          x.size(2) == options.input_size(),
+      "NRNMNetwork expects x of shape (time, batch, ", options.input_size(),
+      ") with time and batch > 0 but got ", x.sizes());
+  if (trace != nullptr) {
+    trace->layers.assign(cells.size(), NRNMTrace::Layer());
+  }
+  torch::Tensor sequence = x.contiguous(); // (T, B, d) of the current layer
+  for (size_t layer = 0; layer < cells.size(); ++layer) {
+    sequence = run_layer(cells[layer], sequence, generator,
+        trace != nullptr ? &trace->layers[layer] : nullptr);
+  }
+  return sequence; // (T, B, H)
+}
+
+namespace {
+
+// The masks of one layer for one forward call, drawn in this order.
+struct LayerMasks {
+  torch::Tensor zoneout; // (1, H) shared or (T, B, H) per-step; undefined: no mask
+  torch::Tensor zoneout_rest; // 1 - zoneout
+  torch::Tensor aggregation; // (U, B, 8d) / keep; dilated only
+  torch::Tensor memory; // (U, 1 or B, n, H) / keep
+};
+
+LayerMasks draw_masks(const NRNMOptions& options, int64_t T, int64_t B,
+    int64_t aggregated_width, int64_t updates, at::Generator& generator,
+    const c10::TensorOptions& like) {
+  const int64_t H = options.hidden_size();
+  const int64_t n = memory_slots(options);
+  LayerMasks masks;
+  if (options.zoneout() > 0) {
+    const double keep = 1 - options.zoneout();
+    masks.zoneout = options.zoneout_mode() == ZoneoutMode::kShared
+        ? bernoulli_mask({1, H}, keep, generator, like)
+        : bernoulli_mask({T, B, H}, keep, generator, like);
+    masks.zoneout_rest = 1 - masks.zoneout;
+  }
+  if (updates == 0) return masks;
+  if (options.aggregation_dropout() > 0 &&
+      options.input_aggregation() == InputAggregation::kDilated) {
+    const double keep = 1 - options.aggregation_dropout();
+    masks.aggregation =
+        bernoulli_mask({updates, B, aggregated_width}, keep, generator, like).div_(keep);
+  }
+  if (options.memory_dropout() > 0) {
+    const double keep = 1 - options.memory_dropout();
+    const int64_t batch =
+        options.memory_dropout_mode() == MemoryDropoutMode::kShared ? 1 : B;
+    masks.memory = bernoulli_mask({updates, batch, n, H}, keep, generator, like).div_(keep);
+  }
+  return masks;
+}
+
+// Everything of a layer that depends on its input only, computed for all
+// steps at once and unbound into per-step views (one unbind: its backward is
+// one stack, where indexing step by step would add a full-size gradient at
+// every step).
+struct HoistedInputs {
+  std::vector<torch::Tensor> gates; // T x (B, 4H): x_t W_ih + b
+  std::vector<torch::Tensor> memory_gates; // (T - k) x (B, nH): [t - k] is x_t W_mi + b_m
+  std::vector<torch::Tensor> tokens; // U x (B, H): e of each update
+  std::vector<torch::Tensor> token_gates; // U x (B, 2H): e W_ig + b_ig
+};
+
+HoistedInputs hoist_inputs(NRNMCell& cell, const Schedule& schedule,
+    const torch::Tensor& x, const std::vector<int64_t>& update_steps,
+    const torch::Tensor& aggregation_mask) {
+  const int64_t T = x.size(0);
+  const int64_t B = x.size(1);
+  const int64_t d = x.size(2);
+  const int64_t k = schedule.block_length;
+  const int64_t U = static_cast<int64_t>(update_steps.size());
+  HoistedInputs hoisted;
+  hoisted.gates = cell->input_gates(x).unbind(0);
+  if (U == 0) return hoisted;
+  hoisted.memory_gates = cell->memory_input_gates(x.narrow(0, k, T - k)).unbind(0);
+  std::vector<int64_t> input_steps; // the S inputs of every update, in order
+  for (int64_t t : update_steps) {
+    for (int64_t j : schedule.input_steps(t)) input_steps.push_back(j);
+  }
+  const int64_t S = schedule.inputs_per_update();
+  const torch::Tensor index =
+      torch::tensor(input_steps, torch::dtype(torch::kLong)).to(x.device());
+  // stacked: (U, B, S * d), the S inputs of each update side by side
+  const torch::Tensor stacked = x.index_select(0, index)
+                                    .view({U, S, B, d})
+                                    .permute({0, 2, 1, 3})
+                                    .reshape({U, B, S * d});
+  const MemoryInput inputs = // token (U, B, H), gate (U, B, 2H)
+      cell->MC->project_input(cell->aggregate(stacked, aggregation_mask));
+  hoisted.tokens = inputs.token.unbind(0);
+  hoisted.token_gates = inputs.gate.unbind(0);
+  return hoisted;
+}
+
+} // namespace
+
+torch::Tensor NRNMNetworkImpl::run_layer(NRNMCell& cell,
+    const torch::Tensor& x,
+    at::Generator& generator,
+    NRNMTrace::Layer* trace) {
+  const Schedule schedule = Schedule::from(options);
+  const int64_t T = x.size(0);
+  const int64_t B = x.size(1);
+  const int64_t H = options.hidden_size();
+  const int64_t n = schedule.slots();
+  const int64_t k = schedule.block_length;
+  const std::vector<int64_t> update_steps = schedule.update_steps(T);
+  const int64_t U = static_cast<int64_t>(update_steps.size());
+
+  LayerMasks masks; // none in eval
+  if (is_training()) {
+    masks = draw_masks(options, T, B, schedule.inputs_per_update() * x.size(2), U,
+        generator, cell->weight_ih.options());
+  }
+  const HoistedInputs in = hoist_inputs(cell, schedule, x, update_steps, masks.aggregation);
+  // Zoneout: zeta is the probability of taking the new state; in eval the
+  // scalar keep, in training the {0,1} mask, shared (official) or per step.
+  const double keep = 1.0 - options.zoneout();
+  const bool shared_zoneout = options.zoneout_mode() == ZoneoutMode::kShared;
+
+  // The recurrence. m = 0 until the first update: no refinement term.
+  const c10::TensorOptions state_options = in.gates.front().options();
+  torch::Tensor h = torch::zeros({B, H}, state_options); // (B, H)
+  torch::Tensor c = torch::zeros({B, H}, state_options); // (B, H)
+  torch::Tensor memory = torch::zeros({B, n, H}, state_options); // (B, n, H) as carried
+  MemoryReadout readout; // m and m W_mh of the last update
+  bool has_memory = false;
+  std::vector<torch::Tensor> outputs; // h_0 .. h_{t-1}, each (B, H)
+  outputs.reserve(T);
+  for (int64_t t = 0; t < T; ++t) {
+    if (schedule.updates_at(t)) {
+      const int64_t u = t / k - 1;
+      const std::vector<int64_t> token_steps = schedule.hidden_token_steps(t);
+      std::vector<torch::Tensor> tokens; // h_{t-s}, ..., h_{t-ns}
+      for (int64_t j : token_steps) tokens.push_back(outputs[j]);
+      const torch::Tensor hidden_tokens = torch::stack(tokens, 1); // (B, n, H)
+      const torch::Tensor memory_new = cell->MC->update(
+          {in.tokens[u], in.token_gates[u]}, memory, hidden_tokens); // (B, n, H)
+      readout = cell->read_memory(memory_new);
+      has_memory = true;
+      const torch::Tensor carried = masks.memory.defined()
+          ? memory_new * masks.memory[u]
+          : memory_new; // (B, n, H)
+      if (trace != nullptr) {
+        NRNMTrace::Update record;
+        record.step = t;
+        record.hidden_token_steps = token_steps;
+        record.input_steps = schedule.input_steps(t);
+        record.hidden_tokens = hidden_tokens.detach();
+        record.memory_before = memory.detach();
+        record.memory_after = memory_new.detach();
+        record.memory_carried = carried.detach();
+        trace->updates.push_back(std::move(record));
+      }
+      memory = carried;
+    }
+
+    torch::Tensor h_next, c_next; // (B, H) before zoneout
+    std::tie(h_next, c_next) = cell->step(in.gates[t],
+        has_memory ? in.memory_gates[t - k] : torch::Tensor(),
+        has_memory ? &readout : nullptr, h, c);
+    // Zoneout: h_t = zeta h' + (1 - zeta) h_{t-1}, c_t likewise.
+    if (masks.zoneout.defined()) {
+      const torch::Tensor zeta = shared_zoneout ? masks.zoneout : masks.zoneout[t]; // (1 or B, H)
+      const torch::Tensor rest = shared_zoneout ? masks.zoneout_rest : masks.zoneout_rest[t];
+      h = torch::addcmul(h * rest, h_next, zeta);
+      c = torch::addcmul(c * rest, c_next, zeta);
+    } else if (!is_training() && keep < 1) {
+      h = torch::add(h_next * keep, h, 1 - keep);
+      c = torch::add(c_next * keep, c, 1 - keep);
+    } else {
+      h = h_next;
+      c = c_next;
+    }
+    outputs.push_back(h);
+  }
+
+  torch::Tensor result = torch::stack(outputs, 0); // (T, B, H)
+  if (trace != nullptr) {
+    trace->outputs = result.detach();
+    trace->zoneout_mask = masks.zoneout;
+  }
+  return result;
+}
+
+void NRNMNetworkImpl::pretty_print(std::ostream& stream) const {
+  stream << "NRNMNetwork(" << options.input_size() << ", "
+         << options.hidden_size() << ", layers=" << options.layers()
+         << ", k=" << options.block_length() << ", s=" << options.stride()
+         << ", heads=" << options.heads() << ", "
+         << to_string(options.input_aggregation()) << ")";
+}
+
+} // namespace nrnm
