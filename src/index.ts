@@ -5,3 +5,16 @@
 export { NRNMError, type ErrorCode } from './errors';
 export { Tensor, type DType, type TypedArrayOf, type DTypeOf } from './tensor';
 export { runtimeReport, type RuntimeReport } from './runtime';
+export { NRNMClassifier, type LossAndGradients } from './model';
+export { Trainer, type TrainerOptions, type StepResult, type EvaluateResult, type FitOptions, type FitResult, type StepEvent, type EpochEvent, type Progress } from './trainer';
+export {
+  resolveModelOptions,
+  DEFAULT_MODEL_OPTIONS,
+  VARIANTS,
+  type NRNMModelOptions,
+  type NRNMClassifierOptions,
+  type ResolvedModelOptions,
+  type Variant,
+} from './options';
+export { datasets } from './data';
+export type { SequenceDataset, Batch, Sample, BatchOptions } from './data/dataset';

@@ -3,6 +3,7 @@
  * Public classes keep native handles private; nothing else requires a .node.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { NRNMError } from './errors';
@@ -45,47 +46,205 @@ export interface NativeRuntimeInfo {
   gpus: NativeGpuInfo[];
 }
 
+/** The flat, fully-defaulted model options that cross into C++. */
+export interface NativeModelOptions {
+  inputSize: number;
+  classes: number;
+  hiddenSize: number;
+  layers: number;
+  blockLength: number;
+  stride: number;
+  heads: number;
+  inputAggregation: string;
+  zoneout: number;
+  zoneoutMode: string;
+  memoryDropout: number;
+  memoryDropoutMode: string;
+  aggregationDropout: number;
+  init: string;
+  head: string;
+  seed: number;
+}
+
+export interface NativeModelHandle {
+  predict(x: NativeTensorHandle): Promise<NativeTensorHandle>;
+  lossAndGradients(x: NativeTensorHandle, y: NativeTensorHandle): Promise<{ loss: number; gradients: Record<string, NativeTensorHandle> }>;
+  setTraining(on: boolean): void;
+  isTraining(): boolean;
+  parameterNames(): string[];
+  parameterShapes(): Record<string, number[]>;
+  stateDict(): Record<string, NativeTensorHandle>;
+  loadStateDict(dict: Record<string, NativeTensorHandle>): void;
+  device(): string;
+  describe(): string;
+  /** Parameters and generator state, as an opaque archive. */
+  save(): Promise<Buffer>;
+  load(archive: Buffer): Promise<void>;
+  dispose(): void;
+}
+
+/** The flat, fully-defaulted trainer options that cross into C++. */
+export interface NativeTrainerOptions {
+  optimizer: 'adam' | 'adamw';
+  lr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  scheduler: 'step' | 'none';
+  stepSize: number;
+  gamma: number;
+  clip: number;
+  precision: 'fp32' | 'tf32' | 'bf16';
+}
+
+export interface NativeTrainerHandle {
+  step(x: NativeTensorHandle, y: NativeTensorHandle): Promise<{ loss: number; correct: number; gradNorm: number }>;
+  evaluate(x: NativeTensorHandle, y: NativeTensorHandle): Promise<{ lossSum: number; correct: number; logits: NativeTensorHandle }>;
+  lr(): number;
+  setLr(lr: number): void;
+  endEpoch(): void;
+  counts(): { steps: number; epochs: number };
+  /** Model parameters, generator and optimizer/scheduler state, as an opaque archive. */
+  save(): Promise<Buffer>;
+  load(archive: Buffer): Promise<void>;
+  dispose(): void;
+}
+
 export interface NativeAddon {
   TensorHandle: {
     fromArray(data: NativeTypedArray, shape: readonly number[]): NativeTensorHandle;
   };
+  ModelHandle: new (options: NativeModelOptions, device: string) => NativeModelHandle;
+  TrainerHandle: new (model: NativeModelHandle, options: NativeTrainerOptions) => NativeTrainerHandle;
   setErrorClass(ctor: typeof NRNMError): void;
   runtimeInfo(): NativeRuntimeInfo;
   setThreads(intraOp: number): void;
+  /** A tiny op on cuda:0; run it in a child process (src/device.ts). */
+  probeCuda(): { ok: boolean; error?: string };
 }
 
 export interface LoadedBinary {
   /** Absolute path of the .node file that was loaded. */
   path: string;
-  /** Why this file: 'NRNM_NATIVE_BINARY', 'local build' or 'prebuild'. */
+  /** Why this file, e.g. 'prebuild for torch1.13-cpu (LibTorch from system)'. */
   reason: string;
+  /** The LibTorch variant the binary was built for, when known (prebuilds). */
+  variant?: string;
+  /** Libraries opened before the binary (prebuilds), for child processes to repeat. */
+  preload?: string[];
+}
+
+/** The LibTorch discovery of scripts/libtorch.js (shared with the build). */
+export interface FoundLibTorch {
+  source: string;
+  root: string;
+  libDir: string;
+  version: string | null;
+  flavour: string;
+  cuda: boolean;
+  variant: string;
 }
 
 let addon: NativeAddon | undefined;
 let loaded: LoadedBinary | undefined;
 
-function candidates(): { file: string; reason: string }[] {
-  const forced = process.env.NRNM_NATIVE_BINARY;
-  if (forced) return [{ file: path.resolve(forced), reason: 'NRNM_NATIVE_BINARY' }];
-  // node-gyp-build resolves <root>/build/Release first, then
-  // <root>/prebuilds/<platform>-<arch>.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const discovery = require(path.join(packageRoot, 'scripts', 'libtorch.js')) as { findLibTorch(env?: NodeJS.ProcessEnv): FoundLibTorch };
+
+interface Candidate {
+  file: string;
+  reason: string;
+  variant?: string;
+  /** LibTorch libraries to open first (a prebuild's RUNPATH points at its build machine). */
+  preload?: string[];
+}
+
+/** Prebuild variant directories holding a binary for this platform. */
+function prebuildVariants(): { variant: string; file: string }[] {
+  const dir = path.join(packageRoot, 'prebuilds');
+  const platform = `${process.platform}-${process.arch}`;
+  let variants: string[];
+  try {
+    variants = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return variants
+    .map((variant) => ({ variant, file: path.join(dir, variant, platform, 'nrnm-native.napi.node') }))
+    .filter((v) => fs.existsSync(v.file));
+}
+
+/** The libraries of a LibTorch, in dependency order, that exist in its lib dir. */
+function libTorchLibraries(libtorch: FoundLibTorch): string[] {
+  const names = ['libc10.so', 'libtorch_cpu.so', ...(libtorch.cuda ? ['libc10_cuda.so', 'libtorch_cuda.so'] : []), 'libtorch.so'];
+  return names.map((n) => path.join(libtorch.libDir, n)).filter((f) => fs.existsSync(f));
+}
+
+/** The local build (build/Release, then build/Debug), as node-gyp-build resolves it. */
+function localBuild(): string | undefined {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
   try {
     const file = nodeGypBuild.resolve(packageRoot);
-    const reason = file.includes(`${path.sep}prebuilds${path.sep}`) ? 'prebuild' : 'local build';
-    return [{ file, reason }];
+    return file.startsWith(path.join(packageRoot, 'build')) ? file : undefined;
   } catch {
-    return [];
+    return undefined;
   }
+}
+
+/**
+ * Where to load from, in order: NRNM_NATIVE_BINARY; the prebuild whose
+ * variant matches the LibTorch on this machine; the local build (its RUNPATH
+ * names the LibTorch it was built with). `tried` collects what was skipped.
+ */
+function candidates(tried: string[]): Candidate[] {
+  const forced = process.env.NRNM_NATIVE_BINARY;
+  if (forced) return [{ file: path.resolve(forced), reason: 'NRNM_NATIVE_BINARY' }];
+  const out: Candidate[] = [];
+  const prebuilds = prebuildVariants();
+  if (prebuilds.length > 0) {
+    let libtorch: FoundLibTorch | undefined;
+    try {
+      libtorch = discovery.findLibTorch(process.env);
+    } catch (err) {
+      tried.push(`prebuilds (${prebuilds.map((p) => p.variant).join(', ')}): no LibTorch on this machine to run them with:\n    ${(err as Error).message.split('\n').join('\n    ')}`);
+    }
+    if (libtorch) {
+      const match = prebuilds.find((p) => p.variant === libtorch!.variant);
+      if (match) {
+        out.push({
+          file: match.file,
+          reason: `prebuild for ${match.variant} (LibTorch ${libtorch.version} from ${libtorch.source}: ${libtorch.libDir})`,
+          variant: match.variant,
+          preload: libTorchLibraries(libtorch),
+        });
+      } else {
+        tried.push(
+          `prebuilds for ${prebuilds.map((p) => p.variant).join(', ')}: none matches the LibTorch found (${libtorch.variant} from ${libtorch.source}: ${libtorch.root}); ` +
+            'a binary runs only with the LibTorch version and CUDA flavour it was built for',
+        );
+      }
+    }
+  }
+  const local = localBuild();
+  if (local) {
+    // In a git checkout the local build is what the developer is changing:
+    // it goes before any (possibly stale) prebuild.
+    const checkout = fs.existsSync(path.join(packageRoot, '.git'));
+    const entry = { file: local, reason: checkout ? 'local build (git checkout)' : 'local build' };
+    if (checkout) out.unshift(entry);
+    else out.push(entry);
+  } else {
+    tried.push(`local build: no ${path.join(packageRoot, 'build', 'Release', 'nrnm_native.node')}`);
+  }
+  return out;
 }
 
 function loadFailure(tried: string[], cause?: unknown): NRNMError {
   const lines = [
-    'nrnm-native: the native addon could not be loaded.',
-    tried.length
-      ? `Tried:\n${tried.map((t) => `  - ${t}`).join('\n')}`
-      : `No binary found in ${path.join(packageRoot, 'build', 'Release')} or ${path.join(packageRoot, 'prebuilds')}.`,
+    'The native addon could not be loaded.',
+    `Tried:\n${tried.map((t) => `  - ${t}`).join('\n')}`,
     'To fix: build it for the LibTorch on this machine with `npx nrnm-native build`',
     '(needs cmake, a C++17 compiler and LibTorch: LIBTORCH=/path/to/libtorch, a Python with',
     'PyTorch, or `apt-get install libtorch-dev`), or point NRNM_NATIVE_BINARY at a .node file.',
@@ -93,25 +252,39 @@ function loadFailure(tried: string[], cause?: unknown): NRNMError {
   return new NRNMError(lines.join('\n'), 'ERR_NATIVE_LOAD', { cause });
 }
 
+/** Opens shared libraries globally so the addon's LibTorch dependencies resolve by soname. */
+export function preload(libraries: string[]): void {
+  const flags = os.constants.dlopen.RTLD_NOW | os.constants.dlopen.RTLD_GLOBAL;
+  for (const library of libraries) {
+    try {
+      process.dlopen({ exports: {} } as NodeJS.Module, library, flags);
+    } catch (err) {
+      // A plain library is not a Node module: dlopen succeeds, then Node
+      // complains that it did not register. Anything else is a real failure.
+      if (!/did not self-register|Module did not self-register/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
 /** Loads the addon once; later calls return the same module. */
 export function native(): NativeAddon {
   if (addon) return addon;
   const tried: string[] = [];
-  for (const { file, reason } of candidates()) {
-    if (!fs.existsSync(file)) {
-      tried.push(`${file} (${reason}): no such file`);
+  for (const candidate of candidates(tried)) {
+    if (!fs.existsSync(candidate.file)) {
+      tried.push(`${candidate.file} (${candidate.reason}): no such file`);
       continue;
     }
     try {
+      if (candidate.preload) preload(candidate.preload);
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const module = require(file) as NativeAddon;
+      const module = require(candidate.file) as NativeAddon;
       module.setErrorClass(NRNMError);
       addon = module;
-      loaded = { path: file, reason };
+      loaded = { path: candidate.file, reason: candidate.reason, variant: candidate.variant, preload: candidate.preload };
       return module;
     } catch (err) {
-      tried.push(`${file} (${reason}): ${(err as Error).message.split('\n')[0]}`);
-      throw loadFailure(tried, err);
+      tried.push(`${candidate.file} (${candidate.reason}): ${(err as Error).message.split('\n')[0]}`);
     }
   }
   throw loadFailure(tried);

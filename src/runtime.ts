@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { loadedBinary, native, packageRoot, type NativeGpuInfo } from './native';
+import { loadedBinary, native, type NativeGpuInfo } from './native';
+import { packageVersion } from './version';
 
 export interface RuntimeReport {
   packageVersion: string;
@@ -57,10 +58,9 @@ function backend(parallelInfo: string): string {
 
 export function runtimeReport(): RuntimeReport {
   const info = native().runtimeInfo();
-  const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
   const binary = loadedBinary();
   return {
-    packageVersion: pkg.version,
+    packageVersion: packageVersion(),
     node: process.version,
     napiVersion: process.versions.napi ?? 'unknown',
     platform: `${process.platform}-${process.arch}`,

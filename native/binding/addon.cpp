@@ -4,12 +4,15 @@
 
 #include "addon_data.h"
 #include "errors.h"
+#include "model_wrap.h"
 #include "tensor_wrap.h"
+#include "trainer_wrap.h"
 
 namespace nrnm_binding {
 
 Napi::Value RuntimeInfoJs(const Napi::CallbackInfo& info);
 Napi::Value SetThreadsJs(const Napi::CallbackInfo& info);
+Napi::Value ProbeCudaJs(const Napi::CallbackInfo& info);
 
 namespace {
 
@@ -25,9 +28,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function tensor = TensorWrap::Define(env);
   data->tensor_class = Napi::Persistent(tensor);
   exports.Set("TensorHandle", tensor);
+  exports.Set("ModelHandle", ModelWrap::Define(env));
+  exports.Set("TrainerHandle", TrainerWrap::Define(env));
   exports.Set("setErrorClass", Napi::Function::New<SetErrorClass>(env, "setErrorClass"));
   exports.Set("runtimeInfo", Napi::Function::New<RuntimeInfoJs>(env, "runtimeInfo"));
   exports.Set("setThreads", Napi::Function::New<SetThreadsJs>(env, "setThreads"));
+  exports.Set("probeCuda", Napi::Function::New<ProbeCudaJs>(env, "probeCuda"));
   return exports;
 }
 

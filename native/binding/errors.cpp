@@ -40,6 +40,8 @@ Napi::Error ExceptionToJs(Napi::Env env, std::exception_ptr error, const char* w
     if (Contains(message, "out of memory")) {
       code = "ERR_CUDA_OOM";
       message += " (lower the batch size or the hidden size, or use another GPU)";
+    } else if (Contains(message, " became NaN") || Contains(message, " became infinite")) {
+      code = "ERR_NON_FINITE";  // nrnm::Trainer::step refused to apply the update
     } else if (Contains(message, "CUDA") || Contains(message, "cuda")) {
       code = "ERR_CUDA";
     }

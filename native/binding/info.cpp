@@ -1,6 +1,9 @@
 // runtimeInfo(): what the loaded LibTorch can do, for `nrnm-native info`.
 #include <napi.h>
 
+#include <ATen/Functions.h>
+#include <c10/util/Exception.h>
+
 #include "errors.h"
 #include "nrnm/runtime_info.h"
 
@@ -36,6 +39,26 @@ Napi::Value RuntimeInfoJs(const Napi::CallbackInfo& info) {
     out.Set("gpus", gpus);
     return out;
   });
+}
+
+// probeCuda(): a tiny op on cuda:0. src/device.ts runs it in a child process,
+// so a broken driver can only take that process down, never the user's.
+Napi::Value ProbeCudaJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  try {
+    at::Tensor t = at::ones({4}, at::TensorOptions().device(at::kCUDA, 0));
+    const double sum = t.mul(2).sum().item().toDouble();
+    out.Set("ok", sum == 8.0);
+    if (sum != 8.0) out.Set("error", "a test computation on cuda:0 gave a wrong result");
+  } catch (const c10::Error& e) {
+    out.Set("ok", false);
+    out.Set("error", e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    out.Set("ok", false);
+    out.Set("error", e.what());
+  }
+  return out;
 }
 
 Napi::Value SetThreadsJs(const Napi::CallbackInfo& info) {

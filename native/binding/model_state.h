@@ -1,0 +1,38 @@
+#pragma once
+// The native side of one NRNMClassifier: the module, its device, and the lock
+// that serialises every call on it (the model's JS wrapper and its trainer
+// share this state). src/ also queues calls per model, so the lock is only a
+// safety net and never waits in practice.
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+#include "nrnm/classifier.h"
+#include "nrnm/trainer.h"
+
+namespace nrnm_binding {
+
+struct ModelState {
+  ModelState(nrnm::NRNMClassifier model_, c10::Device device_) : model(std::move(model_)), device(device_) {}
+
+  nrnm::NRNMClassifier model;
+  c10::Device device;
+  std::mutex mutex;
+  bool disposed = false;
+
+  /// Moves x to the model's device and dtype; labels to int64.
+  at::Tensor Input(const at::Tensor& x) const;
+  at::Tensor Labels(const at::Tensor& y) const;
+  /// Waits for queued GPU work so a resolved promise means "done" and CUDA
+  /// errors surface in the call that caused them.
+  void Synchronize() const;
+};
+
+/// One archive with the module's parameters, its generator state and, when
+/// given, the trainer's state: the binary part of a checkpoint.
+std::string SaveArchive(ModelState& state, const nrnm::Trainer* trainer);
+void LoadArchive(ModelState& state, nrnm::Trainer* trainer, const std::string& bytes);
+
+}  // namespace nrnm_binding

@@ -1,0 +1,277 @@
+#include "model_wrap.h"
+
+#include <map>
+#include <sstream>
+
+#include <ATen/Functions.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/pimpl.h>
+
+#include "addon_data.h"
+#include "convert.h"
+#include "errors.h"
+#include "options_from_js.h"
+#include "promise_worker.h"
+#include "tensor_wrap.h"
+#include "nrnm/device.h"
+
+namespace nrnm_binding {
+
+namespace {
+
+Napi::FunctionReference& ModelClass() {
+  static Napi::FunctionReference* ref = new Napi::FunctionReference();
+  return *ref;
+}
+
+struct LossAndGrads {
+  double loss = 0;
+  std::vector<std::pair<std::string, at::Tensor>> gradients;
+};
+
+}  // namespace
+
+Napi::Function ModelWrap::Define(Napi::Env env) {
+  Napi::Function ctor = DefineClass(env, "ModelHandle",
+                                    {
+                                        InstanceMethod<&ModelWrap::Predict>("predict"),
+                                        InstanceMethod<&ModelWrap::LossAndGradients>("lossAndGradients"),
+                                        InstanceMethod<&ModelWrap::SetTraining>("setTraining"),
+                                        InstanceMethod<&ModelWrap::IsTraining>("isTraining"),
+                                        InstanceMethod<&ModelWrap::ParameterNames>("parameterNames"),
+                                        InstanceMethod<&ModelWrap::ParameterShapes>("parameterShapes"),
+                                        InstanceMethod<&ModelWrap::StateDict>("stateDict"),
+                                        InstanceMethod<&ModelWrap::LoadStateDict>("loadStateDict"),
+                                        InstanceMethod<&ModelWrap::Device>("device"),
+                                        InstanceMethod<&ModelWrap::Describe>("describe"),
+                                        InstanceMethod<&ModelWrap::Save>("save"),
+                                        InstanceMethod<&ModelWrap::Load>("load"),
+                                        InstanceMethod<&ModelWrap::Dispose>("dispose"),
+                                    });
+  ModelClass() = Napi::Persistent(ctor);
+  return ctor;
+}
+
+// new ModelHandle(options, device): builds the model on the CPU with the
+// options' seed, then moves it to the device.
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+  Guard(info.Env(), "new NRNMClassifier", [&]() {
+    if (!info[0].IsObject() || !info[1].IsString()) {
+      throw CodedError("ERR_ARG", "new NRNMClassifier: expected (options, device)");
+    }
+    nrnm::NRNMOptions options = ModelOptionsFromJs(info[0].As<Napi::Object>());
+    const c10::Device device = nrnm::resolve_device(info[1].As<Napi::String>().Utf8Value());
+    nrnm::NRNMClassifier model(options);
+    model->to(device);
+    state_ = std::make_shared<ModelState>(std::move(model), device);
+  });
+}
+
+std::shared_ptr<ModelState> ModelWrap::StateOf(const Napi::Value& value, const char* what) {
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(ModelClass().Value())) {
+    throw CodedError("ERR_ARG", std::string(what) + ": expected an NRNMClassifier");
+  }
+  ModelWrap* wrap = Napi::ObjectWrap<ModelWrap>::Unwrap(value.As<Napi::Object>());
+  wrap->Live(what);
+  return wrap->state_;
+}
+
+ModelState& ModelWrap::Live(const char* what) const {
+  if (!state_ || state_->disposed) throw CodedError("ERR_DISPOSED", std::string(what) + ": the model was disposed");
+  return *state_;
+}
+
+Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "model.predict", [&]() -> Napi::Value {
+    std::shared_ptr<ModelState> state = StateOf(Value(), "model.predict");
+    at::Tensor x = TensorWrap::TensorOf(info[0], "model.predict");
+    return PromiseWorker<at::Tensor>::Run(
+        env, "model.predict",
+        [state, x]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          at::NoGradGuard no_grad;
+          at::Tensor logits = state->model->forward(state->Input(x)).to(at::kCPU);
+          state->Synchronize();
+          return logits;
+        },
+        [](Napi::Env env, at::Tensor& logits) -> Napi::Value { return TensorWrap::New(env, logits); },
+        {Value()});
+  });
+}
+
+Napi::Value ModelWrap::LossAndGradients(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "model.lossAndGradients", [&]() -> Napi::Value {
+    std::shared_ptr<ModelState> state = StateOf(Value(), "model.lossAndGradients");
+    at::Tensor x = TensorWrap::TensorOf(info[0], "model.lossAndGradients");
+    at::Tensor y = TensorWrap::TensorOf(info[1], "model.lossAndGradients");
+    return PromiseWorker<LossAndGrads>::Run(
+        env, "model.lossAndGradients",
+        [state, x, y]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          auto& model = state->model;
+          for (auto& p : model->parameters()) p.mutable_grad() = at::Tensor();
+          at::Tensor loss = torch::nn::functional::cross_entropy(model->forward(state->Input(x)), state->Labels(y));
+          loss.backward();
+          LossAndGrads out;
+          out.loss = loss.item<double>();
+          for (const auto& item : model->named_parameters()) {
+            const at::Tensor& grad = item.value().grad();
+            out.gradients.emplace_back(item.key(),
+                                       grad.defined() ? grad.to(at::kCPU).clone() : at::zeros_like(item.value(), at::kCPU));
+          }
+          for (auto& p : model->parameters()) p.mutable_grad() = at::Tensor();
+          return out;
+        },
+        [](Napi::Env env, LossAndGrads& r) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("loss", r.loss);
+          Napi::Object grads = Napi::Object::New(env);
+          for (auto& [name, grad] : r.gradients) grads.Set(name, TensorWrap::New(env, grad));
+          out.Set("gradients", grads);
+          return out;
+        },
+        {Value()});
+  });
+}
+
+Napi::Value ModelWrap::SetTraining(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), "model.train", [&]() -> Napi::Value {
+    ModelState& state = Live("model.train");
+    std::lock_guard<std::mutex> lock(state.mutex);
+    state.model->train(info[0].ToBoolean().Value());
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value ModelWrap::IsTraining(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), "model.training", [&]() -> Napi::Value {
+    return Napi::Boolean::New(info.Env(), Live("model.training").model->is_training());
+  });
+}
+
+Napi::Value ModelWrap::ParameterNames(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), "model.parameterNames", [&]() -> Napi::Value {
+    auto params = Live("model.parameterNames").model->named_parameters();
+    Napi::Array names = Napi::Array::New(info.Env(), params.size());
+    uint32_t i = 0;
+    for (const auto& item : params) names.Set(i++, item.key());
+    return names;
+  });
+}
+
+Napi::Value ModelWrap::ParameterShapes(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), "model.parameterShapes", [&]() -> Napi::Value {
+    Napi::Object shapes = Napi::Object::New(info.Env());
+    for (const auto& item : Live("model.parameterShapes").model->named_parameters()) {
+      shapes.Set(item.key(), ShapeToJs(info.Env(), item.value().sizes()));
+    }
+    return shapes;
+  });
+}
+
+Napi::Value ModelWrap::StateDict(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), "model.stateDict", [&]() -> Napi::Value {
+    ModelState& state = Live("model.stateDict");
+    std::lock_guard<std::mutex> lock(state.mutex);
+    Napi::Object dict = Napi::Object::New(info.Env());
+    for (const auto& item : state.model->named_parameters()) {
+      dict.Set(item.key(), TensorWrap::New(info.Env(), item.value().detach().to(at::kCPU).clone()));
+    }
+    return dict;
+  });
+}
+
+// loadStateDict({name: TensorHandle}): every parameter exactly once, each of
+// its shape. src/ maps official names and reports problems by name first;
+// this re-checks and copies under no_grad.
+Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), "model.loadStateDict", [&]() -> Napi::Value {
+    ModelState& state = Live("model.loadStateDict");
+    if (!info[0].IsObject()) throw CodedError("ERR_ARG", "model.loadStateDict: expected {name: tensor}");
+    Napi::Object dict = info[0].As<Napi::Object>();
+    std::lock_guard<std::mutex> lock(state.mutex);
+    auto params = state.model->named_parameters();
+    std::vector<std::pair<at::Tensor, at::Tensor>> copies;
+    for (const auto& item : params) {
+      if (!dict.Has(item.key())) throw CodedError("ERR_FORMAT", "state dict: missing tensor '" + item.key() + "'");
+      const at::Tensor& source = TensorWrap::TensorOf(dict.Get(item.key()), "model.loadStateDict");
+      if (source.sizes() != item.value().sizes()) {
+        std::ostringstream msg;
+        msg << "state dict: tensor '" << item.key() << "' has shape " << source.sizes() << " but the model needs "
+            << item.value().sizes();
+        throw CodedError("ERR_SHAPE", msg.str());
+      }
+      copies.emplace_back(item.value(), source);
+    }
+    if (dict.GetPropertyNames().Length() != params.size()) {
+      throw CodedError("ERR_FORMAT", "state dict: unexpected tensors (the model has " + std::to_string(params.size()) +
+                                         " parameters)");
+    }
+    at::NoGradGuard no_grad;
+    for (auto& [target, source] : copies) target.copy_(source);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value ModelWrap::Device(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), "model.device", [&]() -> Napi::Value {
+    return Napi::String::New(info.Env(), Live("model.device").device.str());
+  });
+}
+
+Napi::Value ModelWrap::Describe(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), "model.toString", [&]() -> Napi::Value {
+    std::ostringstream out;
+    Live("model.toString").model->pretty_print(out);
+    return Napi::String::New(info.Env(), out.str());
+  });
+}
+
+// save() -> Promise<Buffer>: parameters and generator state (no trainer).
+Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "model.save", [&]() -> Napi::Value {
+    std::shared_ptr<ModelState> state = StateOf(Value(), "model.save");
+    return PromiseWorker<std::string>::Run(
+        env, "model.save",
+        [state]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          return SaveArchive(*state, nullptr);
+        },
+        [](Napi::Env env, std::string& bytes) -> Napi::Value {
+          return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
+        },
+        {Value()});
+  });
+}
+
+Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "model.load", [&]() -> Napi::Value {
+    std::shared_ptr<ModelState> state = StateOf(Value(), "model.load");
+    if (!info[0].IsBuffer()) throw CodedError("ERR_ARG", "model.load: expected a Buffer");
+    auto buffer = info[0].As<Napi::Buffer<char>>();
+    std::string bytes(buffer.Data(), buffer.Length());
+    return PromiseWorker<bool>::Run(
+        env, "model.load",
+        [state, bytes = std::move(bytes)]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          LoadArchive(*state, nullptr, bytes);
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {Value()});
+  });
+}
+
+Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
+  if (state_ && !state_->disposed) {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->disposed = true;
+    state_->model = nullptr;
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace nrnm_binding

@@ -1,0 +1,14 @@
+#pragma once
+// Reads the flat, fully-defaulted option structs that src/ validated and
+// sends across. C++ only reads them (and re-checks in nrnm::validate).
+#include <napi.h>
+
+#include "nrnm/options.h"
+#include "nrnm/trainer.h"
+
+namespace nrnm_binding {
+
+nrnm::NRNMOptions ModelOptionsFromJs(const Napi::Object& object);
+nrnm::TrainerOptions TrainerOptionsFromJs(const Napi::Object& object);
+
+}  // namespace nrnm_binding

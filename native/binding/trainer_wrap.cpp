@@ -1,0 +1,179 @@
+#include "trainer_wrap.h"
+
+#include "convert.h"
+#include "errors.h"
+#include "model_wrap.h"
+#include "options_from_js.h"
+#include "promise_worker.h"
+#include "tensor_wrap.h"
+
+namespace nrnm_binding {
+
+Napi::Function TrainerWrap::Define(Napi::Env env) {
+  return DefineClass(env, "TrainerHandle",
+                     {
+                         InstanceMethod<&TrainerWrap::Step>("step"),
+                         InstanceMethod<&TrainerWrap::Evaluate>("evaluate"),
+                         InstanceMethod<&TrainerWrap::Lr>("lr"),
+                         InstanceMethod<&TrainerWrap::SetLr>("setLr"),
+                         InstanceMethod<&TrainerWrap::EndEpoch>("endEpoch"),
+                         InstanceMethod<&TrainerWrap::Counts>("counts"),
+                         InstanceMethod<&TrainerWrap::Save>("save"),
+                         InstanceMethod<&TrainerWrap::Load>("load"),
+                         InstanceMethod<&TrainerWrap::Dispose>("dispose"),
+                     });
+}
+
+// new TrainerHandle(modelHandle, options)
+TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
+  Guard(info.Env(), "new Trainer", [&]() {
+    state_ = ModelWrap::StateOf(info[0], "new Trainer");
+    if (!info[1].IsObject()) throw CodedError("ERR_ARG", "new Trainer: expected (model, options)");
+    nrnm::TrainerOptions options = TrainerOptionsFromJs(info[1].As<Napi::Object>());
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    trainer_ = std::make_shared<nrnm::Trainer>(state_->model, options);
+    model_ = Napi::Persistent(info[0].As<Napi::Object>());
+  });
+}
+
+std::shared_ptr<ModelState> TrainerWrap::Live(const char* what) const {
+  if (!trainer_) throw CodedError("ERR_DISPOSED", std::string(what) + ": the trainer was disposed");
+  if (state_->disposed) throw CodedError("ERR_DISPOSED", std::string(what) + ": the trainer's model was disposed");
+  return state_;
+}
+
+Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "trainer.step", [&]() -> Napi::Value {
+    auto state = Live("trainer.step");
+    auto trainer = trainer_;
+    at::Tensor x = TensorWrap::TensorOf(info[0], "trainer.step");
+    at::Tensor y = TensorWrap::TensorOf(info[1], "trainer.step");
+    return PromiseWorker<nrnm::StepResult>::Run(
+        env, "trainer.step",
+        [state, trainer, x, y]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          // Labels stay on the CPU: step() range-checks them there, then moves them.
+          nrnm::StepResult r = trainer->step(state->Input(x), y);
+          state->Synchronize();
+          return r;
+        },
+        [](Napi::Env env, nrnm::StepResult& r) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("loss", r.loss);
+          out.Set("correct", static_cast<double>(r.correct));
+          out.Set("gradNorm", r.grad_norm);
+          return out;
+        },
+        {Value(), model_.Value()});
+  });
+}
+
+Napi::Value TrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "trainer.evaluate", [&]() -> Napi::Value {
+    auto state = Live("trainer.evaluate");
+    auto trainer = trainer_;
+    at::Tensor x = TensorWrap::TensorOf(info[0], "trainer.evaluate");
+    at::Tensor y = TensorWrap::TensorOf(info[1], "trainer.evaluate");
+    return PromiseWorker<nrnm::EvalResult>::Run(
+        env, "trainer.evaluate",
+        [state, trainer, x, y]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          nrnm::EvalResult r = trainer->evaluate(state->Input(x), y);
+          r.logits = r.logits.to(at::kCPU);
+          return r;
+        },
+        [](Napi::Env env, nrnm::EvalResult& r) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("lossSum", r.loss_sum);
+          out.Set("correct", static_cast<double>(r.correct));
+          out.Set("logits", TensorWrap::New(env, r.logits));
+          return out;
+        },
+        {Value(), model_.Value()});
+  });
+}
+
+Napi::Value TrainerWrap::Lr(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), "trainer.lr", [&]() -> Napi::Value {
+    auto state = Live("trainer.lr");
+    std::lock_guard<std::mutex> lock(state->mutex);
+    return Napi::Number::New(info.Env(), trainer_->lr());
+  });
+}
+
+Napi::Value TrainerWrap::SetLr(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), "trainer.setLr", [&]() -> Napi::Value {
+    auto state = Live("trainer.setLr");
+    std::lock_guard<std::mutex> lock(state->mutex);
+    trainer_->set_lr(info[0].As<Napi::Number>().DoubleValue());
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value TrainerWrap::EndEpoch(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), "trainer.endEpoch", [&]() -> Napi::Value {
+    auto state = Live("trainer.endEpoch");
+    std::lock_guard<std::mutex> lock(state->mutex);
+    trainer_->end_epoch();
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value TrainerWrap::Counts(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), "trainer.counts", [&]() -> Napi::Value {
+    auto state = Live("trainer.counts");
+    std::lock_guard<std::mutex> lock(state->mutex);
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("steps", static_cast<double>(trainer_->step_count()));
+    out.Set("epochs", static_cast<double>(trainer_->epoch_count()));
+    return out;
+  });
+}
+
+// save() -> Promise<Buffer>: model parameters, generator and trainer state.
+Napi::Value TrainerWrap::Save(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "trainer.save", [&]() -> Napi::Value {
+    auto state = Live("trainer.save");
+    auto trainer = trainer_;
+    return PromiseWorker<std::string>::Run(
+        env, "trainer.save",
+        [state, trainer]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          return SaveArchive(*state, trainer.get());
+        },
+        [](Napi::Env env, std::string& bytes) -> Napi::Value {
+          return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
+        },
+        {Value(), model_.Value()});
+  });
+}
+
+Napi::Value TrainerWrap::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "trainer.load", [&]() -> Napi::Value {
+    auto state = Live("trainer.load");
+    auto trainer = trainer_;
+    if (!info[0].IsBuffer()) throw CodedError("ERR_ARG", "trainer.load: expected a Buffer");
+    auto buffer = info[0].As<Napi::Buffer<char>>();
+    std::string bytes(buffer.Data(), buffer.Length());
+    return PromiseWorker<bool>::Run(
+        env, "trainer.load",
+        [state, trainer, bytes = std::move(bytes)]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          LoadArchive(*state, trainer.get(), bytes);
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {Value(), model_.Value()});
+  });
+}
+
+Napi::Value TrainerWrap::Dispose(const Napi::CallbackInfo& info) {
+  trainer_.reset();
+  model_.Reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace nrnm_binding

@@ -1,0 +1,71 @@
+/**
+ * Checks model inputs before any native work and turns them into tensors:
+ * sequences x as [B, T, F] float32, labels as int64 in [0, classes).
+ */
+import { NRNMError, describe } from './errors';
+import { Tensor, checkShape } from './tensor';
+
+/** A batch of sequences: a Tensor, or data plus shape [B, T, F]. */
+export type SequenceInput = Tensor | { data: Float32Array; shape: readonly number[] };
+export type LabelInput = Int32Array | BigInt64Array | readonly number[] | Tensor;
+
+/** A tensor for x, and whether the caller owns it (else dispose after use). */
+export interface Prepared {
+  tensor: Tensor;
+  owned: boolean;
+}
+
+export function prepareSequences(x: SequenceInput, inputSize: number, name = 'x'): Prepared {
+  let shape: readonly number[];
+  if (x instanceof Tensor) {
+    if (x.dtype !== 'float32') throw new NRNMError(`Expected ${name} to be a float32 tensor but received ${x.dtype}`, 'ERR_DTYPE');
+    shape = x.shape;
+  } else if (x !== null && typeof x === 'object' && 'data' in x && 'shape' in x) {
+    if (Object.prototype.toString.call(x.data) !== '[object Float32Array]') {
+      throw new NRNMError(`Expected ${name}.data to be a Float32Array but received ${describe(x.data)}`, 'ERR_DTYPE');
+    }
+    checkShape(x.shape, `${name}.shape`);
+    shape = x.shape;
+  } else {
+    throw new NRNMError(`Expected ${name} to be a Tensor or {data: Float32Array, shape: [B, T, F]} but received ${describe(x)}`, 'ERR_ARG');
+  }
+  if (shape.length !== 3 || shape[0] < 1 || shape[1] < 1) {
+    throw new NRNMError(`Expected ${name} to have shape [batch, time, features] with batch and time >= 1 but received [${shape.join(', ')}]`, 'ERR_SHAPE');
+  }
+  if (shape[2] !== inputSize) {
+    throw new NRNMError(`Expected ${name} to have ${inputSize} features (the model's inputSize) but received shape [${shape.join(', ')}]`, 'ERR_SHAPE');
+  }
+  return x instanceof Tensor ? { tensor: x, owned: false } : { tensor: Tensor.from(x.data, x.shape), owned: true };
+}
+
+export function prepareLabels(labels: LabelInput, batch: number, classes: number, name = 'labels'): Prepared {
+  let values: ArrayLike<number | bigint>;
+  if (labels instanceof Tensor) {
+    if (labels.dtype !== 'int32' && labels.dtype !== 'int64') {
+      throw new NRNMError(`Expected ${name} to be an int32 or int64 tensor but received ${labels.dtype}`, 'ERR_DTYPE');
+    }
+    if (labels.shape.length !== 1) throw new NRNMError(`Expected ${name} to have shape [${batch}] but received [${labels.shape.join(', ')}]`, 'ERR_SHAPE');
+    values = labels.toArray() as Int32Array | BigInt64Array;
+  } else if (Array.isArray(labels) || ['[object Int32Array]', '[object BigInt64Array]'].includes(Object.prototype.toString.call(labels))) {
+    values = labels as ArrayLike<number | bigint>;
+  } else {
+    throw new NRNMError(`Expected ${name} to be an Int32Array, BigInt64Array, number[] or Tensor but received ${describe(labels)}`, 'ERR_ARG');
+  }
+  if (values.length !== batch) {
+    throw new NRNMError(`Expected ${batch} ${name} (one per sequence) but received ${values.length}`, 'ERR_SHAPE');
+  }
+  const int64 = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = Number(values[i]);
+    if (!Number.isInteger(v) || v < 0 || v >= classes) {
+      throw new NRNMError(`Expected ${name}[${i}] to be an integer class in [0, ${classes}) but received ${String(values[i])}`, 'ERR_ARG');
+    }
+    int64[i] = BigInt(v);
+  }
+  return { tensor: Tensor.from(int64, [values.length]), owned: true };
+}
+
+/** Disposes the tensors this module created for a call. */
+export function release(...prepared: Prepared[]): void {
+  for (const p of prepared) if (p.owned) p.tensor.dispose();
+}

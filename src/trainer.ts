@@ -1,0 +1,388 @@
+/**
+ * Trainer: the native training step (forward, cross-entropy, backward,
+ * clipping, optimizer, scheduler in C++ on the model's device, off the event
+ * loop) driven from TypeScript: epochs, batches, callbacks, checkpoints.
+ */
+import * as path from 'node:path';
+
+import { readCheckpoint, writeCheckpoint, CHECKPOINT_FORMAT_VERSION, type CheckpointHeader } from './checkpoint';
+import type { SequenceDataset } from './data/dataset';
+import { checkKeys, intOption, oneOf } from './data/validate';
+import { NRNMError, argError } from './errors';
+import { prepareLabels, prepareSequences, release, type LabelInput, type SequenceInput } from './inputs';
+import { NRNMClassifier } from './model';
+import { native, type NativeTrainerHandle, type NativeTrainerOptions } from './native';
+import { packageVersion } from './version';
+import type { DeviceSpec } from './options';
+import { Tensor } from './tensor';
+
+export interface TrainerOptions {
+  /** 'adam' (weight decay added to the gradient, as torch.optim.Adam; official) or 'adamw'. */
+  optimizer?: 'adam' | 'adamw';
+  /** Learning rate (default 1e-3, official). */
+  lr?: number;
+  /** Weight decay (default 1e-4, official). */
+  weightDecay?: number;
+  /** Adam betas (default [0.9, 0.999]). */
+  betas?: [number, number];
+  /** Adam epsilon (default 1e-8). */
+  eps?: number;
+  /** 'step' (StepLR per epoch, official) or 'none'. */
+  scheduler?: 'step' | 'none';
+  /** Epochs between learning-rate decays (default 600, official). */
+  stepSize?: number;
+  /** Decay factor (default 0.1, official). */
+  gamma?: number;
+  /** Maximum global gradient norm; 0 turns clipping off (default 0, official). */
+  clip?: number;
+  /** 'fp32' (default), 'tf32' or 'bf16' (the last two on CUDA only). */
+  precision?: 'fp32' | 'tf32' | 'bf16';
+}
+
+export interface StepResult {
+  /** Mean cross-entropy of the batch, before the update. */
+  loss: number;
+  /** Sequences of the batch whose argmax logit is the label. */
+  correct: number;
+  /** Global L2 norm of the gradients, before clipping. */
+  gradNorm: number;
+  batchSize: number;
+}
+
+export interface EvaluateResult {
+  /** Mean cross-entropy. */
+  loss: number;
+  correct: number;
+  total: number;
+  accuracy: number;
+}
+
+export interface StepEvent extends StepResult {
+  epoch: number;
+  /** Batch index within the epoch. */
+  batch: number;
+  batches: number;
+  /** Optimizer steps so far (this one included). */
+  step: number;
+  lr: number;
+  /** Training sequences per second over this step. */
+  sequencesPerSecond: number;
+}
+
+export interface EpochEvent {
+  epoch: number;
+  step: number;
+  lr: number;
+  train: { loss: number; accuracy: number; sequences: number; seconds: number };
+  eval?: EvaluateResult;
+}
+
+export interface FitOptions {
+  epochs: number;
+  batchSize?: number;
+  /** Shuffle the training data each epoch (default true), in an order fixed by (seed, epoch). */
+  shuffle?: boolean;
+  /** Seed of the data order (default 0). The model's own seed drives dropout. */
+  seed?: number;
+  dropLast?: boolean;
+  evalData?: SequenceDataset;
+  /** Evaluate every N epochs (default 1) when evalData is given. */
+  evalEvery?: number;
+  /** Writes last.nrnm after every epoch (and on abort), best.nrnm on a new best eval accuracy. */
+  checkpointDir?: string;
+  /** Stop after this many optimizer steps in total (for quick runs). */
+  maxSteps?: number;
+  onStep?: (event: StepEvent) => void | Promise<void>;
+  onEpoch?: (event: EpochEvent) => void | Promise<void>;
+  /** Stops at the next batch boundary and writes last.nrnm (when checkpointDir is given). */
+  signal?: AbortSignal;
+}
+
+export interface FitResult {
+  epochs: EpochEvent[];
+  steps: number;
+  /** Why fit() returned. */
+  stopped: 'completed' | 'aborted' | 'max-steps';
+  best?: { epoch: number; accuracy: number };
+}
+
+/** Where a checkpoint left training: the next batch is `batch` of `epoch`. */
+export interface Progress {
+  epoch: number;
+  batch: number;
+  step: number;
+}
+
+type ResolvedTrainerOptions = Required<Omit<TrainerOptions, 'betas'>> & { betas: [number, number] };
+
+const TRAINER_KEYS = ['optimizer', 'lr', 'weightDecay', 'betas', 'eps', 'scheduler', 'stepSize', 'gamma', 'clip', 'precision'] as const;
+const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'seed', 'dropLast', 'evalData', 'evalEvery', 'checkpointDir', 'maxSteps', 'onStep', 'onEpoch', 'signal'] as const;
+
+function nonNegative(name: string, value: unknown, fallback: number, positive = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
+    throw argError(name, positive ? 'a positive number' : 'a non-negative number', value);
+  }
+  return value;
+}
+
+export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTrainerOptions {
+  checkKeys(options, TRAINER_KEYS, 'Trainer');
+  const betas = options.betas ?? [0.9, 0.999];
+  if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) {
+    throw argError('betas', 'two numbers in [0, 1)', betas);
+  }
+  return {
+    optimizer: oneOf('optimizer', options.optimizer, ['adam', 'adamw'] as const, 'adam'),
+    lr: nonNegative('lr', options.lr, 1e-3, true),
+    weightDecay: nonNegative('weightDecay', options.weightDecay, 1e-4),
+    betas: [betas[0], betas[1]],
+    eps: nonNegative('eps', options.eps, 1e-8, true),
+    scheduler: oneOf('scheduler', options.scheduler, ['step', 'none'] as const, 'step'),
+    stepSize: intOption('stepSize', options.stepSize, 600, 1),
+    gamma: nonNegative('gamma', options.gamma, 0.1, true),
+    clip: nonNegative('clip', options.clip, 0),
+    precision: oneOf('precision', options.precision, ['fp32', 'tf32', 'bf16'] as const, 'fp32'),
+  };
+}
+
+function toNative(o: ResolvedTrainerOptions): NativeTrainerOptions {
+  const { betas, ...rest } = o;
+  return { ...rest, beta1: betas[0], beta2: betas[1] };
+}
+
+export class Trainer {
+  readonly model: NRNMClassifier;
+  readonly options: Readonly<ResolvedTrainerOptions>;
+  readonly #handle: NativeTrainerHandle;
+  #disposed = false;
+
+  constructor(model: NRNMClassifier, options: TrainerOptions = {}) {
+    if (!(model instanceof NRNMClassifier)) throw argError('model', 'an NRNMClassifier', model);
+    this.model = model;
+    this.options = Object.freeze(resolveTrainerOptions(options));
+    if (this.options.precision !== 'fp32' && !model.device.startsWith('cuda')) {
+      throw new NRNMError(`precision '${this.options.precision}' needs a CUDA device; the model is on ${model.device}. Use precision 'fp32' on the CPU.`, 'ERR_ARG');
+    }
+    this.#handle = new (native().TrainerHandle)(model.native().handle, toNative(this.options));
+  }
+
+  /** One optimisation step on a batch, in training mode, off the event loop. */
+  async step(x: SequenceInput, labels: LabelInput): Promise<StepResult> {
+    const input = prepareSequences(x, this.model.options.inputSize);
+    try {
+      const y = prepareLabels(labels, input.tensor.shape[0], this.model.options.classes);
+      try {
+        const r = await this.#run(() => this.#handle.step(input.tensor.handle(), y.tensor.handle()));
+        return { ...r, batchSize: input.tensor.shape[0] };
+      } finally {
+        release(y);
+      }
+    } finally {
+      release(input);
+    }
+  }
+
+  /** Loss and accuracy in eval mode without autograd (the model's mode is restored). */
+  async evaluate(x: SequenceInput, labels: LabelInput): Promise<EvaluateResult & { logits: Tensor<'float32'> }> {
+    const input = prepareSequences(x, this.model.options.inputSize);
+    try {
+      const y = prepareLabels(labels, input.tensor.shape[0], this.model.options.classes);
+      try {
+        const r = await this.#run(() => this.#handle.evaluate(input.tensor.handle(), y.tensor.handle()));
+        const total = input.tensor.shape[0];
+        return { loss: r.lossSum / total, correct: r.correct, total, accuracy: r.correct / total, logits: Tensor.fromHandle<'float32'>(r.logits) };
+      } finally {
+        release(y);
+      }
+    } finally {
+      release(input);
+    }
+  }
+
+  /** Loss and accuracy over a whole dataset, in eval mode. */
+  async evaluateDataset(data: SequenceDataset, batchSize = 256): Promise<EvaluateResult> {
+    let lossSum = 0;
+    let correct = 0;
+    let total = 0;
+    for await (const batch of data.batches(batchSize, { shuffle: false })) {
+      const r = await this.evaluate({ data: batch.x, shape: batch.shape }, batch.y);
+      r.logits.dispose();
+      lossSum += r.loss * r.total;
+      correct += r.correct;
+      total += r.total;
+    }
+    return { loss: total ? lossSum / total : NaN, correct, total, accuracy: total ? correct / total : NaN };
+  }
+
+  /** Learning rate of the next step. */
+  get lr(): number {
+    this.#live();
+    return this.#handle.lr();
+  }
+
+  set lr(value: number) {
+    this.#live();
+    this.#handle.setLr(nonNegative('lr', value, 0, true));
+  }
+
+  /** Ends an epoch: steps the StepLR scheduler. */
+  endEpoch(): void {
+    this.#live();
+    this.#handle.endEpoch();
+  }
+
+  /** Optimizer steps and epochs so far. */
+  get counts(): { steps: number; epochs: number } {
+    this.#live();
+    return this.#handle.counts();
+  }
+
+  /**
+   * Writes a checkpoint (model options and parameters, generator, optimizer
+   * and scheduler state, progress, metrics) atomically.
+   */
+  async save(file: string, extra: { progress?: Progress; seed?: number; metrics?: Record<string, unknown> } = {}): Promise<void> {
+    const archive = await this.#run(() => this.#handle.save());
+    const counts = this.#handle.counts();
+    const header: CheckpointHeader = {
+      format: 'nrnm-checkpoint',
+      formatVersion: CHECKPOINT_FORMAT_VERSION,
+      packageVersion: packageVersion(),
+      createdAt: new Date().toISOString(),
+      model: { ...this.model.options },
+      trainer: { ...this.options },
+      progress: extra.progress ?? { epoch: counts.epochs, batch: 0, step: counts.steps },
+      seed: extra.seed ?? null,
+      metrics: extra.metrics ?? {},
+    };
+    await writeCheckpoint(file, header, archive);
+  }
+
+  /**
+   * Rebuilds model and trainer from a checkpoint written by save() or fit(),
+   * ready to continue exactly where it stopped.
+   */
+  static async resume(file: string, options: { device?: DeviceSpec | string } = {}): Promise<{ trainer: Trainer; progress: Progress; seed: number | null; header: CheckpointHeader }> {
+    const { header, archive } = await readCheckpoint(file);
+    if (!header.trainer) {
+      throw new NRNMError(`${file} holds a model without trainer state; load it with NRNMClassifier.load()`, 'ERR_FORMAT');
+    }
+    const model = new NRNMClassifier({ ...header.model, device: options.device ?? 'auto' });
+    try {
+      const trainer = new Trainer(model, header.trainer as TrainerOptions);
+      await trainer.#run(() => trainer.#handle.load(archive));
+      const progress = header.progress ?? { epoch: 0, batch: 0, step: 0 };
+      return { trainer, progress, seed: header.seed, header };
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  }
+
+  /**
+   * Trains for `epochs` epochs over `data`. With `resumeFrom` (from
+   * Trainer.resume) it continues mid-run and gives the same losses as an
+   * uninterrupted run on the CPU.
+   */
+  async fit(data: SequenceDataset, options: FitOptions, resumeFrom?: Progress): Promise<FitResult> {
+    checkKeys(options, FIT_KEYS, 'fit()');
+    const epochs = intOption('epochs', options.epochs, 0, 1);
+    const batchSize = intOption('batchSize', options.batchSize, 256, 1);
+    const seed = intOption('seed', options.seed, 0, 0);
+    const evalEvery = intOption('evalEvery', options.evalEvery, 1, 1);
+    const maxSteps = options.maxSteps === undefined ? Infinity : intOption('maxSteps', options.maxSteps, 0, 1);
+    const shuffle = options.shuffle ?? true;
+    const dropLast = options.dropLast ?? false;
+    if (data.features !== this.model.options.inputSize) {
+      throw new NRNMError(`The data has ${data.features} features per step but the model's inputSize is ${this.model.options.inputSize}`, 'ERR_SHAPE');
+    }
+    if (data.classes > this.model.options.classes) {
+      throw new NRNMError(`The data has ${data.classes} classes but the model only ${this.model.options.classes}`, 'ERR_SHAPE');
+    }
+    const checkpoint = (name: string) => (options.checkpointDir ? path.join(options.checkpointDir, name) : undefined);
+    const result: FitResult = { epochs: [], steps: this.counts.steps, stopped: 'completed' };
+    const batches = data.batchCount(batchSize, { dropLast });
+    let epoch = resumeFrom?.epoch ?? 0;
+    let skip = resumeFrom?.batch ?? 0;
+
+    for (; epoch < epochs; epoch++) {
+      this.model.train();
+      const started = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let batchIndex = 0;
+      const iterator = data.batches(batchSize, { shuffle, seed, epoch, dropLast });
+      for await (const batch of iterator) {
+        if (batchIndex < skip) {
+          batchIndex++;
+          continue;
+        }
+        if (options.signal?.aborted || result.steps >= maxSteps) {
+          result.stopped = options.signal?.aborted ? 'aborted' : 'max-steps';
+          await iterator.return?.();
+          const file = checkpoint('last.nrnm');
+          if (file) await this.save(file, { progress: { epoch, batch: batchIndex, step: result.steps }, seed, metrics: { epochs: result.epochs } });
+          return result;
+        }
+        const t0 = performance.now();
+        const r = await this.step({ data: batch.x, shape: batch.shape }, batch.y);
+        const seconds = (performance.now() - t0) / 1000;
+        result.steps += 1;
+        lossSum += r.loss * r.batchSize;
+        correct += r.correct;
+        seen += r.batchSize;
+        await options.onStep?.({
+          ...r,
+          epoch,
+          batch: batchIndex,
+          batches,
+          step: result.steps,
+          lr: this.lr,
+          sequencesPerSecond: r.batchSize / Math.max(seconds, 1e-9),
+        });
+        batchIndex++;
+      }
+      skip = 0;
+      this.endEpoch();
+      const event: EpochEvent = {
+        epoch,
+        step: result.steps,
+        lr: this.lr,
+        train: { loss: seen ? lossSum / seen : NaN, accuracy: seen ? correct / seen : NaN, sequences: seen, seconds: (performance.now() - started) / 1000 },
+      };
+      if (options.evalData && (epoch + 1) % evalEvery === 0) {
+        event.eval = await this.evaluateDataset(options.evalData, batchSize);
+      }
+      result.epochs.push(event);
+      const progress = { epoch: epoch + 1, batch: 0, step: result.steps };
+      if (event.eval && (!result.best || event.eval.accuracy > result.best.accuracy)) {
+        result.best = { epoch, accuracy: event.eval.accuracy };
+        const best = checkpoint('best.nrnm');
+        if (best) await this.save(best, { progress, seed, metrics: { epoch: event } });
+      }
+      const last = checkpoint('last.nrnm');
+      if (last) await this.save(last, { progress, seed, metrics: { epochs: result.epochs } });
+      await options.onEpoch?.(event);
+    }
+    return result;
+  }
+
+  /** Frees the optimizer state. Idempotent; the model stays usable. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#handle.dispose();
+  }
+
+  #run<T>(task: () => Promise<T> | T): Promise<T> {
+    this.#live();
+    return this.model.native().queue.run(task);
+  }
+
+  #live(): void {
+    if (this.#disposed) throw new NRNMError('The Trainer was disposed', 'ERR_DISPOSED');
+    this.model.native();
+  }
+}
