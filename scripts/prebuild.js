@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+'use strict';
+// npm run prebuild: builds the addon for the LibTorch found (same discovery as
+// the install) into prebuilds/<variant>/<platform>-<arch>/, with a manifest
+// saying what it was built against. One directory per LibTorch variant,
+// because a LibTorch's C++ ABI changes between releases and node-gyp-build
+// cannot tell CUDA flavours apart by file name.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const { build } = require('./build.js');
+const { findLibTorch } = require('./libtorch.js');
+
+const root = path.resolve(__dirname, '..');
+
+function glibcVersion() {
+  const report = process.report && process.report.getReport();
+  return (report && report.header && report.header.glibcVersionRuntime) || 'unknown';
+}
+
+function compilerVersion(cacheFile) {
+  const cache = fs.existsSync(cacheFile) ? fs.readFileSync(cacheFile, 'utf8') : '';
+  const compiler = /CMAKE_CXX_COMPILER:\w+=(.+)/.exec(cache);
+  if (!compiler) return 'unknown';
+  try {
+    return execFileSync(compiler[1].trim(), ['--version'], { encoding: 'utf8' }).split('\n')[0];
+  } catch {
+    return compiler[1].trim();
+  }
+}
+
+function cudaArchitectures(cacheFile) {
+  const cache = fs.existsSync(cacheFile) ? fs.readFileSync(cacheFile, 'utf8') : '';
+  const archs = /TORCH_CUDA_ARCH_LIST:\w+=(.*)|CMAKE_CUDA_ARCHITECTURES:\w+=(.*)/.exec(cache);
+  return archs ? (archs[1] || archs[2]).trim() : null;
+}
+
+function prebuild() {
+  const libtorch = findLibTorch();
+  const out = path.join(root, 'build', `prebuild-${libtorch.variant}`);
+  const status = build({ out });
+  if (status !== 0) return status;
+  const target = path.join(root, 'prebuilds', libtorch.variant, `${process.platform}-${process.arch}`);
+  fs.mkdirSync(target, { recursive: true });
+  // node-gyp-build's naming: <name>.napi.node is the Node-API build for any Node.
+  fs.copyFileSync(path.join(out, 'Release', 'nrnm_native.node'), path.join(target, 'nrnm-native.napi.node'));
+  const cache = path.join(out, 'CMakeCache.txt');
+  const manifest = {
+    package: require('../package.json').version,
+    variant: libtorch.variant,
+    libtorch: { version: libtorch.version, flavour: libtorch.flavour, builtFrom: libtorch.root, source: libtorch.source },
+    cuda: libtorch.cuda ? { flavour: libtorch.flavour, architectures: cudaArchitectures(cache) } : null,
+    platform: `${process.platform}-${process.arch}`,
+    napiVersions: require('../package.json').binary.napi_versions,
+    compiler: compilerVersion(cache),
+    glibc: glibcVersion(),
+    builtOn: os.hostname(),
+    builtAt: new Date().toISOString(),
+  };
+  fs.writeFileSync(path.join(target, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  console.log(`nrnm-native: prebuild written to ${path.relative(root, target)}/ (${libtorch.variant})`);
+  return 0;
+}
+
+if (require.main === module) process.exitCode = prebuild();
+module.exports = { prebuild };
