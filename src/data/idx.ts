@@ -3,9 +3,9 @@
  * header (0, 0, type, number of dimensions, then one uint32 per dimension)
  * followed by the elements. Only unsigned and signed bytes are read.
  */
-import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { NRNMError } from '../errors';
+import { readFileOrThrow } from './files';
 
 export interface IdxArray {
   shape: number[];
@@ -18,13 +18,7 @@ function formatError(file: string, what: string, offset: number): NRNMError {
 
 /** Reads an IDX file; a .gz (detected by its magic bytes, whatever the name) is gunzipped first. */
 export function readIdx(file: string): IdxArray {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new NRNMError(`${file}: cannot read (${err.code ?? err.message})`, err.code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_FORMAT', { cause: e });
-  }
+  let bytes = readFileOrThrow(file);
   let where = file;
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NRNMError } from '../../errors';
 import { type GlobalHandler, getBuildState, pickle, tuple, unpickle } from '../../serialization/pickle';
+import { readFileOrThrow } from '../files';
 
 export interface NtuLabels {
   names: string[];
@@ -18,13 +19,7 @@ export interface NtuLabels {
 
 /** Reads a label pickle; anything but a pair of equally long lists (str, int) is ERR_FORMAT naming the file. */
 export function readLabelPkl(file: string): NtuLabels {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new NRNMError(`${file}: cannot read (${err.code ?? err.message})`, err.code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_FORMAT', { cause: e });
-  }
+  const bytes = readFileOrThrow(file);
   const value = unpickle(bytes, { source: file, py2Strings: 'latin1', globals: numpyScalarGlobals(file) });
   const bad = (what: string): never => {
     throw new NRNMError(`${file}: expected a pickled (names, labels) pair of lists, as the official preprocessing writes, but ${what}.`, 'ERR_FORMAT');

@@ -12,8 +12,8 @@
  * Bodies are numbered by their position in each frame, as the official code
  * does; the first 4 bodies and 25 joints are kept.
  */
-import * as fs from 'node:fs';
 import { NRNMError } from '../../errors';
+import { readFileOrThrow } from '../files';
 
 export const NTU_JOINTS = 25;
 /** Bodies the Kinect reports at most, and the official reader keeps. */
@@ -328,13 +328,7 @@ export function parseSkeleton(bytes: Uint8Array, file = '<input>'): SkeletonSequ
 
 /** Reads and parses a `.skeleton` file (a few hundred kB; read in one piece). */
 export function readSkeletonFile(file: string): SkeletonSequence {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new NRNMError(`${file}: cannot read (${err.code ?? err.message})`, err.code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_FORMAT', { cause: e });
-  }
+  const bytes = readFileOrThrow(file);
   return parseSkeleton(bytes, file);
 }
 
