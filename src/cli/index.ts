@@ -1,19 +1,31 @@
 /**
  * `nrnm-native` command line: one file per command in ./commands.
- * Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.
+ * Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C).
  */
 import { Command, CommanderError } from 'commander';
 
 import { NRNMError } from '../errors';
+import { registerBuild } from './commands/build';
+import { registerEval } from './commands/eval';
 import { registerInfo } from './commands/info';
+import { registerPredict } from './commands/predict';
+import { registerPreprocess } from './commands/preprocess';
+import { registerTrain } from './commands/train';
+import { CliExit } from './flags';
 
 export function buildProgram(): Command {
   const program = new Command('nrnm-native')
     .description('Train and run NRNM sequence models with LibTorch (CUDA or CPU)')
     .option('--verbose', 'print stack traces of errors')
     .exitOverride()
+    .showHelpAfterError('(add --help for the flags and their allowed values)')
     .configureOutput({ outputError: (text, write) => write(text) });
+  registerTrain(program);
+  registerEval(program);
+  registerPredict(program);
+  registerPreprocess(program);
   registerInfo(program);
+  registerBuild(program);
   return program;
 }
 
@@ -26,6 +38,10 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     if (err instanceof CommanderError) {
       // --help and --version end here too, with exit code 0.
       return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof CliExit) {
+      if (err.message) process.stderr.write(`nrnm-native: ${err.message}\n`);
+      return err.exitCode;
     }
     const verbose = argv.includes('--verbose');
     if (err instanceof NRNMError) {
