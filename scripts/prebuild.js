@@ -38,7 +38,9 @@ function cudaArchitectures(cacheFile) {
 
 function prebuild() {
   const libtorch = findLibTorch();
-  const out = path.join(root, 'build', `prebuild-${libtorch.variant}`);
+  // The main build tree: incremental, and it holds a build for the same
+  // LibTorch (the build configures it with the discovered Torch_DIR).
+  const out = path.join(root, 'build');
   const status = build({ out });
   if (status !== 0) return status;
   const target = path.join(root, 'prebuilds', libtorch.variant, `${process.platform}-${process.arch}`);

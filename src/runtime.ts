@@ -13,6 +13,7 @@ export interface RuntimeReport {
   node: string;
   napiVersion: string;
   platform: string;
+  glibc: string | null;
   binary: { path: string; reason: string };
   libtorch: { version: string; path: string | null; variant: string };
   cuda: {
@@ -51,6 +52,11 @@ function mappedLibTorchDir(): string | null {
   }
 }
 
+function glibcVersion(): string | null {
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return report?.header?.glibcVersionRuntime ?? null;
+}
+
 function backend(parallelInfo: string): string {
   const match = /ATen parallel backend: (.+)/.exec(parallelInfo);
   return match ? match[1].trim() : 'unknown';
@@ -64,6 +70,7 @@ export function runtimeReport(): RuntimeReport {
     node: process.version,
     napiVersion: process.versions.napi ?? 'unknown',
     platform: `${process.platform}-${process.arch}`,
+    glibc: glibcVersion(),
     binary: binary ?? { path: 'unknown', reason: 'unknown' },
     libtorch: { version: info.torchVersion, path: mappedLibTorchDir(), variant: info.variant },
     cuda: {

@@ -8,7 +8,7 @@ function gib(bytes: number): string {
 
 export function formatInfo(r: RuntimeReport): string {
   const lines = [
-    `nrnm-native ${r.packageVersion} on Node ${r.node} (N-API ${r.napiVersion}, ${r.platform})`,
+    `nrnm-native ${r.packageVersion} on Node ${r.node} (N-API ${r.napiVersion}, ${r.platform}${r.glibc ? `, glibc ${r.glibc}` : ''})`,
     `binary:    ${r.binary.path} (${r.binary.reason})`,
     `LibTorch:  ${r.libtorch.version} from ${r.libtorch.path ?? 'unknown'} (built for ${r.libtorch.variant})`,
     `CUDA:      ${
