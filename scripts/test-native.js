@@ -11,7 +11,7 @@ const out = path.join(root, 'build');
 
 let status = build({ out, extra: ['--CDNRNM_BUILD_TESTS=ON', '--CDNRNM_BUILD_BENCH=ON'] });
 if (status === 0) {
-  const result = spawnSync('ctest', ['--test-dir', out, '--output-on-failure', '--timeout', '300'], {
+  const result = spawnSync('ctest', ['--test-dir', out, '--output-on-failure', '--no-tests=error', '--timeout', '300'], {
     cwd: root,
     stdio: 'inherit',
   });
