@@ -89,6 +89,23 @@ describe('NRNMClassifier', () => {
     model.dispose();
   });
 
+  it('runs calls on one model one at a time, in call order, without blocking the event loop', async () => {
+    const { x, y, shape } = syntheticTask(16, 60, 6, 3);
+    const model = new NRNMClassifier({ ...small, hiddenSize: 32 }).eval();
+    const order: string[] = [];
+    const calls = [
+      model.predict({ data: x, shape }).then(() => order.push('predict 1')),
+      model.lossAndGradients({ data: x, shape }, y.map((v) => v % 3)).then(() => order.push('gradients')),
+      model.predict({ data: x, shape }).then(() => order.push('predict 2')),
+    ];
+    // A synchronous read of the parameters would have to wait for the worker: it refuses instead.
+    expect(() => model.stateDict()).toThrow(expect.objectContaining({ code: 'ERR_BUSY' }));
+    await Promise.all(calls);
+    expect(order).toEqual(['predict 1', 'gradients', 'predict 2']);
+    expect(Object.keys(model.stateDict()).length).toBeGreaterThan(0);
+    model.dispose();
+  });
+
   it('throws ERR_DISPOSED from every method after dispose()', async () => {
     const model = new NRNMClassifier(small);
     model.dispose();
