@@ -4,6 +4,7 @@
  */
 import { NRNMError, describe } from './errors';
 import { Tensor, checkShape } from './tensor';
+import { typedArrayTag } from './validate';
 
 /** A batch of sequences: a Tensor, or data plus shape [B, T, F]. */
 export type SequenceInput = Tensor | { data: Float32Array; shape: readonly number[] };
@@ -21,7 +22,7 @@ export function prepareSequences(x: SequenceInput, inputSize: number, name = 'x'
     if (x.dtype !== 'float32') throw new NRNMError(`Expected ${name} to be a float32 tensor but received ${x.dtype}`, 'ERR_DTYPE');
     shape = x.shape;
   } else if (x !== null && typeof x === 'object' && 'data' in x && 'shape' in x) {
-    if (Object.prototype.toString.call(x.data) !== '[object Float32Array]') {
+    if (typedArrayTag(x.data) !== 'Float32Array') {
       throw new NRNMError(`Expected ${name}.data to be a Float32Array but received ${describe(x.data)}`, 'ERR_DTYPE');
     }
     checkShape(x.shape, `${name}.shape`);
@@ -46,7 +47,7 @@ export function prepareLabels(labels: LabelInput, batch: number, classes: number
     }
     if (labels.shape.length !== 1) throw new NRNMError(`Expected ${name} to have shape [${batch}] but received [${labels.shape.join(', ')}]`, 'ERR_SHAPE');
     values = labels.toArray() as Int32Array | BigInt64Array;
-  } else if (Array.isArray(labels) || ['[object Int32Array]', '[object BigInt64Array]'].includes(Object.prototype.toString.call(labels))) {
+  } else if (Array.isArray(labels) || ['Int32Array', 'BigInt64Array'].includes(typedArrayTag(labels) ?? '')) {
     values = labels as ArrayLike<number | bigint>;
   } else {
     throw new NRNMError(`Expected ${name} to be an Int32Array, BigInt64Array, number[] or Tensor but received ${describe(labels)}`, 'ERR_ARG');

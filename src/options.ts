@@ -5,7 +5,7 @@
  * option, the expected values and what was received; C++ re-checks.
  */
 import { NRNMError } from './errors';
-import { checkKeys, intOption, oneOf } from './data/validate';
+import { checkKeys, intOption, oneOf } from './validate';
 import { argError } from './errors';
 
 export type InputAggregation = 'dilated' | 'strided';

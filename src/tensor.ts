@@ -4,6 +4,7 @@
  */
 import { NRNMError, describe } from './errors';
 import { native, type NativeTensorHandle, type NativeTypedArray } from './native';
+import { typedArrayTag } from './validate';
 
 export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8';
 
@@ -32,16 +33,17 @@ export type DTypeOf<A extends NativeTypedArray> = A extends Float32Array
 // By tag, not instanceof: arrays from another realm (vm contexts, workers)
 // are just as valid.
 const DTYPE_OF_TAG: Record<string, DType> = {
-  '[object Float32Array]': 'float32',
-  '[object Float64Array]': 'float64',
-  '[object Int32Array]': 'int32',
-  '[object BigInt64Array]': 'int64',
-  '[object Uint8Array]': 'uint8',
+  Float32Array: 'float32',
+  Float64Array: 'float64',
+  Int32Array: 'int32',
+  BigInt64Array: 'int64',
+  Uint8Array: 'uint8',
 };
 
 /** The dtype of a typed array, or undefined for unsupported arrays. */
 export function dtypeOfArray(data: unknown): DType | undefined {
-  return DTYPE_OF_TAG[Object.prototype.toString.call(data)];
+  const tag = typedArrayTag(data);
+  return tag === undefined ? undefined : DTYPE_OF_TAG[tag];
 }
 
 /** Checks a shape and returns its element count. */

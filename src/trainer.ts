@@ -7,7 +7,7 @@ import * as path from 'node:path';
 
 import { readCheckpoint, writeCheckpoint, CHECKPOINT_FORMAT_VERSION, type CheckpointHeader } from './checkpoint';
 import type { SequenceDataset } from './data/dataset';
-import { checkKeys, intOption, oneOf } from './data/validate';
+import { checkKeys, intOption, oneOf } from './validate';
 import { NRNMError, argError } from './errors';
 import { prepareLabels, prepareSequences, release, type LabelInput, type SequenceInput } from './inputs';
 import { NRNMClassifier } from './model';

@@ -4,7 +4,7 @@
  */
 import { NRNMError, argError } from '../errors';
 import { permutation } from './random';
-import { boolOption, checkKeys, intOption, typedArrayTag } from './validate';
+import { boolOption, checkKeys, intOption, typedArrayTag } from '../validate';
 
 /** One batch: `x` is [B, T, F] float32 (row-major), `y` the B labels, `indices` the dataset rows. */
 export interface Batch {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { NRNMError } from '../errors';
 import { InMemoryDataset, toLabels } from './dataset';
 import { readIdx } from './idx';
-import { checkKeys, oneOf, stringOption } from './validate';
+import { checkKeys, oneOf, stringOption } from '../validate';
 
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
 

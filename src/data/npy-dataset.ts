@@ -9,7 +9,7 @@ import { NRNMError } from '../errors';
 import { BaseSequenceDataset, InMemoryDataset, type SequenceDataset, checkLabels, maxLabel } from './dataset';
 import { NpyFile, readNpy, toInt32 } from './npy';
 import { readLabelPkl } from './ntu/labels';
-import { boolOption, checkKeys, intOption, stringOption } from './validate';
+import { boolOption, checkKeys, intOption, stringOption } from '../validate';
 
 export interface NpyLoadOptions {
   /** Sequence length T; needed for 2-D (N, T*F) data, else taken from the shape (N, T, F). */

@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NRNMError, argError } from '../errors';
-import { typedArrayTag } from './validate';
+import { typedArrayTag } from '../validate';
 
 export type NpyDType = 'float32' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64';
 

@@ -25,6 +25,7 @@ import { basename, dirname, join } from 'node:path';
 import { formatError, SerializationError } from './errors';
 import { isTuple, pickle, PyGlobal, PyPersistentId, PyReduce, tuple, unpickle, type GlobalHandler } from './pickle';
 import { ZipReader, ZipWriter } from './zip';
+import { typedArrayTag } from '../validate';
 
 // ---------------------------------------------------------------------------
 // Types
@@ -601,7 +602,7 @@ function validateEntry(e: StateDictEntry, i: number, seen: Set<string>): void {
   const ctor = info.array;
   // By tag, not instanceof: arrays from another realm (vm contexts, the addon
   // under jest, worker threads) are just as valid.
-  const isCtor = Object.prototype.toString.call(e.data) === `[object ${ctor.name}]`;
+  const isCtor = typedArrayTag(e.data) === ctor.name;
   if (!isCtor || (e.data as TensorData).length !== numel) {
     const got =
       e.data !== null && typeof e.data === 'object' && 'length' in e.data

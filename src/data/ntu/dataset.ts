@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { NRNMError } from '../../errors';
 import { openNpy } from '../npy-dataset';
 import { readLabelPkl } from './labels';
-import { checkKeys, intOption, oneOf, stringOption } from '../validate';
+import { checkKeys, intOption, oneOf, stringOption } from '../../validate';
 import { type SequenceDataset, maxLabel } from '../dataset';
 import type { NtuBenchmark, NtuPart } from './splits';
 

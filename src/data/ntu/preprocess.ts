@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { type ErrorCode, NRNMError, argError } from '../../errors';
 import { NpyWriter } from '../npy';
-import { checkKeys, intOption, oneOf, stringOption } from '../validate';
+import { checkKeys, intOption, oneOf, stringOption } from '../../validate';
 import { writeLabelPkl } from './labels';
 import { NTU_FEATURES, NTU_FRAMES } from './normalize';
 import { type NtuSampleName, parseSampleName } from './skeleton';

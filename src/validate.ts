@@ -1,8 +1,9 @@
 /**
- * Option checks for the data readers: one message style everywhere,
+ * Option checks shared by the API, the trainer, the CLI and the data readers:
+ * one message style everywhere,
  * "Expected <name> to be <what> but received <value>", and typos caught.
  */
-import { NRNMError, argError } from '../errors';
+import { NRNMError, argError } from './errors';
 
 /** Throws ERR_ARG for keys of `options` that are not in `allowed`, suggesting the closest one. */
 export function checkKeys(options: object | undefined, allowed: readonly string[], where: string): void {
