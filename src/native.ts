@@ -111,6 +111,79 @@ export interface NativeTrainerHandle {
   dispose(): void;
 }
 
+export interface NativeBenchTiming {
+  count: number;
+  medianMs: number;
+  p10Ms: number;
+  p90Ms: number;
+  q1Ms: number;
+  q3Ms: number;
+  minMs: number;
+  maxMs: number;
+  meanMs: number;
+  samplesMs: number[];
+}
+
+export interface NativeBenchConfig {
+  name: string;
+  batch: number;
+  timeSteps: number;
+  features: number;
+  hidden: number;
+  layers: number;
+  classes: number;
+  blockLength: number;
+  stride: number;
+  aggregation: string;
+  trainSteps: number;
+  warmup: number;
+  inferSteps: number;
+  inferWarmup: number;
+}
+
+/** Flat, validated options of one benchmark run (0 / -1: the config's default; inferSteps -1: skip). */
+export interface NativeBenchOptions {
+  config: string;
+  model: 'nrnm' | 'lstm';
+  trainSteps: number;
+  warmup: number;
+  inferSteps: number;
+  inferWarmup: number;
+  device: string;
+  precision: 'fp32' | 'tf32' | 'bf16';
+  seed: number;
+}
+
+export interface NativeBenchResult {
+  config: NativeBenchConfig;
+  model: 'nrnm' | 'lstm';
+  description: string;
+  parameters: number;
+  train: NativeBenchTiming;
+  trainCpu: NativeBenchTiming;
+  trainSequencesPerS: number;
+  infer: NativeBenchTiming;
+  lastLoss: number;
+}
+
+export interface NativeBench {
+  configs(): string[];
+  config(name: string): NativeBenchConfig;
+  environment(device: string): {
+    device: string;
+    torchVersion: string;
+    intraOpThreads: number;
+    interOpThreads: number;
+    blasThreads: number;
+    parallelBackend: string;
+    blas: string;
+    cpuCachingAllocator: boolean;
+  };
+  run(options: NativeBenchOptions): Promise<NativeBenchResult>;
+  /** false when the BLAS is not OpenBLAS. */
+  setBlasThreads(n: number): boolean;
+}
+
 export interface NativeAddon {
   TensorHandle: {
     fromArray(data: NativeTypedArray, shape: readonly number[]): NativeTensorHandle;
@@ -122,6 +195,8 @@ export interface NativeAddon {
   setThreads(intraOp: number): void;
   /** A tiny op on cuda:0; run it in a child process (src/device.ts). */
   probeCuda(): { ok: boolean; error?: string };
+  /** Training/inference benchmark of NRNM against torch::nn::LSTM (src/bench.ts). */
+  bench: NativeBench;
 }
 
 export interface LoadedBinary {

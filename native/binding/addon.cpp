@@ -5,6 +5,7 @@
 #include "addon_data.h"
 #include "errors.h"
 #include "model_wrap.h"
+#include "nrnm/runtime_info.h"
 #include "tensor_wrap.h"
 #include "trainer_wrap.h"
 
@@ -13,6 +14,7 @@ namespace nrnm_binding {
 Napi::Value RuntimeInfoJs(const Napi::CallbackInfo& info);
 Napi::Value SetThreadsJs(const Napi::CallbackInfo& info);
 Napi::Value ProbeCudaJs(const Napi::CallbackInfo& info);
+Napi::Object DefineBench(Napi::Env env);
 
 namespace {
 
@@ -23,6 +25,7 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  nrnm::apply_cpu_defaults();  // threads and CPU allocator: README "Performance"
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
   Napi::Function tensor = TensorWrap::Define(env);
@@ -34,6 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New<RuntimeInfoJs>(env, "runtimeInfo"));
   exports.Set("setThreads", Napi::Function::New<SetThreadsJs>(env, "setThreads"));
   exports.Set("probeCuda", Napi::Function::New<ProbeCudaJs>(env, "probeCuda"));
+  exports.Set("bench", DefineBench(env));
   return exports;
 }
 

@@ -105,27 +105,15 @@ MemoryReadout NRNMCellImpl::read_memory(const torch::Tensor& memory) {
   return readout;
 }
 
-std::tuple<torch::Tensor, torch::Tensor> NRNMCellImpl::step(
-    const torch::Tensor& x_gates,
-    const torch::Tensor& x_memory_gates,
-    const MemoryReadout* memory,
-    const torch::Tensor& h,
-    const torch::Tensor& c) {
-  const int64_t H = options.hidden_size();
-  torch::Tensor gates = torch::addmm(x_gates, h, weight_hh); // (B, 4H): f|i|o|g
-  torch::Tensor fio = gates.narrow(1, 0, 3 * H).sigmoid(); // (B, 3H)
-  torch::Tensor g = gates.narrow(1, 3 * H, H).tanh(); // (B, H)
-  torch::Tensor f = fio.narrow(1, 0, H);
-  torch::Tensor i = fio.narrow(1, H, H);
-  torch::Tensor o = fio.narrow(1, 2 * H, H);
-  torch::Tensor c_next = torch::addcmul(f * c, i, g); // (B, H): f c + i g
-  if (memory != nullptr) {
-    // r: (B, nH), the refinement gate on the memory readout
-    torch::Tensor r = torch::sigmoid(x_memory_gates + memory->m_hidden);
-    c_next = torch::addmm(c_next, r * memory->m, weight_memt); // + (r m) W_mt
-  }
-  torch::Tensor h_next = o * torch::tanh(c_next); // (B, H)
-  return {h_next, c_next};
+torch::Tensor NRNMCellImpl::memory_terms(
+    const torch::Tensor& x_memory_gates, const MemoryReadout& memory) {
+  const int64_t S = x_memory_gates.size(0);
+  const int64_t B = x_memory_gates.size(1);
+  const int64_t nH = weight_memt.size(0);
+  // r: (S, B, nH), the refinement gate on the memory readout of each step
+  const torch::Tensor r = torch::sigmoid(x_memory_gates + memory.m_hidden);
+  // (S * B, nH) x [nH, H] -> (S, B, H)
+  return (r * memory.m).reshape({S * B, nH}).mm(weight_memt).view({S, B, weight_memt.size(1)});
 }
 
 void NRNMCellImpl::pretty_print(std::ostream& stream) const {

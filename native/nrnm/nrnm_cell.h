@@ -9,13 +9,16 @@
 // The work that does not depend on the recurrence is split out so the
 // network can do it for the whole sequence at once: x W_ih + b and
 // x W_mi + b_m (input_gates, memory_input_gates), the aggregation and the
-// input side of the memory block (aggregate, MC->project_input), and m W_mh
-// once per memory update (read_memory). step() is what is left per step:
+// input side of the memory block (aggregate, MC->project_input), m W_mh
+// once per memory update (read_memory), and the memory refinement
+// (r * m) W_mt for all the steps between two updates at once (memory_terms:
+// m is constant there and r depends on x_t and m only). What is left per
+// step is the recurrence of recurrence.h (lstm_segment):
 //
 //   [f|i|o|g] = (x_t W_ih + b) + h W_hh
-//   r  = sigmoid((x_t W_mi + b_m) + m W_mh)
-//   c' = sigmoid(f) c + sigmoid(i) tanh(g) + (r * m) W_mt
+//   c' = sigmoid(f) c + sigmoid(i) tanh(g) + term_t
 //   h' = sigmoid(o) tanh(c')
+//   term_t = (sigmoid((x_t W_mi + b_m) + m W_mh) * m) W_mt
 
 #include "nrnm/aggregation.h"
 #include "nrnm/memory_block.h"
@@ -29,7 +32,6 @@
 
 #include <cstdint>
 #include <ostream>
-#include <tuple>
 
 namespace nrnm {
 
@@ -81,17 +83,12 @@ class NRNMCellImpl : public torch::nn::Cloneable<NRNMCellImpl> {
   /// M_new: (B, n, H) -> m and m W_mh.
   MemoryReadout read_memory(const torch::Tensor& memory);
 
-  /// One LSTM step before zoneout. x_gates: (B, 4H) from input_gates;
-  /// x_memory_gates: (B, nH) from memory_input_gates and `memory` the last
-  /// readout, both ignored when memory is null (m = 0 before the first
-  /// update, so the refinement term is exactly 0); h, c: (B, H).
-  /// Returns (h', c'), each (B, H).
-  std::tuple<torch::Tensor, torch::Tensor> step(
-      const torch::Tensor& x_gates,
-      const torch::Tensor& x_memory_gates,
-      const MemoryReadout* memory,
-      const torch::Tensor& h,
-      const torch::Tensor& c);
+  /// The memory refinement of the steps between two updates, batched:
+  /// x_memory_gates (S, B, nH) from memory_input_gates, `memory` the last
+  /// readout -> term_t = (sigmoid(x_memory_gates_t + m W_mh) * m) W_mt:
+  /// (S, B, H).
+  torch::Tensor memory_terms(
+      const torch::Tensor& x_memory_gates, const MemoryReadout& memory);
 
   /// Prints `NRNMCell(150, 512, k=10, s=5)`.
   void pretty_print(std::ostream& stream) const override;

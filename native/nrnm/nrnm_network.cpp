@@ -1,6 +1,7 @@
 #include "nrnm/nrnm_network.h"
 
 #include "nrnm/random.h"
+#include "nrnm/recurrence.h"
 #include "nrnm/schedule.h"
 
 #include <string>
@@ -56,7 +57,6 @@ namespace {
 // The masks of one layer for one forward call, drawn in this order.
 struct LayerMasks {
   torch::Tensor zoneout; // (1, H) shared or (T, B, H) per-step; undefined: no mask
-  torch::Tensor zoneout_rest; // 1 - zoneout
   torch::Tensor aggregation; // (U, B, 8d) / keep; dilated only
   torch::Tensor memory; // (U, 1 or B, n, H) / keep
 };
@@ -72,7 +72,6 @@ LayerMasks draw_masks(const NRNMOptions& options, int64_t T, int64_t B,
     masks.zoneout = options.zoneout_mode() == ZoneoutMode::kShared
         ? bernoulli_mask({1, H}, keep, generator, like)
         : bernoulli_mask({T, B, H}, keep, generator, like);
-    masks.zoneout_rest = 1 - masks.zoneout;
   }
   if (updates == 0) return masks;
   if (options.aggregation_dropout() > 0 &&
@@ -91,12 +90,12 @@ LayerMasks draw_masks(const NRNMOptions& options, int64_t T, int64_t B,
 }
 
 // Everything of a layer that depends on its input only, computed for all
-// steps at once and unbound into per-step views (one unbind: its backward is
-// one stack, where indexing step by step would add a full-size gradient at
-// every step).
+// steps at once and split into the segments between two memory updates
+// (one split or unbind: its backward is one cat or stack, where indexing
+// segment by segment would add a full-size gradient each time).
 struct HoistedInputs {
-  std::vector<torch::Tensor> gates; // T x (B, 4H): x_t W_ih + b
-  std::vector<torch::Tensor> memory_gates; // (T - k) x (B, nH): [t - k] is x_t W_mi + b_m
+  std::vector<torch::Tensor> gates; // segments of (<= k, B, 4H): x_t W_ih + b
+  std::vector<torch::Tensor> memory_gates; // segments of (<= k, B, nH): [i] covers steps (i+1)k.. of x_t W_mi + b_m
   std::vector<torch::Tensor> tokens; // U x (B, H): e of each update
   std::vector<torch::Tensor> token_gates; // U x (B, 2H): e W_ig + b_ig
 };
@@ -110,9 +109,9 @@ HoistedInputs hoist_inputs(NRNMCell& cell, const Schedule& schedule,
   const int64_t k = schedule.block_length;
   const int64_t U = static_cast<int64_t>(update_steps.size());
   HoistedInputs hoisted;
-  hoisted.gates = cell->input_gates(x).unbind(0);
+  hoisted.gates = cell->input_gates(x).split(k, 0);
   if (U == 0) return hoisted;
-  hoisted.memory_gates = cell->memory_input_gates(x.narrow(0, k, T - k)).unbind(0);
+  hoisted.memory_gates = cell->memory_input_gates(x.narrow(0, k, T - k)).split(k, 0);
   std::vector<int64_t> input_steps; // the S inputs of every update, in order
   for (int64_t t : update_steps) {
     for (int64_t j : schedule.input_steps(t)) input_steps.push_back(j);
@@ -158,26 +157,45 @@ torch::Tensor NRNMNetworkImpl::run_layer(NRNMCell& cell,
   const double keep = 1.0 - options.zoneout();
   const bool shared_zoneout = options.zoneout_mode() == ZoneoutMode::kShared;
 
-  // The recurrence. m = 0 until the first update: no refinement term.
+  // Zoneout of every segment: the shared mask, a slice of the per-step mask,
+  // or in eval the scalar keep.
+  auto segment_zoneout = [&](int64_t t0, int64_t steps) {
+    SegmentZoneout zoneout;
+    if (masks.zoneout.defined()) {
+      zoneout.mask = shared_zoneout ? masks.zoneout : masks.zoneout.narrow(0, t0, steps);
+    } else if (!is_training()) {
+      zoneout.keep = keep;
+    }
+    return zoneout;
+  };
+
+  // The recurrence, one segment of k steps at a time: the memory updates
+  // before the segment's first step (from the previous segment's outputs),
+  // then the LSTM steps read the new memory. m = 0 until the first update:
+  // no refinement term.
   const c10::TensorOptions state_options = in.gates.front().options();
   torch::Tensor h = torch::zeros({B, H}, state_options); // (B, H)
   torch::Tensor c = torch::zeros({B, H}, state_options); // (B, H)
   torch::Tensor memory = torch::zeros({B, n, H}, state_options); // (B, n, H) as carried
-  MemoryReadout readout; // m and m W_mh of the last update
-  bool has_memory = false;
-  std::vector<torch::Tensor> outputs; // h_0 .. h_{t-1}, each (B, H)
-  outputs.reserve(T);
-  for (int64_t t = 0; t < T; ++t) {
+  std::vector<torch::Tensor> outputs; // per segment (<= k, B, H)
+  outputs.reserve(in.gates.size());
+  for (size_t segment = 0; segment < in.gates.size(); ++segment) {
+    const int64_t t = static_cast<int64_t>(segment) * k; // first step of the segment
+    const int64_t steps = in.gates[segment].size(0);
+    torch::Tensor terms; // (steps, B, H): (r m) W_mt; undefined before the first update
     if (schedule.updates_at(t)) {
       const int64_t u = t / k - 1;
       const std::vector<int64_t> token_steps = schedule.hidden_token_steps(t);
-      std::vector<torch::Tensor> tokens; // h_{t-s}, ..., h_{t-ns}
-      for (int64_t j : token_steps) tokens.push_back(outputs[j]);
-      const torch::Tensor hidden_tokens = torch::stack(tokens, 1); // (B, n, H)
+      // h_{t-s}, ..., h_{t-ns} all lie in the previous segment (n s = k).
+      std::vector<int64_t> rows;
+      for (int64_t j : token_steps) rows.push_back(j - (t - k));
+      const torch::Tensor index =
+          torch::tensor(rows, torch::dtype(torch::kLong)).to(state_options.device());
+      const torch::Tensor hidden_tokens =
+          outputs.back().index_select(0, index).transpose(0, 1); // (B, n, H)
       const torch::Tensor memory_new = cell->MC->update(
           {in.tokens[u], in.token_gates[u]}, memory, hidden_tokens); // (B, n, H)
-      readout = cell->read_memory(memory_new);
-      has_memory = true;
+      terms = cell->memory_terms(in.memory_gates[segment - 1], cell->read_memory(memory_new));
       const torch::Tensor carried = masks.memory.defined()
           ? memory_new * masks.memory[u]
           : memory_new; // (B, n, H)
@@ -194,28 +212,14 @@ torch::Tensor NRNMNetworkImpl::run_layer(NRNMCell& cell,
       }
       memory = carried;
     }
-
-    torch::Tensor h_next, c_next; // (B, H) before zoneout
-    std::tie(h_next, c_next) = cell->step(in.gates[t],
-        has_memory ? in.memory_gates[t - k] : torch::Tensor(),
-        has_memory ? &readout : nullptr, h, c);
-    // Zoneout: h_t = zeta h' + (1 - zeta) h_{t-1}, c_t likewise.
-    if (masks.zoneout.defined()) {
-      const torch::Tensor zeta = shared_zoneout ? masks.zoneout : masks.zoneout[t]; // (1 or B, H)
-      const torch::Tensor rest = shared_zoneout ? masks.zoneout_rest : masks.zoneout_rest[t];
-      h = torch::addcmul(h * rest, h_next, zeta);
-      c = torch::addcmul(c * rest, c_next, zeta);
-    } else if (!is_training() && keep < 1) {
-      h = torch::add(h_next * keep, h, 1 - keep);
-      c = torch::add(c_next * keep, c, 1 - keep);
-    } else {
-      h = h_next;
-      c = c_next;
-    }
-    outputs.push_back(h);
+    SegmentOutput out = lstm_segment(in.gates[segment], terms, h, c, cell->weight_hh,
+        segment_zoneout(t, steps));
+    outputs.push_back(out.outputs);
+    h = out.h;
+    c = out.c;
   }
 
-  torch::Tensor result = torch::stack(outputs, 0); // (T, B, H)
+  torch::Tensor result = outputs.size() == 1 ? outputs.front() : torch::cat(outputs, 0); // (T, B, H)
   if (trace != nullptr) {
     trace->outputs = result.detach();
     trace->zoneout_mask = masks.zoneout;

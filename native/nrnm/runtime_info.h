@@ -26,11 +26,37 @@ struct RuntimeInfo {
   int64_t intra_op_threads = 0;
   int64_t inter_op_threads = 0;
   std::string parallel_info;  // at::get_parallel_info(): OpenMP, MKL, ...
+  int64_t blas_threads = 0;   // OpenBLAS's own thread count, 0 when not OpenBLAS
+  std::string blas;           // openblas_get_config(), or "" when not OpenBLAS
 };
 
 RuntimeInfo runtime_info();
 
 /// Sets LibTorch's intra-op threads (and BLAS threads where it can). 0 keeps.
 void set_threads(int64_t intra_op);
+
+/// OpenBLAS (Debian's LibTorch calls it for every CPU matmul) keeps its own
+/// thread pool, sized when the library loads (OPENBLAS_NUM_THREADS, else all
+/// cores), separate from ATen's OpenMP threads. Found at run time with dlsym,
+/// so nothing links against OpenBLAS. Returns false when the loaded BLAS is
+/// not OpenBLAS (MKL builds, CUDA wheels with their own BLAS). n > 0.
+bool set_blas_threads(int64_t n);
+/// OpenBLAS's current thread count; 0 when the BLAS is not OpenBLAS.
+int64_t blas_threads();
+
+/// The CPU defaults of nrnm, applied once per process (the addon when it
+/// loads, nrnm_bench at start), measured on Debian's LibTorch 1.13 +
+/// OpenBLAS 0.3.21 (README "Performance"):
+///  - threads: ONE ATen intra-op thread, and OpenBLAS keeps its own default
+///    (one thread per core). The step time is in the GEMMs, which OpenBLAS
+///    parallelises; ATen's OpenMP threads add nothing to it and, spinning
+///    next to OpenBLAS's threads, made NRNM and the LSTM up to 4x slower
+///    with 2 + 2 threads on 2 cores. Skipped when the user set
+///    OMP_NUM_THREADS, MKL_NUM_THREADS, OPENBLAS_NUM_THREADS or
+///    GOTO_NUM_THREADS; later set_threads() calls win.
+///  - the caching CPU allocator of cpu_allocator.h; NRNM_CPU_CACHE=0 in the
+///    environment keeps LibTorch's default allocator.
+/// Idempotent.
+void apply_cpu_defaults();
 
 }  // namespace nrnm

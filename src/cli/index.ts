@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 
 import { NRNMError } from '../errors';
+import { registerBench } from './commands/bench';
 import { registerBuild } from './commands/build';
 import { registerEval } from './commands/eval';
 import { registerInfo } from './commands/info';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerPreprocess(program);
   registerInfo(program);
+  registerBench(program);
   registerBuild(program);
   return program;
 }

@@ -1,0 +1,361 @@
+#include "nrnm/recurrence.h"
+
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <torch/autograd.h>
+
+#include <atomic>
+#include <vector>
+
+namespace nrnm {
+
+namespace {
+
+std::atomic<bool> fused_enabled{true};
+
+// Rows of a (B, H) loop per parallel chunk: ATen's grain (32768 elements),
+// so the small sizes of a recurrence stay on one thread.
+int64_t row_grain(int64_t H) {
+  return std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(H, 1));
+}
+
+// zeta of element (t, b, j): the shared (1, H) mask, the per-step (S, B, H)
+// mask or the scalar keep.
+template <typename scalar_t>
+struct Zeta {
+  const scalar_t* mask = nullptr; // null: scalar
+  bool per_step = false;
+  scalar_t keep = 1;
+  int64_t B = 0, H = 0;
+
+  scalar_t at(int64_t t, int64_t b, int64_t j) const {
+    if (mask == nullptr) return keep;
+    return per_step ? mask[(t * B + b) * H + j] : mask[j];
+  }
+};
+
+template <typename scalar_t>
+Zeta<scalar_t> make_zeta(const torch::Tensor& mask, double keep, int64_t B, int64_t H) {
+  Zeta<scalar_t> z;
+  z.B = B;
+  z.H = H;
+  z.keep = static_cast<scalar_t>(keep);
+  if (mask.defined()) {
+    z.mask = mask.data_ptr<scalar_t>();
+    z.per_step = mask.dim() == 3;
+  }
+  return z;
+}
+
+// The step after the gate nonlinearities: acts (B, 4H) = sigmoid f|i|o,
+// tanh g. Writes c' into c_out.
+template <typename scalar_t>
+void cell_state_kernel(const scalar_t* acts, const scalar_t* c_prev, const scalar_t* term,
+    scalar_t* c_out, int64_t B, int64_t H) {
+  at::parallel_for(0, B, row_grain(H), [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      const scalar_t* f = acts + b * 4 * H;
+      const scalar_t* i = f + H;
+      const scalar_t* g = f + 3 * H;
+      const scalar_t* cp = c_prev + b * H;
+      scalar_t* c = c_out + b * H;
+      if (term != nullptr) {
+        const scalar_t* m = term + b * H;
+        for (int64_t j = 0; j < H; ++j) c[j] = f[j] * cp[j] + i[j] * g[j] + m[j];
+      } else {
+        for (int64_t j = 0; j < H; ++j) c[j] = f[j] * cp[j] + i[j] * g[j];
+      }
+    }
+  });
+}
+
+// h' = o tanh(c'), then zoneout of h and c (c holds c' on entry, c_t on exit).
+template <typename scalar_t>
+void output_kernel(const scalar_t* acts, const scalar_t* tanh_c, const scalar_t* h_prev,
+    const scalar_t* c_prev, scalar_t* h_out, scalar_t* c_inout, const Zeta<scalar_t>& zeta,
+    bool zoneout, int64_t t, int64_t B, int64_t H) {
+  at::parallel_for(0, B, row_grain(H), [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      const scalar_t* o = acts + b * 4 * H + 2 * H;
+      const scalar_t* tc = tanh_c + b * H;
+      scalar_t* h = h_out + b * H;
+      scalar_t* c = c_inout + b * H;
+      if (!zoneout) {
+        for (int64_t j = 0; j < H; ++j) h[j] = o[j] * tc[j];
+        continue;
+      }
+      const scalar_t* hp = h_prev + b * H;
+      const scalar_t* cp = c_prev + b * H;
+      for (int64_t j = 0; j < H; ++j) {
+        const scalar_t z = zeta.at(t, b, j);
+        const scalar_t rest = scalar_t(1) - z;
+        h[j] = hp[j] * rest + (o[j] * tc[j]) * z;
+        c[j] = cp[j] * rest + c[j] * z;
+      }
+    }
+  });
+}
+
+// Backward of one step's pointwise part. In: dh (B, H) gradient of h_t (may
+// be null: zero), dc (B, H) gradient of c_t. Out: dgates (B, 4H) w.r.t. the
+// pre-activations, dterm (B, H) (may be null), dc_prev (B, H) and dh_prev
+// (B, H), the latter without the h_{t-1} W_hh part (added by a GEMM).
+template <typename scalar_t>
+void step_backward_kernel(const scalar_t* acts, const scalar_t* tanh_c, const scalar_t* c_prev,
+    const scalar_t* dh, const scalar_t* dh_extra, const scalar_t* dc, scalar_t* dgates,
+    scalar_t* dterm, scalar_t* dc_prev, scalar_t* dh_prev, const Zeta<scalar_t>& zeta,
+    bool zoneout, int64_t t, int64_t B, int64_t H) {
+  at::parallel_for(0, B, row_grain(H), [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      const scalar_t* f = acts + b * 4 * H;
+      const scalar_t* i = f + H;
+      const scalar_t* o = f + 2 * H;
+      const scalar_t* g = f + 3 * H;
+      const scalar_t* tc = tanh_c + b * H;
+      const scalar_t* cp = c_prev + b * H;
+      scalar_t* dgf = dgates + b * 4 * H;
+      scalar_t* dgi = dgf + H;
+      scalar_t* dgo = dgf + 2 * H;
+      scalar_t* dgg = dgf + 3 * H;
+      for (int64_t j = 0; j < H; ++j) {
+        scalar_t dht = dh_extra[b * H + j];
+        if (dh != nullptr) dht += dh[b * H + j];
+        const scalar_t dct = dc[b * H + j];
+        scalar_t dhn = dht, dcn = dct, dhp = 0, dcp = 0;
+        if (zoneout) {
+          const scalar_t z = zeta.at(t, b, j);
+          const scalar_t rest = scalar_t(1) - z;
+          dhn = dht * z;
+          dcn = dct * z;
+          dhp = dht * rest;
+          dcp = dct * rest;
+        }
+        const scalar_t dout = dhn * tc[j];
+        dcn += dhn * o[j] * (scalar_t(1) - tc[j] * tc[j]);
+        if (dterm != nullptr) dterm[b * H + j] = dcn;
+        dgf[j] = dcn * cp[j] * f[j] * (scalar_t(1) - f[j]);
+        dgi[j] = dcn * g[j] * i[j] * (scalar_t(1) - i[j]);
+        dgo[j] = dout * o[j] * (scalar_t(1) - o[j]);
+        dgg[j] = dcn * i[j] * (scalar_t(1) - g[j] * g[j]);
+        dc_prev[b * H + j] = dcn * f[j] + dcp;
+        dh_prev[b * H + j] = dhp;
+      }
+    }
+  });
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+class LstmSegmentFunction : public torch::autograd::Function<LstmSegmentFunction> {
+ public:
+  // Function::apply cannot take undefined tensors: an absent `terms` or
+  // `mask` arrives as an empty tensor.
+  static variable_list forward(AutogradContext* ctx, const torch::Tensor& x_gates,
+      const torch::Tensor& terms_in, const torch::Tensor& h0, const torch::Tensor& c0,
+      const torch::Tensor& weight_hh, const torch::Tensor& mask_in, double keep) {
+    const torch::Tensor terms = terms_in.numel() > 0 ? terms_in : torch::Tensor();
+    const torch::Tensor mask = mask_in.numel() > 0 ? mask_in : torch::Tensor();
+    const int64_t S = x_gates.size(0);
+    const int64_t B = x_gates.size(1);
+    const int64_t H = h0.size(1);
+    const bool zoneout = mask.defined() || keep != 1.0;
+    const torch::Tensor h0c = h0.contiguous();
+    const torch::Tensor c0c = c0.contiguous();
+    const torch::Tensor termsc = terms.defined() ? terms.contiguous() : terms;
+    const torch::Tensor maskc = mask.defined() ? mask.contiguous() : mask;
+    torch::Tensor acts = torch::empty({S, B, 4 * H}, x_gates.options()); // sigmoid f|i|o, tanh g
+    torch::Tensor tanh_c = torch::empty({S, B, H}, x_gates.options()); // tanh(c')
+    torch::Tensor hs = torch::empty({S, B, H}, x_gates.options()); // h_t
+    torch::Tensor cs = torch::empty({S, B, H}, x_gates.options()); // c_t
+
+    AT_DISPATCH_FLOATING_TYPES(x_gates.scalar_type(), "lstm_segment_forward", [&] {
+      const Zeta<scalar_t> zeta = make_zeta<scalar_t>(maskc, keep, B, H);
+      torch::Tensor h = h0c;
+      torch::Tensor c = c0c;
+      for (int64_t t = 0; t < S; ++t) {
+        torch::Tensor gates = acts[t]; // (B, 4H)
+        at::addmm_out(gates, x_gates[t], h, weight_hh);
+        gates.narrow(1, 0, 3 * H).sigmoid_();
+        gates.narrow(1, 3 * H, H).tanh_();
+        torch::Tensor c_t = cs[t];
+        torch::Tensor h_t = hs[t];
+        cell_state_kernel<scalar_t>(gates.data_ptr<scalar_t>(), c.data_ptr<scalar_t>(),
+            termsc.defined() ? termsc[t].data_ptr<scalar_t>() : nullptr, c_t.data_ptr<scalar_t>(), B, H);
+        torch::Tensor tc = tanh_c[t];
+        at::tanh_out(tc, c_t);
+        output_kernel<scalar_t>(gates.data_ptr<scalar_t>(), tc.data_ptr<scalar_t>(), h.data_ptr<scalar_t>(),
+            c.data_ptr<scalar_t>(), h_t.data_ptr<scalar_t>(), c_t.data_ptr<scalar_t>(), zeta, zoneout, t, B, H);
+        h = h_t;
+        c = c_t;
+      }
+    });
+
+    ctx->set_materialize_grads(false);
+    ctx->save_for_backward({h0c, c0c, weight_hh, hs});
+    ctx->saved_data["acts"] = acts;
+    ctx->saved_data["tanh_c"] = tanh_c;
+    ctx->saved_data["cs"] = cs;
+    ctx->saved_data["mask"] = maskc;
+    ctx->saved_data["keep"] = keep;
+    ctx->saved_data["has_terms"] = terms.defined();
+    // The last h and c as their own tensors (not views of the buffers), so
+    // that their gradients arrive without a full-size select backward.
+    return {hs, hs[S - 1].clone(), cs[S - 1].clone()};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor& h0 = saved[0];
+    const torch::Tensor& c0 = saved[1];
+    const torch::Tensor& weight_hh = saved[2];
+    const torch::Tensor& hs = saved[3];
+    const torch::Tensor acts = ctx->saved_data["acts"].toTensor();
+    const torch::Tensor tanh_c = ctx->saved_data["tanh_c"].toTensor();
+    const torch::Tensor cs = ctx->saved_data["cs"].toTensor();
+    const torch::Tensor mask = ctx->saved_data["mask"].toTensor();
+    const double keep = ctx->saved_data["keep"].toDouble();
+    const bool has_terms = ctx->saved_data["has_terms"].toBool();
+    const int64_t S = hs.size(0);
+    const int64_t B = hs.size(1);
+    const int64_t H = hs.size(2);
+    const bool zoneout = mask.defined() || keep != 1.0;
+
+    const torch::Tensor dhs = grads[0].defined() ? grads[0].contiguous() : torch::Tensor();
+    // dh: gradient of h_t from outside the outputs (the next segment), then
+    // from step t+1 through W_hh and zoneout; dc likewise.
+    torch::Tensor dh = grads[1].defined() ? grads[1].contiguous().clone() : torch::zeros({B, H}, hs.options());
+    torch::Tensor dc = grads[2].defined() ? grads[2].contiguous().clone() : torch::zeros({B, H}, hs.options());
+    torch::Tensor dgates = torch::empty({S, B, 4 * H}, hs.options());
+    torch::Tensor dterms = has_terms ? torch::empty({S, B, H}, hs.options()) : torch::Tensor();
+    torch::Tensor dc_prev = torch::empty({B, H}, hs.options());
+    torch::Tensor dh_prev = torch::empty({B, H}, hs.options());
+    const torch::Tensor weight_t = weight_hh.t(); // [4H, H]
+
+    AT_DISPATCH_FLOATING_TYPES(hs.scalar_type(), "lstm_segment_backward", [&] {
+      const Zeta<scalar_t> zeta = make_zeta<scalar_t>(mask, keep, B, H);
+      for (int64_t t = S - 1; t >= 0; --t) {
+        const torch::Tensor c_prev = t > 0 ? cs[t - 1] : c0;
+        torch::Tensor dg = dgates[t];
+        step_backward_kernel<scalar_t>(acts[t].data_ptr<scalar_t>(), tanh_c[t].data_ptr<scalar_t>(),
+            c_prev.data_ptr<scalar_t>(), dhs.defined() ? dhs[t].data_ptr<scalar_t>() : nullptr,
+            dh.data_ptr<scalar_t>(), dc.data_ptr<scalar_t>(), dg.data_ptr<scalar_t>(),
+            has_terms ? dterms[t].data_ptr<scalar_t>() : nullptr, dc_prev.data_ptr<scalar_t>(),
+            dh_prev.data_ptr<scalar_t>(), zeta, zoneout, t, B, H);
+        // dh_{t-1} = (zoneout part) + dgates W_hh^T
+        at::addmm_out(dh, dh_prev, dg, weight_t);
+        std::swap(dc, dc_prev);
+      }
+    });
+
+    torch::Tensor dweight;
+    if (ctx->needs_input_grad(4)) {
+      // One GEMM for the segment: sum_t h_{t-1}^T dgates_t.
+      dweight = torch::mm(h0.t(), dgates[0]);
+      if (S > 1) {
+        dweight.addmm_(hs.narrow(0, 0, S - 1).reshape({(S - 1) * B, H}).t(),
+            dgates.narrow(0, 1, S - 1).reshape({(S - 1) * B, 4 * H}));
+      }
+    }
+    return {dgates, dterms, dh, dc, dweight, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+bool can_fuse(const torch::Tensor& x_gates, const torch::Tensor& terms, const torch::Tensor& h0,
+    const torch::Tensor& c0, const torch::Tensor& weight_hh, const torch::Tensor& mask) {
+  if (!fused_enabled.load(std::memory_order_relaxed)) return false;
+  if (at::autocast::is_enabled() || at::autocast::is_cpu_enabled()) return false;
+  const auto type = x_gates.scalar_type();
+  if (type != torch::kFloat && type != torch::kDouble) return false;
+  for (const torch::Tensor* t : {&x_gates, &terms, &h0, &c0, &weight_hh, &mask}) {
+    if (!t->defined()) continue;
+    if (!t->device().is_cpu() || t->scalar_type() != type || t->layout() != torch::kStrided) return false;
+  }
+  return x_gates.dim() == 3 && x_gates.size(0) > 0;
+}
+
+void check_shapes(const torch::Tensor& x_gates, const torch::Tensor& terms, const torch::Tensor& h0,
+    const torch::Tensor& c0, const torch::Tensor& weight_hh, const torch::Tensor& mask) {
+  TORCH_CHECK(h0.dim() == 2 && c0.sizes() == h0.sizes(),
+      "lstm_segment: expected h0 and c0 of shape (batch, hidden) but got ", h0.sizes(), " and ", c0.sizes());
+  const int64_t B = h0.size(0);
+  const int64_t H = h0.size(1);
+  TORCH_CHECK(x_gates.dim() == 3 && x_gates.size(1) == B && x_gates.size(2) == 4 * H,
+      "lstm_segment: expected x_gates of shape (steps, ", B, ", ", 4 * H, ") but got ", x_gates.sizes());
+  TORCH_CHECK(weight_hh.dim() == 2 && weight_hh.size(0) == H && weight_hh.size(1) == 4 * H,
+      "lstm_segment: expected weight_hh of shape [", H, ", ", 4 * H, "] but got ", weight_hh.sizes());
+  const int64_t S = x_gates.size(0);
+  TORCH_CHECK(!terms.defined() || terms.sizes() == torch::IntArrayRef({S, B, H}),
+      "lstm_segment: expected terms of shape (", S, ", ", B, ", ", H, ") but got ", terms.sizes());
+  TORCH_CHECK(!mask.defined() || mask.sizes() == torch::IntArrayRef({1, H}) ||
+          mask.sizes() == torch::IntArrayRef({S, B, H}),
+      "lstm_segment: expected a zoneout mask of shape (1, ", H, ") or (", S, ", ", B, ", ", H,
+      ") but got ", mask.sizes());
+}
+
+} // namespace
+
+void set_fused_recurrence(bool enabled) {
+  fused_enabled.store(enabled, std::memory_order_relaxed);
+}
+
+bool fused_recurrence() {
+  return fused_enabled.load(std::memory_order_relaxed);
+}
+
+SegmentOutput lstm_segment_reference(const torch::Tensor& x_gates,
+    const torch::Tensor& terms, const torch::Tensor& h0, const torch::Tensor& c0,
+    const torch::Tensor& weight_hh, const SegmentZoneout& zoneout) {
+  check_shapes(x_gates, terms, h0, c0, weight_hh, zoneout.mask);
+  const int64_t S = x_gates.size(0);
+  const int64_t H = h0.size(1);
+  const std::vector<torch::Tensor> gates_in = x_gates.unbind(0); // S x (B, 4H)
+  const std::vector<torch::Tensor> term = terms.defined() ? terms.unbind(0) : std::vector<torch::Tensor>();
+  const bool per_step = zoneout.mask.defined() && zoneout.mask.dim() == 3;
+  const torch::Tensor rest = zoneout.mask.defined() ? 1 - zoneout.mask : torch::Tensor();
+  torch::Tensor h = h0; // (B, H)
+  torch::Tensor c = c0; // (B, H)
+  std::vector<torch::Tensor> outputs;
+  outputs.reserve(S);
+  for (int64_t t = 0; t < S; ++t) {
+    torch::Tensor gates = torch::addmm(gates_in[t], h, weight_hh); // (B, 4H): f|i|o|g
+    torch::Tensor fio = gates.narrow(1, 0, 3 * H).sigmoid(); // (B, 3H)
+    torch::Tensor g = gates.narrow(1, 3 * H, H).tanh(); // (B, H)
+    torch::Tensor f = fio.narrow(1, 0, H);
+    torch::Tensor i = fio.narrow(1, H, H);
+    torch::Tensor o = fio.narrow(1, 2 * H, H);
+    torch::Tensor c_next = torch::addcmul(f * c, i, g); // (B, H): f c + i g
+    if (!term.empty()) c_next = c_next + term[t]; // + (r m) W_mt
+    torch::Tensor h_next = o * torch::tanh(c_next); // (B, H)
+    if (zoneout.mask.defined()) {
+      const torch::Tensor zeta = per_step ? zoneout.mask[t] : zoneout.mask; // (1 or B, H)
+      const torch::Tensor keep_old = per_step ? rest[t] : rest;
+      h = torch::addcmul(h * keep_old, h_next, zeta);
+      c = torch::addcmul(c * keep_old, c_next, zeta);
+    } else if (zoneout.keep != 1.0) {
+      h = torch::add(h_next * zoneout.keep, h, 1 - zoneout.keep);
+      c = torch::add(c_next * zoneout.keep, c, 1 - zoneout.keep);
+    } else {
+      h = h_next;
+      c = c_next;
+    }
+    outputs.push_back(h);
+  }
+  return {torch::stack(outputs, 0), h, c};
+}
+
+SegmentOutput lstm_segment(const torch::Tensor& x_gates,
+    const torch::Tensor& terms, const torch::Tensor& h0, const torch::Tensor& c0,
+    const torch::Tensor& weight_hh, const SegmentZoneout& zoneout) {
+  if (!can_fuse(x_gates, terms, h0, c0, weight_hh, zoneout.mask)) {
+    return lstm_segment_reference(x_gates, terms, h0, c0, weight_hh, zoneout);
+  }
+  check_shapes(x_gates, terms, h0, c0, weight_hh, zoneout.mask);
+  const torch::Tensor none = torch::empty({0}, x_gates.options());
+  const variable_list out = LstmSegmentFunction::apply(x_gates, terms.defined() ? terms : none, h0,
+      c0, weight_hh, zoneout.mask.defined() ? zoneout.mask : none, zoneout.keep);
+  return {out[0], out[1], out[2]};
+}
+
+} // namespace nrnm
