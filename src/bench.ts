@@ -40,18 +40,8 @@ export interface BenchOptions {
   onResult?: (result: BenchModelResult) => void;
 }
 
-export interface BenchTiming {
-  count: number;
-  medianMs: number;
-  p10Ms: number;
-  p90Ms: number;
-  q1Ms: number;
-  q3Ms: number;
-  minMs: number;
-  maxMs: number;
-  meanMs: number;
-  samplesMs: number[];
-}
+/** Timing of one measured loop, as the native benchmark reports it. */
+export type BenchTiming = NativeBenchTiming;
 
 export interface BenchConfigInfo {
   name: BenchConfigName;
