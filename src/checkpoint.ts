@@ -12,6 +12,7 @@ import * as path from 'node:path';
 
 import { NRNMError } from './errors';
 import type { ResolvedModelOptions } from './options';
+import { packageVersion } from './version';
 
 const MAGIC = Buffer.from('NRNMCKPT', 'ascii');
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -35,6 +36,23 @@ export interface CheckpointHeader {
 export interface Checkpoint {
   header: CheckpointHeader;
   archive: Buffer;
+}
+
+/** A header for the current package version; the parts a saver knows are given. */
+export function checkpointHeader(
+  parts: Pick<CheckpointHeader, 'model'> & Partial<Pick<CheckpointHeader, 'trainer' | 'progress' | 'seed' | 'metrics'>>,
+): CheckpointHeader {
+  return {
+    format: 'nrnm-checkpoint',
+    formatVersion: CHECKPOINT_FORMAT_VERSION,
+    packageVersion: packageVersion(),
+    createdAt: new Date().toISOString(),
+    model: parts.model,
+    trainer: parts.trainer ?? null,
+    progress: parts.progress ?? null,
+    seed: parts.seed ?? null,
+    metrics: parts.metrics ?? {},
+  };
 }
 
 /** Writes a checkpoint atomically: temp file + fsync + rename. */

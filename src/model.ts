@@ -2,7 +2,7 @@
  * NRNMClassifier: the NRNM network with its classifier head, in LibTorch.
  * Parameter names are the official state_dict names (NRNM_SPEC.md).
  */
-import { CHECKPOINT_FORMAT_VERSION, readCheckpoint, writeCheckpoint } from './checkpoint';
+import { checkpointHeader, readCheckpoint, writeCheckpoint } from './checkpoint';
 import { NRNMError } from './errors';
 import { prepareLabels, prepareSequences, release, type LabelInput, type SequenceInput } from './inputs';
 import { native, type NativeModelHandle } from './native';
@@ -16,7 +16,6 @@ import {
 import { SerialQueue } from './queue';
 import { readStateDict, writeStateDict, type StateDictEntry } from './serialization';
 import { Tensor } from './tensor';
-import { packageVersion } from './version';
 
 export interface LossAndGradients {
   /** Mean cross-entropy over the batch. */
@@ -164,21 +163,7 @@ export class NRNMClassifier {
   /** Saves options and parameters (an .nrnm checkpoint without trainer state), atomically. */
   async save(file: string, metrics: Record<string, unknown> = {}): Promise<void> {
     const archive = await this.#run(() => this.#handle.save());
-    await writeCheckpoint(
-      file,
-      {
-        format: 'nrnm-checkpoint',
-        formatVersion: CHECKPOINT_FORMAT_VERSION,
-        packageVersion: packageVersion(),
-        createdAt: new Date().toISOString(),
-        model: { ...this.options },
-        trainer: null,
-        progress: null,
-        seed: null,
-        metrics,
-      },
-      archive,
-    );
+    await writeCheckpoint(file, checkpointHeader({ model: { ...this.options }, metrics }), archive);
   }
 
   /** Loads a model from an .nrnm checkpoint (written by save() or by a Trainer). */

@@ -4,9 +4,8 @@
  * the papers' cleaner model. Validated here with messages that name the
  * option, the expected values and what was received; C++ re-checks.
  */
-import { NRNMError } from './errors';
+import { NRNMError, argError } from './errors';
 import { checkKeys, intOption, oneOf } from './validate';
-import { argError } from './errors';
 
 export type InputAggregation = 'dilated' | 'strided';
 export type ZoneoutMode = 'shared' | 'per-step';

@@ -5,14 +5,13 @@
  */
 import * as path from 'node:path';
 
-import { readCheckpoint, writeCheckpoint, CHECKPOINT_FORMAT_VERSION, type CheckpointHeader } from './checkpoint';
+import { checkpointHeader, readCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint';
 import type { SequenceDataset } from './data/dataset';
 import { checkKeys, intOption, oneOf } from './validate';
 import { NRNMError, argError } from './errors';
 import { prepareLabels, prepareSequences, release, type LabelInput, type SequenceInput } from './inputs';
 import { NRNMClassifier } from './model';
 import { native, type NativeTrainerHandle, type NativeTrainerOptions } from './native';
-import { packageVersion } from './version';
 import type { DeviceSpec } from './options';
 import { Tensor } from './tensor';
 
@@ -245,17 +244,13 @@ export class Trainer {
   async save(file: string, extra: { progress?: Progress; seed?: number; metrics?: Record<string, unknown> } = {}): Promise<void> {
     const archive = await this.#run(() => this.#handle.save());
     const counts = this.#handle.counts();
-    const header: CheckpointHeader = {
-      format: 'nrnm-checkpoint',
-      formatVersion: CHECKPOINT_FORMAT_VERSION,
-      packageVersion: packageVersion(),
-      createdAt: new Date().toISOString(),
+    const header = checkpointHeader({
       model: { ...this.model.options },
       trainer: { ...this.options },
       progress: extra.progress ?? { epoch: counts.epochs, batch: 0, step: counts.steps },
-      seed: extra.seed ?? null,
-      metrics: extra.metrics ?? {},
-    };
+      seed: extra.seed,
+      metrics: extra.metrics,
+    });
     await writeCheckpoint(file, header, archive);
   }
 
