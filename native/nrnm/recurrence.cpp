@@ -2,8 +2,15 @@
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
+#include <c10/core/DeviceGuard.h>
 #include <torch/autograd.h>
+
+#include "nrnm/lstm_pointwise.h"
+#include "nrnm/torch_compat.h"
+#ifdef NRNM_WITH_CUDA
+#include <c10/cuda/CUDAStream.h>
+#include "kernels/lstm_pointwise_cuda.h"
+#endif
 
 #include <atomic>
 #include <vector>
@@ -20,27 +27,13 @@ int64_t row_grain(int64_t H) {
   return std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(H, 1));
 }
 
-// zeta of element (t, b, j): the shared (1, H) mask, the per-step (S, B, H)
-// mask or the scalar keep.
 template <typename scalar_t>
-struct Zeta {
-  const scalar_t* mask = nullptr; // null: scalar
-  bool per_step = false;
-  scalar_t keep = 1;
-  int64_t B = 0, H = 0;
-
-  scalar_t at(int64_t t, int64_t b, int64_t j) const {
-    if (mask == nullptr) return keep;
-    return per_step ? mask[(t * B + b) * H + j] : mask[j];
-  }
-};
-
-template <typename scalar_t>
-Zeta<scalar_t> make_zeta(const torch::Tensor& mask, double keep, int64_t B, int64_t H) {
-  Zeta<scalar_t> z;
+pointwise::Zeta<scalar_t> make_zeta(const torch::Tensor& mask, double keep, int64_t B, int64_t H) {
+  pointwise::Zeta<scalar_t> z;
   z.B = B;
   z.H = H;
   z.keep = static_cast<scalar_t>(keep);
+  z.active = mask.defined() || keep != 1.0;
   if (mask.defined()) {
     z.mask = mask.data_ptr<scalar_t>();
     z.per_step = mask.dim() == 3;
@@ -48,101 +41,81 @@ Zeta<scalar_t> make_zeta(const torch::Tensor& mask, double keep, int64_t B, int6
   return z;
 }
 
-// The step after the gate nonlinearities: acts (B, 4H) = sigmoid f|i|o,
-// tanh g. Writes c' into c_out.
 template <typename scalar_t>
-void cell_state_kernel(const scalar_t* acts, const scalar_t* c_prev, const scalar_t* term,
-    scalar_t* c_out, int64_t B, int64_t H) {
-  at::parallel_for(0, B, row_grain(H), [&](int64_t begin, int64_t end) {
+scalar_t* ptr(const torch::Tensor& t) {
+  return t.defined() ? t.data_ptr<scalar_t>() : nullptr;
+}
+
+// One forward step on the CPU: the activations and tanh(c') through ATen's
+// vectorised ops, the rest in two loops over the rows.
+template <typename scalar_t>
+void step_forward_cpu(const pointwise::StepForward<scalar_t>& a, const torch::Tensor& gates,
+    const torch::Tensor& tanh_c, const torch::Tensor& c_new) {
+  const int64_t H = a.H;
+  gates.narrow(1, 0, 3 * H).sigmoid_();
+  gates.narrow(1, 3 * H, H).tanh_();
+  at::parallel_for(0, a.B, row_grain(H), [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
-      const scalar_t* f = acts + b * 4 * H;
+      const scalar_t* f = a.gates + b * 4 * H;
       const scalar_t* i = f + H;
       const scalar_t* g = f + 3 * H;
-      const scalar_t* cp = c_prev + b * H;
-      scalar_t* c = c_out + b * H;
-      if (term != nullptr) {
-        const scalar_t* m = term + b * H;
-        for (int64_t j = 0; j < H; ++j) c[j] = f[j] * cp[j] + i[j] * g[j] + m[j];
-      } else {
-        for (int64_t j = 0; j < H; ++j) c[j] = f[j] * cp[j] + i[j] * g[j];
+      const scalar_t* c_prev = a.c_prev + b * H;
+      const scalar_t* term = a.term != nullptr ? a.term + b * H : nullptr;
+      scalar_t* c = a.c_out + b * H;
+      for (int64_t j = 0; j < H; ++j) {
+        c[j] = pointwise::cell_state(f[j], i[j], g[j], c_prev[j], term != nullptr ? term[j] : scalar_t(0));
+      }
+    }
+  });
+  at::tanh_out(const_cast<torch::Tensor&>(tanh_c), c_new);
+  at::parallel_for(0, a.B, row_grain(H), [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      const scalar_t* o = a.gates + b * 4 * H + 2 * H;
+      const scalar_t* tanh_c = a.tanh_c + b * H;
+      const scalar_t* h_prev = a.h_prev + b * H;
+      const scalar_t* c_prev = a.c_prev + b * H;
+      const scalar_t* zeta = a.zeta.row(a.t, b);
+      scalar_t* h = a.h_out + b * H;
+      scalar_t* c = a.c_out + b * H; // c' on entry, c_t on exit
+      for (int64_t j = 0; j < H; ++j) {
+        pointwise::zoneout_output(o[j], tanh_c[j], c[j], h_prev[j], c_prev[j],
+            zeta != nullptr ? zeta[j] : a.zeta.keep, a.zeta.active, h[j], c[j]);
       }
     }
   });
 }
 
-// h' = o tanh(c'), then zoneout of h and c (c holds c' on entry, c_t on exit).
 template <typename scalar_t>
-void output_kernel(const scalar_t* acts, const scalar_t* tanh_c, const scalar_t* h_prev,
-    const scalar_t* c_prev, scalar_t* h_out, scalar_t* c_inout, const Zeta<scalar_t>& zeta,
-    bool zoneout, int64_t t, int64_t B, int64_t H) {
-  at::parallel_for(0, B, row_grain(H), [&](int64_t begin, int64_t end) {
+void step_backward_cpu(const pointwise::StepBackward<scalar_t>& a) {
+  at::parallel_for(0, a.B, row_grain(a.H), [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
-      const scalar_t* o = acts + b * 4 * H + 2 * H;
-      const scalar_t* tc = tanh_c + b * H;
-      scalar_t* h = h_out + b * H;
-      scalar_t* c = c_inout + b * H;
-      if (!zoneout) {
-        for (int64_t j = 0; j < H; ++j) h[j] = o[j] * tc[j];
-        continue;
-      }
-      const scalar_t* hp = h_prev + b * H;
-      const scalar_t* cp = c_prev + b * H;
-      for (int64_t j = 0; j < H; ++j) {
-        const scalar_t z = zeta.at(t, b, j);
-        const scalar_t rest = scalar_t(1) - z;
-        h[j] = hp[j] * rest + (o[j] * tc[j]) * z;
-        c[j] = cp[j] * rest + c[j] * z;
-      }
+      pointwise::step_backward_row(a, b, 0, a.H);
     }
   });
 }
 
-// Backward of one step's pointwise part. In: dh (B, H) gradient of h_t (may
-// be null: zero), dc (B, H) gradient of c_t. Out: dgates (B, 4H) w.r.t. the
-// pre-activations, dterm (B, H) (may be null), dc_prev (B, H) and dh_prev
-// (B, H), the latter without the h_{t-1} W_hh part (added by a GEMM).
+#ifdef NRNM_WITH_CUDA
+void* current_stream(const torch::Tensor& on) {
+  return c10::cuda::getCurrentCUDAStream(on.device().index()).stream();
+}
+#endif
+
+// The pointwise part of a step where its tensors live.
 template <typename scalar_t>
-void step_backward_kernel(const scalar_t* acts, const scalar_t* tanh_c, const scalar_t* c_prev,
-    const scalar_t* dh, const scalar_t* dh_extra, const scalar_t* dc, scalar_t* dgates,
-    scalar_t* dterm, scalar_t* dc_prev, scalar_t* dh_prev, const Zeta<scalar_t>& zeta,
-    bool zoneout, int64_t t, int64_t B, int64_t H) {
-  at::parallel_for(0, B, row_grain(H), [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) {
-      const scalar_t* f = acts + b * 4 * H;
-      const scalar_t* i = f + H;
-      const scalar_t* o = f + 2 * H;
-      const scalar_t* g = f + 3 * H;
-      const scalar_t* tc = tanh_c + b * H;
-      const scalar_t* cp = c_prev + b * H;
-      scalar_t* dgf = dgates + b * 4 * H;
-      scalar_t* dgi = dgf + H;
-      scalar_t* dgo = dgf + 2 * H;
-      scalar_t* dgg = dgf + 3 * H;
-      for (int64_t j = 0; j < H; ++j) {
-        scalar_t dht = dh_extra[b * H + j];
-        if (dh != nullptr) dht += dh[b * H + j];
-        const scalar_t dct = dc[b * H + j];
-        scalar_t dhn = dht, dcn = dct, dhp = 0, dcp = 0;
-        if (zoneout) {
-          const scalar_t z = zeta.at(t, b, j);
-          const scalar_t rest = scalar_t(1) - z;
-          dhn = dht * z;
-          dcn = dct * z;
-          dhp = dht * rest;
-          dcp = dct * rest;
-        }
-        const scalar_t dout = dhn * tc[j];
-        dcn += dhn * o[j] * (scalar_t(1) - tc[j] * tc[j]);
-        if (dterm != nullptr) dterm[b * H + j] = dcn;
-        dgf[j] = dcn * cp[j] * f[j] * (scalar_t(1) - f[j]);
-        dgi[j] = dcn * g[j] * i[j] * (scalar_t(1) - i[j]);
-        dgo[j] = dout * o[j] * (scalar_t(1) - o[j]);
-        dgg[j] = dcn * i[j] * (scalar_t(1) - g[j] * g[j]);
-        dc_prev[b * H + j] = dcn * f[j] + dcp;
-        dh_prev[b * H + j] = dhp;
-      }
-    }
-  });
+void step_forward(const pointwise::StepForward<scalar_t>& a, const torch::Tensor& gates,
+    const torch::Tensor& tanh_c, const torch::Tensor& c_new) {
+#ifdef NRNM_WITH_CUDA
+  if (gates.is_cuda()) return cuda::launch_step_forward(a, current_stream(gates));
+#endif
+  step_forward_cpu(a, gates, tanh_c, c_new);
+}
+
+template <typename scalar_t>
+void step_backward(const pointwise::StepBackward<scalar_t>& a, const torch::Tensor& on) {
+#ifdef NRNM_WITH_CUDA
+  if (on.is_cuda()) return cuda::launch_step_backward(a, current_stream(on));
+#endif
+  step_backward_cpu(a);
 }
 
 using torch::autograd::AutogradContext;
@@ -160,7 +133,7 @@ class LstmSegmentFunction : public torch::autograd::Function<LstmSegmentFunction
     const int64_t S = x_gates.size(0);
     const int64_t B = x_gates.size(1);
     const int64_t H = h0.size(1);
-    const bool zoneout = mask.defined() || keep != 1.0;
+    const c10::OptionalDeviceGuard device_guard(x_gates.device()); // kernels launch on the current device
     const torch::Tensor h0c = h0.contiguous();
     const torch::Tensor c0c = c0.contiguous();
     const torch::Tensor termsc = terms.defined() ? terms.contiguous() : terms;
@@ -171,22 +144,27 @@ class LstmSegmentFunction : public torch::autograd::Function<LstmSegmentFunction
     torch::Tensor cs = torch::empty({S, B, H}, x_gates.options()); // c_t
 
     AT_DISPATCH_FLOATING_TYPES(x_gates.scalar_type(), "lstm_segment_forward", [&] {
-      const Zeta<scalar_t> zeta = make_zeta<scalar_t>(maskc, keep, B, H);
+      pointwise::StepForward<scalar_t> step;
+      step.zeta = make_zeta<scalar_t>(maskc, keep, B, H);
+      step.B = B;
+      step.H = H;
       torch::Tensor h = h0c;
       torch::Tensor c = c0c;
       for (int64_t t = 0; t < S; ++t) {
         torch::Tensor gates = acts[t]; // (B, 4H)
         at::addmm_out(gates, x_gates[t], h, weight_hh);
-        gates.narrow(1, 0, 3 * H).sigmoid_();
-        gates.narrow(1, 3 * H, H).tanh_();
-        torch::Tensor c_t = cs[t];
-        torch::Tensor h_t = hs[t];
-        cell_state_kernel<scalar_t>(gates.data_ptr<scalar_t>(), c.data_ptr<scalar_t>(),
-            termsc.defined() ? termsc[t].data_ptr<scalar_t>() : nullptr, c_t.data_ptr<scalar_t>(), B, H);
-        torch::Tensor tc = tanh_c[t];
-        at::tanh_out(tc, c_t);
-        output_kernel<scalar_t>(gates.data_ptr<scalar_t>(), tc.data_ptr<scalar_t>(), h.data_ptr<scalar_t>(),
-            c.data_ptr<scalar_t>(), h_t.data_ptr<scalar_t>(), c_t.data_ptr<scalar_t>(), zeta, zoneout, t, B, H);
+        const torch::Tensor c_t = cs[t];
+        const torch::Tensor h_t = hs[t];
+        const torch::Tensor tc = tanh_c[t];
+        step.t = t;
+        step.gates = ptr<scalar_t>(gates);
+        step.c_prev = ptr<scalar_t>(c);
+        step.h_prev = ptr<scalar_t>(h);
+        step.term = termsc.defined() ? ptr<scalar_t>(termsc[t]) : nullptr;
+        step.tanh_c = ptr<scalar_t>(tc);
+        step.h_out = ptr<scalar_t>(h_t);
+        step.c_out = ptr<scalar_t>(c_t);
+        step_forward(step, gates, tc, c_t);
         h = h_t;
         c = c_t;
       }
@@ -220,8 +198,8 @@ class LstmSegmentFunction : public torch::autograd::Function<LstmSegmentFunction
     const int64_t S = hs.size(0);
     const int64_t B = hs.size(1);
     const int64_t H = hs.size(2);
-    const bool zoneout = mask.defined() || keep != 1.0;
 
+    const c10::OptionalDeviceGuard device_guard(hs.device());
     const torch::Tensor dhs = grads[0].defined() ? grads[0].contiguous() : torch::Tensor();
     // dh: gradient of h_t from outside the outputs (the next segment), then
     // from step t+1 through W_hh and zoneout; dc likewise.
@@ -234,18 +212,29 @@ class LstmSegmentFunction : public torch::autograd::Function<LstmSegmentFunction
     const torch::Tensor weight_t = weight_hh.t(); // [4H, H]
 
     AT_DISPATCH_FLOATING_TYPES(hs.scalar_type(), "lstm_segment_backward", [&] {
-      const Zeta<scalar_t> zeta = make_zeta<scalar_t>(mask, keep, B, H);
+      pointwise::StepBackward<scalar_t> step;
+      step.zeta = make_zeta<scalar_t>(mask, keep, B, H);
+      step.B = B;
+      step.H = H;
+      step.dc_prev = ptr<scalar_t>(dc_prev);
+      step.dh_prev = ptr<scalar_t>(dh_prev);
       for (int64_t t = S - 1; t >= 0; --t) {
-        const torch::Tensor c_prev = t > 0 ? cs[t - 1] : c0;
-        torch::Tensor dg = dgates[t];
-        step_backward_kernel<scalar_t>(acts[t].data_ptr<scalar_t>(), tanh_c[t].data_ptr<scalar_t>(),
-            c_prev.data_ptr<scalar_t>(), dhs.defined() ? dhs[t].data_ptr<scalar_t>() : nullptr,
-            dh.data_ptr<scalar_t>(), dc.data_ptr<scalar_t>(), dg.data_ptr<scalar_t>(),
-            has_terms ? dterms[t].data_ptr<scalar_t>() : nullptr, dc_prev.data_ptr<scalar_t>(),
-            dh_prev.data_ptr<scalar_t>(), zeta, zoneout, t, B, H);
-        // dh_{t-1} = (zoneout part) + dgates W_hh^T
+        const torch::Tensor dg = dgates[t];
+        step.t = t;
+        step.acts = ptr<scalar_t>(acts[t]);
+        step.tanh_c = ptr<scalar_t>(tanh_c[t]);
+        step.c_prev = ptr<scalar_t>(t > 0 ? cs[t - 1] : c0);
+        step.dh_output = dhs.defined() ? ptr<scalar_t>(dhs[t]) : nullptr;
+        step.dh = ptr<scalar_t>(dh);
+        step.dc = ptr<scalar_t>(dc);
+        step.dgates = ptr<scalar_t>(dg);
+        step.dterm = has_terms ? ptr<scalar_t>(dterms[t]) : nullptr;
+        step_backward(step, dg);
+        // dh_{t-1} = (zoneout part) + dgates W_hh^T; dc and dc_prev swap
+        // roles (the swap moves the tensors, so refresh both pointers).
         at::addmm_out(dh, dh_prev, dg, weight_t);
         std::swap(dc, dc_prev);
+        step.dc_prev = ptr<scalar_t>(dc_prev);
       }
     });
 
@@ -262,15 +251,22 @@ class LstmSegmentFunction : public torch::autograd::Function<LstmSegmentFunction
   }
 };
 
+// The fused path runs float32/float64 on the CPU and, built against a CUDA
+// LibTorch, on CUDA; autocast (bf16) and everything else take the reference.
 bool can_fuse(const torch::Tensor& x_gates, const torch::Tensor& terms, const torch::Tensor& h0,
     const torch::Tensor& c0, const torch::Tensor& weight_hh, const torch::Tensor& mask) {
-  if (!fused_enabled.load(std::memory_order_relaxed)) return false;
-  if (at::autocast::is_enabled() || at::autocast::is_cpu_enabled()) return false;
+  if (!fused_enabled.load(std::memory_order_relaxed) || autocast_active()) return false;
   const auto type = x_gates.scalar_type();
   if (type != torch::kFloat && type != torch::kDouble) return false;
+  const torch::Device device = x_gates.device();
+#ifdef NRNM_WITH_CUDA
+  if (!device.is_cpu() && !device.is_cuda()) return false;
+#else
+  if (!device.is_cpu()) return false;
+#endif
   for (const torch::Tensor* t : {&x_gates, &terms, &h0, &c0, &weight_hh, &mask}) {
     if (!t->defined()) continue;
-    if (!t->device().is_cpu() || t->scalar_type() != type || t->layout() != torch::kStrided) return false;
+    if (t->device() != device || t->scalar_type() != type || t->layout() != torch::kStrided) return false;
   }
   return x_gates.dim() == 3 && x_gates.size(0) > 0;
 }

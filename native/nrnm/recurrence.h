@@ -12,13 +12,15 @@
 // constant, so the network computes it for all the segment's steps at once.
 //
 // Two implementations, equal within float rounding:
-//  - fused (CPU, float32/float64, autocast off): one autograd node per
-//    segment; the forward writes into preallocated (S, B, .) buffers and the
-//    backward is hand-written BPTT: pointwise work in one loop per step, one
-//    GEMM per step for dh_{t-1}, and the weight gradient of W_hh as ONE GEMM
-//    over the segment (instead of a GEMM and an accumulation per step);
-//  - reference: the per-step ATen composite under autograd (CUDA, autocast,
-//    other dtypes, and the tests).
+//  - fused (float32/float64, autocast off; CPU, and CUDA when built against
+//    a CUDA LibTorch): one autograd node per segment; the forward writes
+//    into preallocated (S, B, .) buffers and the backward is hand-written
+//    BPTT. Per step: one GEMM (h_{t-1} W_hh forward, dgates W_hh^T backward)
+//    and the pointwise part of nrnm/lstm_pointwise.h, as loops on the CPU or
+//    one kernel on CUDA (native/kernels/lstm_pointwise.cu); the weight
+//    gradient of W_hh is ONE GEMM over the segment;
+//  - reference: the per-step ATen composite under autograd (autocast, other
+//    dtypes, and the tests).
 
 #include <torch/types.h>
 
@@ -58,7 +60,7 @@ SegmentOutput lstm_segment_reference(
     const torch::Tensor& weight_hh,
     const SegmentZoneout& zoneout);
 
-/// Whether lstm_segment may take the fused CPU path (default true). Tests
+/// Whether lstm_segment may take the fused path (default true). Tests
 /// switch it off to run whole models on the reference path.
 void set_fused_recurrence(bool enabled);
 bool fused_recurrence();

@@ -1,7 +1,8 @@
 #include "nrnm/trainer.h"
 
+#include "nrnm/torch_compat.h"
+
 #include <ATen/Context.h>
-#include <ATen/autocast_mode.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 #include <torch/serialize/archive.h>
@@ -11,15 +12,6 @@
 #include <sstream>
 #include <string>
 #include <tuple>
-
-// LibTorch 2.4 made the autocast API device-generic and deprecated the
-// CUDA-specific set_enabled / set_autocast_gpu_dtype of 1.x-2.3.
-#if TORCH_VERSION_MAJOR > 2 || \
-    (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-#define NRNM_AUTOCAST_DEVICE_API 1
-#else
-#define NRNM_AUTOCAST_DEVICE_API 0
-#endif
 
 namespace nrnm {
 

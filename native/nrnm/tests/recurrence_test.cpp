@@ -1,7 +1,8 @@
-// The fused CPU recurrence (recurrence.h) against its per-step ATen
-// reference: outputs and every gradient, for each zoneout form, with and
-// without memory terms, in float64 (1e-10) and float32 (1e-5); and whole
-// models in training mode with the fused path on and off.
+// The fused recurrence (recurrence.h) against its per-step ATen reference:
+// outputs and every gradient, for each zoneout form, with and without memory
+// terms, in float64 (1e-10) and float32 (1e-5), on the CPU and (where there
+// is a GPU) with the CUDA kernels; and whole models in training mode with the
+// fused path on and off.
 
 #include "nrnm/classifier.h"
 #include "nrnm/recurrence.h"
@@ -42,22 +43,25 @@ struct SegmentRun {
   std::string node;
 };
 
-SegmentRun run_segment(const Case& c, bool fused, int64_t S, int64_t B, int64_t H) {
+SegmentRun run_segment(const Case& c, bool fused, int64_t S, int64_t B, int64_t H,
+    torch::Device device = torch::kCPU) {
   torch::manual_seed(7);
+  // Drawn on the CPU (the same values on every device), then moved.
   const auto opts = torch::TensorOptions().dtype(c.dtype);
-  torch::Tensor x_gates = torch::randn({S, B, 4 * H}, opts).requires_grad_();
-  torch::Tensor terms = c.terms ? torch::randn({S, B, H}, opts).mul_(0.5).requires_grad_() : torch::Tensor();
-  torch::Tensor h0 = torch::randn({B, H}, opts).mul_(0.5).requires_grad_();
-  torch::Tensor c0 = torch::randn({B, H}, opts).requires_grad_();
-  torch::Tensor weight = torch::randn({H, 4 * H}, opts).mul_(0.3).requires_grad_();
+  auto leaf = [&](const torch::Tensor& t) { return t.to(device).requires_grad_(); };
+  torch::Tensor x_gates = leaf(torch::randn({S, B, 4 * H}, opts));
+  torch::Tensor terms = c.terms ? leaf(torch::randn({S, B, H}, opts).mul_(0.5)) : torch::Tensor();
+  torch::Tensor h0 = leaf(torch::randn({B, H}, opts).mul_(0.5));
+  torch::Tensor c0 = leaf(torch::randn({B, H}, opts));
+  torch::Tensor weight = leaf(torch::randn({H, 4 * H}, opts).mul_(0.3));
   nrnm::SegmentZoneout zoneout;
-  if (c.zoneout == "shared") zoneout.mask = torch::rand({1, H}, opts).lt(0.7).to(c.dtype);
-  if (c.zoneout == "per_step") zoneout.mask = torch::rand({S, B, H}, opts).lt(0.7).to(c.dtype);
+  if (c.zoneout == "shared") zoneout.mask = torch::rand({1, H}, opts).lt(0.7).to(c.dtype).to(device);
+  if (c.zoneout == "per_step") zoneout.mask = torch::rand({S, B, H}, opts).lt(0.7).to(c.dtype).to(device);
   if (c.zoneout == "eval") zoneout.keep = 0.8;
   // Weights for a loss that reads every output.
-  const torch::Tensor w_out = torch::randn({S, B, H}, opts);
-  const torch::Tensor w_h = torch::randn({B, H}, opts);
-  const torch::Tensor w_c = torch::randn({B, H}, opts);
+  const torch::Tensor w_out = torch::randn({S, B, H}, opts).to(device);
+  const torch::Tensor w_h = torch::randn({B, H}, opts).to(device);
+  const torch::Tensor w_c = torch::randn({B, H}, opts).to(device);
 
   const nrnm::SegmentOutput out = fused
       ? nrnm::lstm_segment(x_gates, terms, h0, c0, weight, zoneout)
@@ -68,7 +72,24 @@ SegmentRun run_segment(const Case& c, bool fused, int64_t S, int64_t B, int64_t 
   r.values = {out.outputs.detach(), out.h.detach(), out.c.detach(), x_gates.grad(), h0.grad(),
       c0.grad(), weight.grad()};
   if (c.terms) r.values.push_back(terms.grad());
+  for (torch::Tensor& v : r.values) {
+    if (v.defined()) v = v.cpu();
+  }
   return r;
+}
+
+void expect_close(const SegmentRun& a, const SegmentRun& b, double tolerance, const std::string& what) {
+  const char* names[] = {"outputs", "h", "c", "grad x_gates", "grad h0", "grad c0", "grad weight_hh", "grad terms"};
+  ASSERT_EQ(a.values.size(), b.values.size());
+  for (size_t i = 0; i < a.values.size(); ++i) {
+    ASSERT_TRUE(a.values[i].defined() && b.values[i].defined()) << what << ": " << names[i];
+    const double diff = (a.values[i] - b.values[i]).abs().max().item<double>();
+    EXPECT_LE(diff, tolerance) << what << ": " << names[i] << ": max |diff| " << diff;
+  }
+}
+
+double tolerance_for(const Case& c) {
+  return c.dtype == torch::kDouble ? 1e-10 : 1e-5;
 }
 
 TEST_P(Recurrence, FusedMatchesReference) {
@@ -76,18 +97,30 @@ TEST_P(Recurrence, FusedMatchesReference) {
   const SegmentRun fused = run_segment(c, true, 7, 3, 5);
   const SegmentRun reference = run_segment(c, false, 7, 3, 5);
   EXPECT_NE(fused.node.find("LstmSegment"), std::string::npos) << "fused path not taken: " << fused.node;
-  const double tolerance = c.dtype == torch::kDouble ? 1e-10 : 1e-5;
-  const char* names[] = {"outputs", "h", "c", "grad x_gates", "grad h0", "grad c0", "grad weight_hh", "grad terms"};
-  ASSERT_EQ(fused.values.size(), reference.values.size());
-  for (size_t i = 0; i < fused.values.size(); ++i) {
-    ASSERT_TRUE(fused.values[i].defined()) << names[i];
-    const double diff = (fused.values[i] - reference.values[i]).abs().max().item<double>();
-    EXPECT_LE(diff, tolerance) << names[i] << ": max |diff| " << diff;
-  }
+  expect_close(fused, reference, tolerance_for(c), "fused vs reference");
 }
 
+// The CUDA kernels (native/kernels/lstm_pointwise.cu) against the ATen
+// reference on the GPU and against the fused CPU path. Sizes past one
+// thread block (B H = 9 x 70 > 256) and H not a multiple of the warp.
 INSTANTIATE_TEST_SUITE_P(All, Recurrence, ::testing::ValuesIn(cases()),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+TEST(Recurrence, CudaFusedMatchesReference) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device gpu(torch::kCUDA);
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    const SegmentRun fused = run_segment(c, true, 6, 9, 70, gpu);
+    const SegmentRun reference = run_segment(c, false, 6, 9, 70, gpu);
+    const SegmentRun cpu = run_segment(c, true, 6, 9, 70);
+#ifdef NRNM_WITH_CUDA
+    EXPECT_NE(fused.node.find("LstmSegment"), std::string::npos) << "fused path not taken: " << fused.node;
+#endif
+    expect_close(fused, reference, tolerance_for(c), "CUDA fused vs CUDA reference");
+    expect_close(fused, cpu, tolerance_for(c), "CUDA fused vs CPU fused");
+  }
+}
 
 TEST(Recurrence, FallsBackOffCpuFloat) {
   // Integer or half inputs are not fused (the reference handles or rejects them).

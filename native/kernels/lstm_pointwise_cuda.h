@@ -1,0 +1,23 @@
+#pragma once
+
+// Launchers of the fused pointwise LSTM step on CUDA (lstm_pointwise.cu).
+// Plain pointers and an opaque stream, so that this header needs neither the
+// CUDA headers nor LibTorch; recurrence.cpp passes the current ATen stream.
+// Each launcher throws std::runtime_error if the launch fails.
+
+#include "nrnm/lstm_pointwise.h"
+
+namespace nrnm {
+namespace cuda {
+
+/// Activates the gates in place, then c', tanh(c'), h_t and c_t: one thread
+/// per element (b, j) of the step.
+template <typename T>
+void launch_step_forward(const pointwise::StepForward<T>& step, void* stream);
+
+/// One thread per element: pointwise::step_backward_row over one element.
+template <typename T>
+void launch_step_backward(const pointwise::StepBackward<T>& step, void* stream);
+
+} // namespace cuda
+} // namespace nrnm
