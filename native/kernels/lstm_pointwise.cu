@@ -17,37 +17,13 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__device__ __forceinline__ float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
-__device__ __forceinline__ double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
-__device__ __forceinline__ float tanh_of(float x) { return tanhf(x); }
-__device__ __forceinline__ double tanh_of(double x) { return tanh(x); }
-
 template <typename T>
 __global__ void step_forward_kernel(const pointwise::StepForward<T> a) {
-  const int64_t H = a.H;
-  const int64_t total = a.B * H;
+  const int64_t total = a.B * a.H;
   for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
        e += static_cast<int64_t>(blockDim.x) * gridDim.x) {
-    const int64_t b = e / H;
-    const int64_t j = e - b * H;
-    T* gates = a.gates + b * 4 * H;
-    const T f = sigmoid(gates[j]);
-    const T i = sigmoid(gates[H + j]);
-    const T o = sigmoid(gates[2 * H + j]);
-    const T g = tanh_of(gates[3 * H + j]);
-    gates[j] = f;
-    gates[H + j] = i;
-    gates[2 * H + j] = o;
-    gates[3 * H + j] = g;
-    const T c_prev = a.c_prev[e];
-    const T c_new = pointwise::cell_state(f, i, g, c_prev, a.term != nullptr ? a.term[e] : T(0));
-    const T tanh_c = tanh_of(c_new);
-    a.tanh_c[e] = tanh_c;
-    T h_out, c_out;
-    pointwise::zoneout_output(o, tanh_c, c_new, a.h_prev[e], c_prev, a.zeta.at(a.t, b, j),
-        a.zeta.active, h_out, c_out);
-    a.h_out[e] = h_out;
-    a.c_out[e] = c_out;
+    const int64_t b = e / a.H;
+    pointwise::step_forward_element(a, b, e - b * a.H);
   }
 }
 

@@ -10,6 +10,8 @@
 //   h' = sigmoid(o) tanh(c')
 //   h_t = zeta h' + (1 - zeta) h_{t-1},  c_t = zeta c' + (1 - zeta) c_{t-1}
 
+#include <math.h>
+
 #include <cstdint>
 
 #if defined(__CUDACC__)
@@ -43,6 +45,17 @@ struct Zeta {
     return r != nullptr ? r[j] : keep;
   }
 };
+
+// C math overloads that exist on the host and on the device alike.
+NRNM_HOST_DEVICE float exp_of(float x) { return ::expf(x); }
+NRNM_HOST_DEVICE double exp_of(double x) { return ::exp(x); }
+NRNM_HOST_DEVICE float tanh_of(float x) { return ::tanhf(x); }
+NRNM_HOST_DEVICE double tanh_of(double x) { return ::tanh(x); }
+
+template <typename T>
+NRNM_HOST_DEVICE T sigmoid_of(T x) {
+  return T(1) / (T(1) + exp_of(-x));
+}
 
 /// c' from the activated gates; `term` is 0 before the first memory update.
 template <typename T>
@@ -129,6 +142,30 @@ struct StepBackward {
   Zeta<T> zeta;
   int64_t t = 0, B = 0, H = 0;
 };
+
+/// The whole forward of element (b, j), as one CUDA thread runs it (the CPU
+/// loop activates whole rows through ATen's vectorised ops instead, then
+/// uses the same cell_state and zoneout_output).
+template <typename T>
+NRNM_HOST_DEVICE void step_forward_element(const StepForward<T>& a, int64_t b, int64_t j) {
+  const int64_t H = a.H;
+  const int64_t e = b * H + j;
+  T* gates = a.gates + b * 4 * H;
+  const T f = sigmoid_of(gates[j]);
+  const T i = sigmoid_of(gates[H + j]);
+  const T o = sigmoid_of(gates[2 * H + j]);
+  const T g = tanh_of(gates[3 * H + j]);
+  gates[j] = f;
+  gates[H + j] = i;
+  gates[2 * H + j] = o;
+  gates[3 * H + j] = g;
+  const T c_prev = a.c_prev[e];
+  const T c_new = cell_state(f, i, g, c_prev, a.term != nullptr ? a.term[e] : T(0));
+  const T tanh_c = tanh_of(c_new);
+  a.tanh_c[e] = tanh_c;
+  zoneout_output(o, tanh_c, c_new, a.h_prev[e], c_prev, a.zeta.at(a.t, b, j), a.zeta.active,
+      a.h_out[e], a.c_out[e]);
+}
 
 /// The backward of the elements [j0, j1) of row b, shared by the CPU loop
 /// (a whole row) and the kernel (one element): row pointers hoisted so that
