@@ -50,7 +50,7 @@ scalar_t* ptr(const torch::Tensor& t) {
 // vectorised ops, the rest in two loops over the rows.
 template <typename scalar_t>
 void step_forward_cpu(const pointwise::StepForward<scalar_t>& a, const torch::Tensor& gates,
-    const torch::Tensor& tanh_c, const torch::Tensor& c_new) {
+    torch::Tensor tanh_c, const torch::Tensor& c_new) {
   const int64_t H = a.H;
   gates.narrow(1, 0, 3 * H).sigmoid_();
   gates.narrow(1, 3 * H, H).tanh_();
@@ -67,7 +67,7 @@ void step_forward_cpu(const pointwise::StepForward<scalar_t>& a, const torch::Te
       }
     }
   });
-  at::tanh_out(const_cast<torch::Tensor&>(tanh_c), c_new);
+  at::tanh_out(tanh_c, c_new); // tanh_c: a handle to the step's slice of the buffer
   at::parallel_for(0, a.B, row_grain(H), [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
       const scalar_t* o = a.gates + b * 4 * H + 2 * H;
