@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -96,12 +97,24 @@ void* allocate_block(size_t n) {
   return ptr;
 }
 
+// c10::Allocator changed across the LibTorch versions nrnm builds against:
+// allocate() is const in 1.x and not in 2.x, and 2.x adds the pure virtual
+// copy_data(). Both allocate() overloads and copy_data() are declared
+// without `override`, so that each version overrides what it has; a version
+// where neither matched would leave the class abstract and fail to compile
+// at `caching_allocator` below.
 class CachingCpuAllocator final : public c10::Allocator {
  public:
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) const { // LibTorch 1.x
     void* ptr = allocate_block(n);
     // data == context, so raw_allocate / raw_deallocate work too.
     return {ptr, ptr, &deallocate, c10::Device(c10::DeviceType::CPU)};
+  }
+  c10::DataPtr allocate(size_t n) { // LibTorch 2.x
+    return static_cast<const CachingCpuAllocator*>(this)->allocate(n);
+  }
+  void copy_data(void* dest, const void* src, std::size_t count) const { // LibTorch 2.x
+    std::memcpy(dest, src, count);
   }
   c10::DeleterFnPtr raw_deleter() const override {
     return &deallocate;

@@ -109,7 +109,10 @@ void apply_cpu_defaults() {
          {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS"}) {
       if (std::getenv(name) != nullptr) user_threads = true;  // the user chose
     }
-    if (!user_threads) at::set_num_threads(1);
+    // Only where the BLAS keeps its own thread pool (OpenBLAS, as Debian's
+    // LibTorch uses): with MKL and oneDNN (PyTorch's wheels) the GEMMs run
+    // on ATen's OpenMP threads, and one thread would serialise them.
+    if (!user_threads && openblas().set_num_threads != nullptr) at::set_num_threads(1);
     const char* cache = std::getenv("NRNM_CPU_CACHE");
     if (cache == nullptr || std::string(cache) != "0") enable_cpu_caching_allocator();
   });

@@ -47,11 +47,14 @@ int64_t blas_threads();
 /// The CPU defaults of nrnm, applied once per process (the addon when it
 /// loads, nrnm_bench at start), measured on Debian's LibTorch 1.13 +
 /// OpenBLAS 0.3.21 (README "Performance"):
-///  - threads: ONE ATen intra-op thread, and OpenBLAS keeps its own default
-///    (one thread per core). The step time is in the GEMMs, which OpenBLAS
-///    parallelises; ATen's OpenMP threads add nothing to it and, spinning
-///    next to OpenBLAS's threads, made NRNM and the LSTM up to 4x slower
-///    with 2 + 2 threads on 2 cores. Skipped when the user set
+///  - threads, when the BLAS is OpenBLAS (Debian's LibTorch): ONE ATen
+///    intra-op thread, and OpenBLAS keeps its own default (one thread per
+///    core). The step time is in the GEMMs, which OpenBLAS parallelises;
+///    ATen's OpenMP threads add nothing to it and, spinning next to
+///    OpenBLAS's threads, made NRNM and the LSTM up to 4x slower with 2 + 2
+///    threads on 2 cores. With MKL / oneDNN (PyTorch's wheels), whose GEMMs
+///    run on ATen's threads, LibTorch's own default stays (one per core:
+///    NRNM small 131 -> 81 ms/step on LibTorch 2.13, 2 cores). Skipped when the user set
 ///    OMP_NUM_THREADS, MKL_NUM_THREADS, OPENBLAS_NUM_THREADS or
 ///    GOTO_NUM_THREADS; later set_threads() calls win.
 ///  - the caching CPU allocator of cpu_allocator.h; NRNM_CPU_CACHE=0 in the
