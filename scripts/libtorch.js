@@ -39,6 +39,8 @@ function libDirCandidates(root) {
 function readVersion(root) {
   const candidates = [
     path.join(root, 'include', 'torch', 'csrc', 'api', 'include', 'torch', 'version.h'),
+    // Newer LibTorch (2.13: the api header above only includes this one).
+    path.join(root, 'include', 'torch', 'headeronly', 'version.h'),
   ];
   for (const header of candidates) {
     if (!fs.existsSync(header)) continue;

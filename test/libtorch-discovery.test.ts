@@ -33,6 +33,31 @@ describe('LibTorch discovery', () => {
     expect(viaDir.version).toBe(found.version);
   });
 
+  it('reads the version and variant of a wheel-style LibTorch from either version header', () => {
+    // The layout of PyTorch's wheels: lib/, share/cmake/Torch, and the
+    // version in torch/csrc/api/include/torch/version.h (1.x) or, in newer
+    // releases, only in torch/headeronly/version.h.
+    for (const header of [
+      ['include', 'torch', 'csrc', 'api', 'include', 'torch', 'version.h'],
+      ['include', 'torch', 'headeronly', 'version.h'],
+    ]) {
+      const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'nrnm-fake-libtorch-'));
+      fs.mkdirSync(path.join(prefix, 'lib'));
+      fs.writeFileSync(path.join(prefix, 'lib', 'libtorch.so'), '');
+      fs.mkdirSync(path.join(prefix, 'share', 'cmake', 'Torch'), { recursive: true });
+      fs.writeFileSync(path.join(prefix, 'share', 'cmake', 'Torch', 'TorchConfig.cmake'), '');
+      fs.mkdirSync(path.join(prefix, ...header.slice(0, -1)), { recursive: true });
+      fs.writeFileSync(
+        path.join(prefix, ...header),
+        '#define TORCH_VERSION_MAJOR 2\n#define TORCH_VERSION_MINOR 13\n#define TORCH_VERSION_PATCH 0\n',
+      );
+      const found = findLibTorch({ ...hidden, LIBTORCH: prefix });
+      expect(found.version).toBe('2.13.0');
+      expect(found.variant).toBe('torch2.13-cpu');
+      fs.rmSync(prefix, { recursive: true, force: true });
+    }
+  });
+
   it('names the three ways to get LibTorch when none is found', () => {
     expect(() => findLibTorch(hidden)).toThrow(/LIBTORCH=.*\n.*[\s\S]*python3[\s\S]*apt-get install libtorch-dev/);
   });
