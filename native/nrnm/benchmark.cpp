@@ -258,16 +258,4 @@ BenchEnvironment bench_environment(const std::string& device_spec) {
   return env;
 }
 
-BenchReport run_benchmark(const BenchConfig& config, const BenchOptions& options) {
-  BenchReport report;
-  report.config = config;
-  report.options = options;
-  report.nrnm = bench_model(config, BenchModel::kNRNM, options);
-  report.lstm = bench_model(config, BenchModel::kLSTM, options);
-  report.step_time_ratio = report.lstm.train.median_ms > 0
-      ? report.nrnm.train.median_ms / report.lstm.train.median_ms
-      : 0;
-  return report;
-}
-
 } // namespace nrnm

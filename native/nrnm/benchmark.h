@@ -121,14 +121,4 @@ struct BenchEnvironment {
 };
 BenchEnvironment bench_environment(const std::string& device);
 
-/// NRNM and LSTM on one config: ratio = NRNM median step / LSTM median step.
-struct BenchReport {
-  BenchConfig config;
-  BenchOptions options;
-  ModelBenchResult nrnm;
-  ModelBenchResult lstm;
-  double step_time_ratio = 0;
-};
-BenchReport run_benchmark(const BenchConfig& config, const BenchOptions& options);
-
 } // namespace nrnm

@@ -59,8 +59,9 @@ torch::Tensor NRNMClassifierImpl::run(const torch::Tensor& x, NRNMTrace* trace) 
   // sequence: (T, B, F), time-major for the step loop
   torch::Tensor sequence =
       x.to(weight.device(), weight.scalar_type()).transpose(0, 1).contiguous();
-  torch::Tensor outputs = rnn->forward(sequence, generator, trace); // (T, B, H)
-  return decoder->forward(outputs[outputs.size(0) - 1]); // (B, C)
+  torch::Tensor last_h; // (B, H): the top layer's h at T-1
+  rnn->forward(sequence, generator, trace, &last_h);
+  return decoder->forward(last_h); // (B, C)
 }
 
 std::shared_ptr<torch::nn::Module> NRNMClassifierImpl::clone(

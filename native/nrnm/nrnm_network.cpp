@@ -35,8 +35,8 @@ void NRNMNetworkImpl::reset_parameters(
   }
 }
 
-torch::Tensor NRNMNetworkImpl::forward(
-    const torch::Tensor& x, at::Generator& generator, NRNMTrace* trace) {
+torch::Tensor NRNMNetworkImpl::forward(const torch::Tensor& x, at::Generator& generator,
+    NRNMTrace* trace, torch::Tensor* last_h) {
   TORCH_CHECK(x.dim() == 3 && x.size(0) > 0 && x.size(1) > 0 &&
           x.size(2) == options.input_size(),
       "NRNMNetwork expects x of shape (time, batch, ", options.input_size(),
@@ -47,7 +47,8 @@ torch::Tensor NRNMNetworkImpl::forward(
   torch::Tensor sequence = x.contiguous(); // (T, B, d) of the current layer
   for (size_t layer = 0; layer < cells.size(); ++layer) {
     sequence = run_layer(cells[layer], sequence, generator,
-        trace != nullptr ? &trace->layers[layer] : nullptr);
+        trace != nullptr ? &trace->layers[layer] : nullptr,
+        layer + 1 == cells.size() ? last_h : nullptr);
   }
   return sequence; // (T, B, H)
 }
@@ -61,11 +62,10 @@ struct LayerMasks {
   torch::Tensor memory; // (U, 1 or B, n, H) / keep
 };
 
-LayerMasks draw_masks(const NRNMOptions& options, int64_t T, int64_t B,
+LayerMasks draw_masks(const NRNMOptions& options, int64_t T, int64_t B, int64_t n,
     int64_t aggregated_width, int64_t updates, at::Generator& generator,
     const c10::TensorOptions& like) {
   const int64_t H = options.hidden_size();
-  const int64_t n = memory_slots(options);
   LayerMasks masks;
   if (options.zoneout() > 0) {
     const double keep = 1 - options.zoneout();
@@ -136,7 +136,8 @@ HoistedInputs hoist_inputs(NRNMCell& cell, const Schedule& schedule,
 torch::Tensor NRNMNetworkImpl::run_layer(NRNMCell& cell,
     const torch::Tensor& x,
     at::Generator& generator,
-    NRNMTrace::Layer* trace) {
+    NRNMTrace::Layer* trace,
+    torch::Tensor* last_h) {
   const Schedule schedule = Schedule::from(options);
   const int64_t T = x.size(0);
   const int64_t B = x.size(1);
@@ -148,7 +149,7 @@ torch::Tensor NRNMNetworkImpl::run_layer(NRNMCell& cell,
 
   LayerMasks masks; // none in eval
   if (is_training()) {
-    masks = draw_masks(options, T, B, schedule.inputs_per_update() * x.size(2), U,
+    masks = draw_masks(options, T, B, n, schedule.inputs_per_update() * x.size(2), U,
         generator, cell->weight_ih.options());
   }
   const HoistedInputs in = hoist_inputs(cell, schedule, x, update_steps, masks.aggregation);
@@ -179,20 +180,23 @@ torch::Tensor NRNMNetworkImpl::run_layer(NRNMCell& cell,
   torch::Tensor memory = torch::zeros({B, n, H}, state_options); // (B, n, H) as carried
   std::vector<torch::Tensor> outputs; // per segment (<= k, B, H)
   outputs.reserve(in.gates.size());
+  // The rows of h_{t-s}, ..., h_{t-ns} in the previous segment (n s = k, so
+  // they all lie there), the same for every update: built once, because on
+  // CUDA copying an index to the device waits for the queued kernels.
+  torch::Tensor token_rows;
+  if (U > 0) {
+    std::vector<int64_t> rows;
+    for (int64_t j : schedule.hidden_token_steps(k)) rows.push_back(j);
+    token_rows = torch::tensor(rows, torch::dtype(torch::kLong)).to(state_options.device());
+  }
   for (size_t segment = 0; segment < in.gates.size(); ++segment) {
     const int64_t t = static_cast<int64_t>(segment) * k; // first step of the segment
     const int64_t steps = in.gates[segment].size(0);
     torch::Tensor terms; // (steps, B, H): (r m) W_mt; undefined before the first update
     if (schedule.updates_at(t)) {
       const int64_t u = t / k - 1;
-      const std::vector<int64_t> token_steps = schedule.hidden_token_steps(t);
-      // h_{t-s}, ..., h_{t-ns} all lie in the previous segment (n s = k).
-      std::vector<int64_t> rows;
-      for (int64_t j : token_steps) rows.push_back(j - (t - k));
-      const torch::Tensor index =
-          torch::tensor(rows, torch::dtype(torch::kLong)).to(state_options.device());
       const torch::Tensor hidden_tokens =
-          outputs.back().index_select(0, index).transpose(0, 1); // (B, n, H)
+          outputs.back().index_select(0, token_rows).transpose(0, 1); // (B, n, H)
       const torch::Tensor memory_new = cell->MC->update(
           {in.tokens[u], in.token_gates[u]}, memory, hidden_tokens); // (B, n, H)
       terms = cell->memory_terms(in.memory_gates[segment - 1], cell->read_memory(memory_new));
@@ -202,7 +206,7 @@ torch::Tensor NRNMNetworkImpl::run_layer(NRNMCell& cell,
       if (trace != nullptr) {
         NRNMTrace::Update record;
         record.step = t;
-        record.hidden_token_steps = token_steps;
+        record.hidden_token_steps = schedule.hidden_token_steps(t);
         record.input_steps = schedule.input_steps(t);
         record.hidden_tokens = hidden_tokens.detach();
         record.memory_before = memory.detach();
@@ -219,6 +223,7 @@ torch::Tensor NRNMNetworkImpl::run_layer(NRNMCell& cell,
     c = out.c;
   }
 
+  if (last_h != nullptr) *last_h = h;
   torch::Tensor result = outputs.size() == 1 ? outputs.front() : torch::cat(outputs, 0); // (T, B, H)
   if (trace != nullptr) {
     trace->outputs = result.detach();

@@ -53,11 +53,14 @@ class NRNMNetworkImpl : public torch::nn::Cloneable<NRNMNetworkImpl> {
 
   /// x: (T, B, F) time-major -> outputs of the top layer (T, B, H). In
   /// training the masks are drawn from `generator`; `trace`, when given, is
-  /// cleared and filled.
+  /// cleared and filled. `last_h`, when given, receives the top layer's h at
+  /// T-1 as its own tensor: equal to outputs[T-1], but its gradient does not
+  /// go through a (T, B, H) tensor of zeros and the concatenation.
   torch::Tensor forward(
       const torch::Tensor& x,
       at::Generator& generator,
-      NRNMTrace* trace = nullptr);
+      NRNMTrace* trace = nullptr,
+      torch::Tensor* last_h = nullptr);
 
   /// Prints `NRNMNetwork(150, 512, layers=2, k=10, s=5, heads=4, dilated)`.
   void pretty_print(std::ostream& stream) const override;
@@ -71,7 +74,8 @@ class NRNMNetworkImpl : public torch::nn::Cloneable<NRNMNetworkImpl> {
       NRNMCell& cell,
       const torch::Tensor& x,
       at::Generator& generator,
-      NRNMTrace::Layer* trace);
+      NRNMTrace::Layer* trace,
+      torch::Tensor* last_h);
 };
 
 TORCH_MODULE(NRNMNetwork);

@@ -68,8 +68,4 @@ void validate(const NRNMOptions& o) {
   check_probability(o.aggregation_dropout(), "aggregationDropout");
 }
 
-int64_t memory_slots(const NRNMOptions& options) {
-  return options.block_length() / options.stride();
-}
-
 } // namespace nrnm

@@ -85,7 +85,4 @@ struct NRNMOptions {
 /// camelCase of the JavaScript API), what is expected and the value received.
 void validate(const NRNMOptions& options);
 
-/// n = k / s, the number of memory slots of every layer.
-int64_t memory_slots(const NRNMOptions& options);
-
 } // namespace nrnm

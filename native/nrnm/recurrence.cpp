@@ -203,8 +203,10 @@ class LstmSegmentFunction : public torch::autograd::Function<LstmSegmentFunction
     const torch::Tensor dhs = grads[0].defined() ? grads[0].contiguous() : torch::Tensor();
     // dh: gradient of h_t from outside the outputs (the next segment), then
     // from step t+1 through W_hh and zoneout; dc likewise.
-    torch::Tensor dh = grads[1].defined() ? grads[1].contiguous().clone() : torch::zeros({B, H}, hs.options());
-    torch::Tensor dc = grads[2].defined() ? grads[2].contiguous().clone() : torch::zeros({B, H}, hs.options());
+    torch::Tensor dh = grads[1].defined() ? grads[1].clone(at::MemoryFormat::Contiguous)
+                                          : torch::zeros({B, H}, hs.options());
+    torch::Tensor dc = grads[2].defined() ? grads[2].clone(at::MemoryFormat::Contiguous)
+                                          : torch::zeros({B, H}, hs.options());
     torch::Tensor dgates = torch::empty({S, B, 4 * H}, hs.options());
     torch::Tensor dterms = has_terms ? torch::empty({S, B, H}, hs.options()) : torch::Tensor();
     torch::Tensor dc_prev = torch::empty({B, H}, hs.options());
@@ -218,17 +220,25 @@ class LstmSegmentFunction : public torch::autograd::Function<LstmSegmentFunction
       step.H = H;
       step.dc_prev = ptr<scalar_t>(dc_prev);
       step.dh_prev = ptr<scalar_t>(dh_prev);
+      // Step t of an (S, B, width) buffer by pointer: no tensor per read.
+      const int64_t gates_step = B * 4 * H, state_step = B * H;
+      const scalar_t* acts_p = ptr<scalar_t>(acts);
+      const scalar_t* tanh_c_p = ptr<scalar_t>(tanh_c);
+      const scalar_t* cs_p = ptr<scalar_t>(cs);
+      const scalar_t* dhs_p = ptr<scalar_t>(dhs);
+      scalar_t* dgates_p = ptr<scalar_t>(dgates);
+      scalar_t* dterms_p = ptr<scalar_t>(dterms);
       for (int64_t t = S - 1; t >= 0; --t) {
-        const torch::Tensor dg = dgates[t];
+        const torch::Tensor dg = dgates[t]; // a tensor: the GEMM below reads it
         step.t = t;
-        step.acts = ptr<scalar_t>(acts[t]);
-        step.tanh_c = ptr<scalar_t>(tanh_c[t]);
-        step.c_prev = ptr<scalar_t>(t > 0 ? cs[t - 1] : c0);
-        step.dh_output = dhs.defined() ? ptr<scalar_t>(dhs[t]) : nullptr;
+        step.acts = acts_p + t * gates_step;
+        step.tanh_c = tanh_c_p + t * state_step;
+        step.c_prev = t > 0 ? cs_p + (t - 1) * state_step : ptr<scalar_t>(c0);
+        step.dh_output = dhs_p != nullptr ? dhs_p + t * state_step : nullptr;
         step.dh = ptr<scalar_t>(dh);
         step.dc = ptr<scalar_t>(dc);
-        step.dgates = ptr<scalar_t>(dg);
-        step.dterm = has_terms ? ptr<scalar_t>(dterms[t]) : nullptr;
+        step.dgates = dgates_p + t * gates_step;
+        step.dterm = dterms_p != nullptr ? dterms_p + t * state_step : nullptr;
         step_backward(step, dg);
         // dh_{t-1} = (zoneout part) + dgates W_hh^T; dc and dc_prev swap
         // roles (the swap moves the tensors, so refresh both pointers).
@@ -294,10 +304,6 @@ void check_shapes(const torch::Tensor& x_gates, const torch::Tensor& terms, cons
 
 void set_fused_recurrence(bool enabled) {
   fused_enabled.store(enabled, std::memory_order_relaxed);
-}
-
-bool fused_recurrence() {
-  return fused_enabled.load(std::memory_order_relaxed);
 }
 
 SegmentOutput lstm_segment_reference(const torch::Tensor& x_gates,

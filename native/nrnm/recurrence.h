@@ -63,6 +63,5 @@ SegmentOutput lstm_segment_reference(
 /// Whether lstm_segment may take the fused path (default true). Tests
 /// switch it off to run whole models on the reference path.
 void set_fused_recurrence(bool enabled);
-bool fused_recurrence();
 
 } // namespace nrnm
