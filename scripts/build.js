@@ -29,10 +29,11 @@ function buildCommand(libtorch, { out, debug, extra }, step = 'build') {
   ];
 }
 
+/** options.libtorch: a discovery result the caller already has (saves a second Python start). */
 function build(options = {}) {
-  let libtorch;
+  let libtorch = options.libtorch;
   try {
-    libtorch = findLibTorch();
+    libtorch = libtorch || findLibTorch();
   } catch (err) {
     if (err instanceof LibTorchNotFoundError) {
       console.error(`\nnrnm-native: cannot build the native addon.\n${err.message}\n`);

@@ -35,7 +35,7 @@ function main() {
   if (libtorch) {
     console.log(`nrnm-native: no prebuilt addon for ${libtorch.variant}; building from source.`);
   }
-  return require('./build.js').build();
+  return require('./build.js').build({ libtorch });
 }
 
 process.exitCode = main();

@@ -41,7 +41,7 @@ function prebuild() {
   // The main build tree: incremental, and it holds a build for the same
   // LibTorch (the build configures it with the discovered Torch_DIR).
   const out = path.join(root, 'build');
-  const status = build({ out });
+  const status = build({ out, libtorch });
   if (status !== 0) return status;
   const target = path.join(root, 'prebuilds', libtorch.variant, `${process.platform}-${process.arch}`);
   fs.mkdirSync(target, { recursive: true });

@@ -269,14 +269,23 @@ function localBuild(): string | undefined {
 }
 
 /**
- * Where to load from, in order: NRNM_NATIVE_BINARY; the prebuild whose
- * variant matches the LibTorch on this machine; the local build (its RUNPATH
- * names the LibTorch it was built with). `tried` collects what was skipped.
+ * Where to load from, in order: NRNM_NATIVE_BINARY; in a git checkout the
+ * local build; the prebuild whose variant matches the LibTorch on this
+ * machine; the local build (its RUNPATH names the LibTorch it was built
+ * with). Lazy: LibTorch discovery (which may start Python) runs only when
+ * a prebuild is actually next to try. `tried` collects what was skipped.
  */
-function candidates(tried: string[]): Candidate[] {
+function* candidates(tried: string[]): Generator<Candidate> {
   const forced = process.env.NRNM_NATIVE_BINARY;
-  if (forced) return [{ file: path.resolve(forced), reason: 'NRNM_NATIVE_BINARY' }];
-  const out: Candidate[] = [];
+  if (forced) {
+    yield { file: path.resolve(forced), reason: 'NRNM_NATIVE_BINARY' };
+    return;
+  }
+  const local = localBuild();
+  // In a git checkout the local build is what the developer is changing:
+  // it goes before any (possibly stale) prebuild.
+  const checkout = local !== undefined && fs.existsSync(path.join(packageRoot, '.git'));
+  if (checkout) yield { file: local, reason: 'local build (git checkout)' };
   const prebuilds = prebuildVariants();
   if (prebuilds.length > 0) {
     let libtorch: FoundLibTorch | undefined;
@@ -288,12 +297,12 @@ function candidates(tried: string[]): Candidate[] {
     if (libtorch) {
       const match = prebuilds.find((p) => p.variant === libtorch!.variant);
       if (match) {
-        out.push({
+        yield {
           file: match.file,
           reason: `prebuild for ${match.variant} (LibTorch ${libtorch.version} from ${libtorch.source}: ${libtorch.libDir})`,
           variant: match.variant,
           preload: libTorchLibraries(libtorch),
-        });
+        };
       } else {
         tried.push(
           `prebuilds for ${prebuilds.map((p) => p.variant).join(', ')}: none matches the LibTorch found (${libtorch.variant} from ${libtorch.source}: ${libtorch.root}); ` +
@@ -302,18 +311,11 @@ function candidates(tried: string[]): Candidate[] {
       }
     }
   }
-  const local = localBuild();
-  if (local) {
-    // In a git checkout the local build is what the developer is changing:
-    // it goes before any (possibly stale) prebuild.
-    const checkout = fs.existsSync(path.join(packageRoot, '.git'));
-    const entry = { file: local, reason: checkout ? 'local build (git checkout)' : 'local build' };
-    if (checkout) out.unshift(entry);
-    else out.push(entry);
-  } else {
+  if (local === undefined) {
     tried.push(`local build: no ${path.join(packageRoot, 'build', 'Release', 'nrnm_native.node')}`);
+  } else if (!checkout) {
+    yield { file: local, reason: 'local build' };
   }
-  return out;
 }
 
 function loadFailure(tried: string[], cause?: unknown): NRNMError {
