@@ -118,11 +118,9 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
     options.infer_warmup = IntField(o, "inferWarmup");
     options.device = StringField(o, "device");
     options.seed = static_cast<uint64_t>(IntField(o, "seed"));
-    const std::string precision = StringField(o, "precision");
-    if (precision == "fp32") options.precision = nrnm::Precision::kFP32;
-    else if (precision == "tf32") options.precision = nrnm::Precision::kTF32;
-    else if (precision == "bf16") options.precision = nrnm::Precision::kBF16;
-    else throw CodedError("ERR_ARG", "bench options: 'precision' must be fp32, tf32 or bf16");
+    const std::optional<nrnm::Precision> precision = nrnm::precision_from_string(StringField(o, "precision"));
+    if (!precision) throw CodedError("ERR_ARG", "bench options: 'precision' must be fp32, tf32 or bf16");
+    options.precision = *precision;
     return PromiseWorker<nrnm::ModelBenchResult>::Run(
         env, "bench.run", [config, model, options]() { return nrnm::bench_model(config, model, options); },
         [config](Napi::Env env, nrnm::ModelBenchResult& r) -> Napi::Value {

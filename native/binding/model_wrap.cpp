@@ -119,7 +119,7 @@ Napi::Value ModelWrap::LossAndGradients(const Napi::CallbackInfo& info) {
           for (const auto& item : model->named_parameters()) {
             const at::Tensor& grad = item.value().grad();
             out.gradients.emplace_back(item.key(),
-                                       grad.defined() ? grad.to(at::kCPU).clone() : at::zeros_like(item.value(), at::kCPU));
+                                       grad.defined() ? grad.to(at::kCPU, /*non_blocking=*/false, /*copy=*/true) : at::zeros_like(item.value(), at::kCPU));
           }
           for (auto& p : model->parameters()) p.mutable_grad() = at::Tensor();
           return out;
@@ -177,7 +177,7 @@ Napi::Value ModelWrap::StateDict(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(state.mutex);
     Napi::Object dict = Napi::Object::New(info.Env());
     for (const auto& item : state.model->named_parameters()) {
-      dict.Set(item.key(), TensorWrap::New(info.Env(), item.value().detach().to(at::kCPU).clone()));
+      dict.Set(item.key(), TensorWrap::New(info.Env(), item.value().detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true)));
     }
     return dict;
   });

@@ -37,6 +37,12 @@ Enum Choice(const Napi::Object& object, const char* name, std::vector<std::pair<
   throw CodedError("ERR_ARG", std::string("native options: '") + name + "' has no value '" + value + "'");
 }
 
+nrnm::Precision PrecisionField(const Napi::Object& object) {
+  const std::string value = Field(object, "precision").ToString().Utf8Value();
+  if (const auto precision = nrnm::precision_from_string(value)) return *precision;
+  throw CodedError("ERR_ARG", "native options: 'precision' has no value '" + value + "'");
+}
+
 }  // namespace
 
 nrnm::NRNMOptions ModelOptionsFromJs(const Napi::Object& o) {
@@ -76,8 +82,7 @@ nrnm::TrainerOptions TrainerOptionsFromJs(const Napi::Object& o) {
       .step_size(Int(o, "stepSize"))
       .gamma(Real(o, "gamma"))
       .clip_norm(Real(o, "clip"))
-      .precision(Choice<Precision>(o, "precision",
-                                   {{"fp32", Precision::kFP32}, {"tf32", Precision::kTF32}, {"bf16", Precision::kBF16}}));
+      .precision(PrecisionField(o));
   return options;
 }
 

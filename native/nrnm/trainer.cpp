@@ -47,6 +47,13 @@ const char* to_string(Precision precision) {
   return "unknown";
 }
 
+std::optional<Precision> precision_from_string(const std::string& text) {
+  for (Precision p : {Precision::kFP32, Precision::kTF32, Precision::kBF16}) {
+    if (text == to_string(p)) return p;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 // Version of the layout save() writes; load() refuses others.

@@ -19,6 +19,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace torch {
@@ -49,6 +51,9 @@ enum class Precision {
 const char* to_string(OptimizerKind kind);
 const char* to_string(SchedulerKind kind);
 const char* to_string(Precision precision);
+/// The inverse of to_string: "fp32", "tf32" or "bf16"; nullopt otherwise
+/// (each caller words its own error).
+std::optional<Precision> precision_from_string(const std::string& text);
 
 struct TrainerOptions {
   /// Adam with coupled L2 weight decay, as the official script.

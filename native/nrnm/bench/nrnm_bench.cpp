@@ -81,9 +81,7 @@ Args parse(int argc, char** argv) {
   if (a.model != "both" && a.model != "nrnm" && a.model != "lstm") {
     usage("expected --model to be both, nrnm or lstm but received '" + a.model + "'");
   }
-  if (a.precision == "fp32") a.options.precision = nrnm::Precision::kFP32;
-  else if (a.precision == "tf32") a.options.precision = nrnm::Precision::kTF32;
-  else if (a.precision == "bf16") a.options.precision = nrnm::Precision::kBF16;
+  if (const auto precision = nrnm::precision_from_string(a.precision)) a.options.precision = *precision;
   else usage("expected --precision to be fp32, tf32 or bf16 but received '" + a.precision + "'");
   return a;
 }
