@@ -127,10 +127,18 @@ export class NRNMClassifier {
    * from the official code (or savePyTorch), without Python.
    */
   static async fromPyTorch(path: string, options: NRNMClassifierOptions): Promise<NRNMClassifier> {
-    const entries = await readStateDict(path);
+    return NRNMClassifier.fromStateDictEntries(await readStateDict(path), options, path);
+  }
+
+  /**
+   * A model from the entries `readStateDict` returned (for a caller that
+   * read them already, e.g. to look at the shapes first); `source` names
+   * them in error messages.
+   */
+  static fromStateDictEntries(entries: StateDictEntry[], options: NRNMClassifierOptions, source = 'state dict'): NRNMClassifier {
     const model = new NRNMClassifier(options);
     try {
-      model.#loadEntries(entries, path);
+      model.#loadEntries(entries, source);
     } catch (err) {
       model.dispose();
       throw err;

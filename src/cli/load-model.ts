@@ -91,6 +91,6 @@ export async function loadModel(file: string, device: string, flags: ModelFlagVa
   } catch (err) {
     throw withFlagNames(err, FLAG_NAMES);
   }
-  const model = await NRNMClassifier.fromPyTorch(file, { ...resolved, device });
+  const model = NRNMClassifier.fromStateDictEntries(entries, { ...resolved, device }, file); // read once, above
   return { model, kind: 'pytorch', inferred: { ...sizes, inputSize, classes } };
 }

@@ -48,7 +48,7 @@ export class Output {
   /** One JSON object per line (json mode only). */
   event(type: string, fields: Record<string, unknown>): void {
     if (this.mode !== 'json') return;
-    process.stdout.write(`${JSON.stringify({ event: type, ...fields }, jsonNumbers)}\n`);
+    process.stdout.write(`${JSON.stringify({ event: type, ...fields })}\n`); // NaN, Infinity: null
   }
 
   /** Redraws the bar line (tty mode). */
@@ -65,11 +65,6 @@ export class Output {
     process.stdout.write('\r\x1b[2K');
     this.#barShown = false;
   }
-}
-
-/** JSON has no NaN or Infinity: write them as null. */
-function jsonNumbers(_key: string, value: unknown): unknown {
-  return typeof value === 'number' && !Number.isFinite(value) ? null : value;
 }
 
 export function formatDuration(seconds: number): string {

@@ -39,6 +39,7 @@ export type MetricRecord = StepRecord | EpochRecord | { type: string; step?: num
 
 export class RunDir {
   readonly dir: string;
+  #metrics: MetricRecord[] | undefined;
 
   constructor(dir: string) {
     this.dir = path.resolve(dir);
@@ -85,15 +86,24 @@ export class RunDir {
   writeJson(name: string, value: unknown): void {
     const file = this.file(name);
     const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+    fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`); // NaN and Infinity become null
     fs.renameSync(tmp, file);
   }
 
   appendMetric(record: MetricRecord): void {
-    fs.appendFileSync(this.file('metrics.jsonl'), `${JSON.stringify(record, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
+    const line = JSON.stringify(record); // NaN and Infinity become null
+    fs.appendFileSync(this.file('metrics.jsonl'), `${line}\n`);
+    // Kept as the file will read back, so curves need not re-read the log.
+    this.#metrics?.push(JSON.parse(line) as MetricRecord);
   }
 
+  /** The records of metrics.jsonl: read once, then kept up to date by appendMetric. */
   readMetrics(): MetricRecord[] {
+    this.#metrics ??= this.#readMetricsFile();
+    return this.#metrics;
+  }
+
+  #readMetricsFile(): MetricRecord[] {
     let text: string;
     try {
       text = fs.readFileSync(this.file('metrics.jsonl'), 'utf8');
@@ -121,6 +131,7 @@ export class RunDir {
     const kept = records.filter((r) => typeof r.step !== 'number' || r.step <= step);
     if (kept.length === records.length) return;
     fs.writeFileSync(this.file('metrics.jsonl'), kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    this.#metrics = kept;
   }
 
   /** curves.svg from metrics.jsonl. */
