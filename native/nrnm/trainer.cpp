@@ -219,13 +219,24 @@ torch::Tensor check_batch(const torch::Tensor& x, const torch::Tensor& y) {
 }
 
 // Labels must index the C logits; checked before cross-entropy, which would
-// otherwise read out of bounds (or fire a device-side assert on CUDA).
-void check_labels(const torch::Tensor& y, int64_t classes) {
+// otherwise read out of bounds (or fire a device-side assert on CUDA). The
+// range is read before the forward (for labels on a GPU the one sync then
+// finds an empty queue instead of waiting for the forward) and compared
+// with the logits' width after it.
+struct LabelRange {
+  int64_t min = 0, max = 0;
+};
+
+LabelRange label_range(const torch::Tensor& y) {
   torch::Tensor lo, hi;
   std::tie(lo, hi) = at::aminmax(y);
   const torch::Tensor range = torch::stack({lo, hi}).cpu(); // one sync
-  const int64_t min = range[0].item<int64_t>();
-  const int64_t max = range[1].item<int64_t>();
+  return {range[0].item<int64_t>(), range[1].item<int64_t>()};
+}
+
+void check_labels(const LabelRange& labels, int64_t classes) {
+  const int64_t min = labels.min;
+  const int64_t max = labels.max;
   TORCH_CHECK(
       min >= 0 && max < classes,
       "labels must be class indices in [0, ", classes,
@@ -306,13 +317,14 @@ StepResult Trainer::step(const torch::Tensor& x_in, const torch::Tensor& y_in) {
   const torch::Tensor y_long = check_batch(x_in, y_in);
   const torch::Tensor x = x_in.to(device(), params_.front().scalar_type());
   const torch::Tensor y = y_long.to(device()); // (B)
+  const LabelRange labels = label_range(y_long);
   const int64_t n = step_count_ + 1; // the step being taken, counted from 1
   if (!module_ptr_->is_training()) {
     module_ptr_->train(true);
   }
 
   const torch::Tensor logits = forward_logits(x); // (B, C) float32
-  check_labels(y_long, logits.size(1));
+  check_labels(labels, logits.size(1));
   const torch::Tensor loss = at::cross_entropy_loss(logits, y); // () mean
   zero_grad();
   loss.backward();
@@ -349,12 +361,13 @@ EvalResult Trainer::evaluate(
   const torch::Tensor y_long = check_batch(x_in, y_in);
   const torch::Tensor x = x_in.to(device(), params_.front().scalar_type());
   const torch::Tensor y = y_long.to(device()); // (B)
+  const LabelRange labels = label_range(y_long);
   torch::NoGradGuard no_grad;
   ModeGuard eval_mode(*module_ptr_, /*train=*/false);
 
   EvalResult result;
   result.logits = forward_logits(x); // (B, C) float32
-  check_labels(y_long, result.logits.size(1));
+  check_labels(labels, result.logits.size(1));
   const torch::Tensor loss_sum =
       at::cross_entropy_loss(result.logits, y, {}, at::Reduction::Sum);
   const torch::Tensor correct = result.logits.argmax(1).eq(y).sum();
