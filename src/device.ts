@@ -56,9 +56,11 @@ function probeInChild(binary: string, preloadList: string[]): CudaProbe {
 /** Whether CUDA works here, probed once per binary and cached. */
 export function probeCuda(): CudaProbe {
   if (probed) return probed;
-  const info = native().runtimeInfo();
-  if (!info.builtWithCuda) {
-    probed = { ok: false, reason: `this nrnm-native binary was built for a CPU LibTorch (${info.variant})` };
+  // Not runtimeInfo(): on a CUDA build it queries the GPUs, in this process,
+  // which is what the child probe below keeps a broken driver away from.
+  const addon = native();
+  if (!addon.builtWithCuda) {
+    probed = { ok: false, reason: `this nrnm-native binary was built for a CPU LibTorch (${addon.variant})` };
     return probed;
   }
   const binary = loadedBinary()!;

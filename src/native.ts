@@ -195,6 +195,9 @@ export interface NativeAddon {
   setThreads(intraOp: number): void;
   /** A tiny op on cuda:0; run it in a child process (src/device.ts). */
   probeCuda(): { ok: boolean; error?: string };
+  /** Compile-time facts of this binary (no CUDA call needed to read them). */
+  readonly builtWithCuda: boolean;
+  readonly variant: string;
   /** Training/inference benchmark of NRNM against torch::nn::LSTM (src/bench.ts). */
   bench: NativeBench;
 }

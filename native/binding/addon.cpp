@@ -37,6 +37,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New<RuntimeInfoJs>(env, "runtimeInfo"));
   exports.Set("setThreads", Napi::Function::New<SetThreadsJs>(env, "setThreads"));
   exports.Set("probeCuda", Napi::Function::New<ProbeCudaJs>(env, "probeCuda"));
+  // Known when compiled: reading them touches no driver (device.ts decides
+  // from these before probing CUDA in a child process).
+#ifdef NRNM_WITH_CUDA
+  exports.Set("builtWithCuda", Napi::Boolean::New(env, true));
+#else
+  exports.Set("builtWithCuda", Napi::Boolean::New(env, false));
+#endif
+  exports.Set("variant", Napi::String::New(env, NRNM_TORCH_VARIANT));
   exports.Set("bench", DefineBench(env));
   return exports;
 }
