@@ -10,7 +10,7 @@ import * as os from 'node:os';
 
 import { argError } from './errors';
 import { chooseDevice } from './device';
-import { native, type NativeBenchResult, type NativeBenchTiming } from './native';
+import { native, type NativeBenchResult, type NativeBenchTiming, type Precision } from './native';
 
 export type BenchConfigName = 'small' | 'official' | 'long';
 export const BENCH_CONFIGS: readonly BenchConfigName[] = ['small', 'official', 'long'];
@@ -32,7 +32,7 @@ export interface BenchOptions {
   /** OpenBLAS threads (Debian's LibTorch); default: OpenBLAS's own, one per core. */
   blasThreads?: number;
   /** 'fp32' (default); 'tf32' or 'bf16' on CUDA. */
-  precision?: 'fp32' | 'tf32' | 'bf16';
+  precision?: Precision;
   /** Which models (default both; the ratio needs both). */
   models?: readonly BenchModelName[];
   seed?: number;

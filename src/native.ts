@@ -12,6 +12,8 @@ import { NRNMError } from './errors';
 export const packageRoot = path.resolve(__dirname, '..');
 
 export type NativeDtype = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8';
+/** Training precision (tf32 and bf16 only on CUDA). */
+export type Precision = 'fp32' | 'tf32' | 'bf16';
 export type NativeTypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
 export interface NativeTensorHandle {
@@ -95,7 +97,7 @@ export interface NativeTrainerOptions {
   stepSize: number;
   gamma: number;
   clip: number;
-  precision: 'fp32' | 'tf32' | 'bf16';
+  precision: Precision;
 }
 
 export interface NativeTrainerHandle {
@@ -150,7 +152,7 @@ export interface NativeBenchOptions {
   inferSteps: number;
   inferWarmup: number;
   device: string;
-  precision: 'fp32' | 'tf32' | 'bf16';
+  precision: Precision;
   seed: number;
 }
 

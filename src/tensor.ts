@@ -3,10 +3,10 @@
  * typed array plus a shape, always copied.
  */
 import { NRNMError, describe } from './errors';
-import { native, type NativeTensorHandle, type NativeTypedArray } from './native';
+import { native, type NativeDtype, type NativeTensorHandle, type NativeTypedArray } from './native';
 import { typedArrayTag } from './validate';
 
-export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8';
+export type DType = NativeDtype;
 
 /** The typed array that holds elements of a dtype. */
 export type TypedArrayOf<D extends DType> = D extends 'float32'

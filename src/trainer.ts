@@ -11,7 +11,7 @@ import { checkKeys, intOption, oneOf } from './validate';
 import { NRNMError, argError } from './errors';
 import { prepareLabels, prepareSequences, release, type LabelInput, type SequenceInput } from './inputs';
 import { NRNMClassifier } from './model';
-import { native, type NativeTrainerHandle, type NativeTrainerOptions } from './native';
+import { native, type NativeTrainerHandle, type NativeTrainerOptions, type Precision } from './native';
 import type { DeviceSpec } from './options';
 import { Tensor } from './tensor';
 
@@ -35,7 +35,7 @@ export interface TrainerOptions {
   /** Maximum global gradient norm; 0 turns clipping off (default 0, official). */
   clip?: number;
   /** 'fp32' (default), 'tf32' or 'bf16' (the last two on CUDA only). */
-  precision?: 'fp32' | 'tf32' | 'bf16';
+  precision?: Precision;
 }
 
 export interface StepResult {
