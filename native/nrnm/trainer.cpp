@@ -131,53 +131,6 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(
           .weight_decay(o.weight_decay()));
 }
 
-// bfloat16 autocast on CUDA for the forward pass, like
-// `with torch.autocast('cuda', dtype=torch.bfloat16):` (restores on exit).
-class CudaAutocastGuard {
- public:
-  explicit CudaAutocastGuard(bool enabled) : enabled_(enabled) {
-    if (!enabled_) {
-      return;
-    }
-#if NRNM_AUTOCAST_DEVICE_API
-    prev_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
-    prev_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-#else
-    prev_enabled_ = at::autocast::is_enabled();
-    prev_dtype_ = at::autocast::get_autocast_gpu_dtype();
-    at::autocast::set_enabled(true);
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-#endif
-    at::autocast::increment_nesting();
-  }
-
-  ~CudaAutocastGuard() {
-    if (!enabled_) {
-      return;
-    }
-    if (at::autocast::decrement_nesting() == 0) {
-      at::autocast::clear_cache();
-    }
-#if NRNM_AUTOCAST_DEVICE_API
-    at::autocast::set_autocast_enabled(at::kCUDA, prev_enabled_);
-    at::autocast::set_autocast_dtype(at::kCUDA, prev_dtype_);
-#else
-    at::autocast::set_enabled(prev_enabled_);
-    at::autocast::set_autocast_gpu_dtype(prev_dtype_);
-#endif
-  }
-
-  CudaAutocastGuard(const CudaAutocastGuard&) = delete;
-  CudaAutocastGuard& operator=(const CudaAutocastGuard&) = delete;
-
- private:
-  bool enabled_;
-  bool prev_enabled_ = false;
-  at::ScalarType prev_dtype_ = at::kHalf;
-};
-
 // Puts a module in train or eval mode and restores its previous mode.
 class ModeGuard {
  public:
