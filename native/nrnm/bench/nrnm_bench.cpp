@@ -12,6 +12,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -75,7 +76,8 @@ Args parse(int argc, char** argv) {
     else if (flag == "--seed") a.options.seed = static_cast<uint64_t>(integer(flag, value, 0));
     else usage("unknown flag " + flag);
   }
-  if (a.config != "all" && a.config != "small" && a.config != "official" && a.config != "long") {
+  const std::vector<std::string> configs = nrnm::bench_config_names();
+  if (a.config != "all" && std::find(configs.begin(), configs.end(), a.config) == configs.end()) {
     usage("expected --config to be small, official, long or all but received '" + a.config + "'");
   }
   if (a.model != "both" && a.model != "nrnm" && a.model != "lstm") {
