@@ -6,7 +6,7 @@
 // NRNM_SKIP_BUILD=1 skips the build (the loader then explains what is missing).
 const fs = require('node:fs');
 const path = require('node:path');
-const { findLibTorch, LibTorchNotFoundError } = require('./libtorch.js');
+const { findLibTorch, LibTorchNotFoundError, prebuildFile } = require('./libtorch.js');
 
 const root = path.resolve(__dirname, '..');
 
@@ -18,7 +18,7 @@ function matchingPrebuild() {
     if (err instanceof LibTorchNotFoundError) return { libtorch: null, file: null };
     throw err;
   }
-  const file = path.join(root, 'prebuilds', libtorch.variant, `${process.platform}-${process.arch}`, 'nrnm-native.napi.node');
+  const file = prebuildFile(root, libtorch.variant);
   return { libtorch, file: fs.existsSync(file) ? file : null };
 }
 

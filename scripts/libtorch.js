@@ -184,4 +184,13 @@ function findLibTorch(env = process.env) {
   throw new LibTorchNotFoundError(tried);
 }
 
-module.exports = { findLibTorch, LibTorchNotFoundError, HOW_TO_GET_LIBTORCH };
+/**
+ * Where the prebuilt addon for a LibTorch variant lives under a package root:
+ * prebuilds/<variant>/<platform>-<arch>/nrnm-native.napi.node (node-gyp-build's
+ * naming; shared by prebuild.js, install.js and the runtime loader).
+ */
+function prebuildFile(root, variant) {
+  return path.join(root, 'prebuilds', variant, `${process.platform}-${process.arch}`, 'nrnm-native.napi.node');
+}
+
+module.exports = { findLibTorch, LibTorchNotFoundError, HOW_TO_GET_LIBTORCH, prebuildFile };

@@ -10,7 +10,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { build } = require('./build.js');
-const { findLibTorch } = require('./libtorch.js');
+const { findLibTorch, prebuildFile } = require('./libtorch.js');
 
 const root = path.resolve(__dirname, '..');
 
@@ -43,10 +43,11 @@ function prebuild() {
   const out = path.join(root, 'build');
   const status = build({ out, libtorch });
   if (status !== 0) return status;
-  const target = path.join(root, 'prebuilds', libtorch.variant, `${process.platform}-${process.arch}`);
+  const file = prebuildFile(root, libtorch.variant);
+  const target = path.dirname(file);
   fs.mkdirSync(target, { recursive: true });
   // node-gyp-build's naming: <name>.napi.node is the Node-API build for any Node.
-  fs.copyFileSync(path.join(out, 'Release', 'nrnm_native.node'), path.join(target, 'nrnm-native.napi.node'));
+  fs.copyFileSync(path.join(out, 'Release', 'nrnm_native.node'), file);
   const cache = path.join(out, 'CMakeCache.txt');
   const manifest = {
     package: require('../package.json').version,

@@ -230,7 +230,10 @@ let addon: NativeAddon | undefined;
 let loaded: LoadedBinary | undefined;
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const discovery = require(path.join(packageRoot, 'scripts', 'libtorch.js')) as { findLibTorch(env?: NodeJS.ProcessEnv): FoundLibTorch };
+const discovery = require(path.join(packageRoot, 'scripts', 'libtorch.js')) as {
+  findLibTorch(env?: NodeJS.ProcessEnv): FoundLibTorch;
+  prebuildFile(root: string, variant: string): string;
+};
 
 interface Candidate {
   file: string;
@@ -242,16 +245,14 @@ interface Candidate {
 
 /** Prebuild variant directories holding a binary for this platform. */
 function prebuildVariants(): { variant: string; file: string }[] {
-  const dir = path.join(packageRoot, 'prebuilds');
-  const platform = `${process.platform}-${process.arch}`;
   let variants: string[];
   try {
-    variants = fs.readdirSync(dir);
+    variants = fs.readdirSync(path.join(packageRoot, 'prebuilds'));
   } catch {
     return [];
   }
   return variants
-    .map((variant) => ({ variant, file: path.join(dir, variant, platform, 'nrnm-native.napi.node') }))
+    .map((variant) => ({ variant, file: discovery.prebuildFile(packageRoot, variant) }))
     .filter((v) => fs.existsSync(v.file));
 }
 
