@@ -74,6 +74,7 @@ export {
   KINECT_BODIES,
   NTU_JOINTS,
   SkeletonParser,
+  frameRow,
   parseSampleName,
   parseSkeleton,
   parseSkeletonStream,

@@ -11,6 +11,7 @@
  * Messages follow one pattern: "<file>: <what> at byte <offset>. <what to do>".
  */
 import { NRNMError } from '../errors';
+import { fileError } from '../file-errors';
 
 export type SerializationErrorCode = 'ERR_FORMAT' | 'ERR_ARG' | 'ERR_NOT_FOUND';
 
@@ -40,4 +41,12 @@ export function formatError(file: string, offset: number | undefined, what: stri
   const at = offset === undefined ? '' : ` at byte ${offset}`;
   const tail = fix === undefined ? '' : ` ${fix}`;
   return new SerializationError('ERR_FORMAT', `${file}: ${what}${at}.${tail}`, { file, offset });
+}
+
+/** Any error met while reading `file` (an OS error, a RangeError from a crafted size) as a SerializationError naming it. */
+export function readError(file: string, err: unknown): SerializationError {
+  if (err instanceof SerializationError) return err;
+  const e = fileError(file, err);
+  const code = e.code === 'ERR_NOT_FOUND' || e.code === 'ERR_ARG' ? e.code : 'ERR_FORMAT';
+  return new SerializationError(code, e.message, { file, cause: err });
 }

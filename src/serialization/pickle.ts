@@ -34,6 +34,7 @@
  * callables the way `pickle` and `torch.save` do.
  */
 import { SerializationError } from './errors';
+import { quoted } from '../file-errors';
 
 // ---------------------------------------------------------------------------
 // Value model shared by the reader and the writer
@@ -226,7 +227,15 @@ const latin1 = new TextDecoder('latin1');
  * its byte offset.
  */
 export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
-  return new Unpickler(data, options).load();
+  const reader = new Unpickler(data, options);
+  try {
+    return reader.load();
+  } catch (err) {
+    if (err instanceof SerializationError) throw err;
+    // RangeError from a value too big or too deep for JavaScript (a call
+    // with a million arguments, a typed array too long): the file's fault.
+    throw reader.failure(err);
+  }
 }
 
 class Unpickler {
@@ -267,6 +276,14 @@ class Unpickler {
   }
 
   // -- errors ---------------------------------------------------------------
+
+  /** An unexpected error raised while executing the current opcode, as an error naming the source. */
+  failure(err: unknown): SerializationError {
+    const why = err instanceof Error ? err.message : String(err);
+    const e = this.error(`the pickle cannot be read (${why})`, 'The file is corrupt or not a data pickle.');
+    (e as { cause?: unknown }).cause = err;
+    return e;
+  }
 
   private error(what: string, fix = '', offset = this.opPos): SerializationError {
     const opText = offset === this.opPos && this.opPos < this.data.length ? ` (opcode ${opName(this.op)})` : '';
@@ -399,7 +416,7 @@ class Unpickler {
   private parseTextInt(text: string): number | bigint {
     const t = text.trim().replace(/L$/, '');
     if (!/^[+-]?\d+$/.test(t)) {
-      throw this.error(`invalid integer literal ${JSON.stringify(text)}`, 'The pickle is corrupt.');
+      throw this.error(`invalid integer literal ${quoted(text)}`, 'The pickle is corrupt.');
     }
     return this.int(BigInt(t));
   }
@@ -422,7 +439,7 @@ class Unpickler {
     if (!Object.prototype.hasOwnProperty.call(this.globals, key)) {
       const allowed = Object.keys(this.globals);
       const message =
-        `${this.options.source}: the pickle refers to the Python global '${key}' ` +
+        `${this.options.source}: the pickle refers to the Python global ${quoted(key, 120)} ` +
         `(opcode ${opName(this.op)} at byte ${this.opPos}), which is not allowed here; nothing was executed. ` +
         (allowed.length > 0
           ? `Allowed globals: ${allowed.slice(0, 6).join(', ')}${allowed.length > 6 ? ` and ${allowed.length - 6} more` : ''}. `
@@ -613,7 +630,7 @@ class Unpickler {
         return this.push(v);
       }
       case OP.FLOAT:
-        return this.push(parsePyFloat(this.line(), (t) => this.error(`invalid float literal ${JSON.stringify(t)}`)));
+        return this.push(parsePyFloat(this.line(), (t) => this.error(`invalid float literal ${quoted(t)}`)));
 
       // strings and bytes
       case OP.SHORT_BINUNICODE:
@@ -633,7 +650,7 @@ class Unpickler {
       }
       case OP.STRING:
         return this.push(
-          this.py2String(decodePyStringLiteral(this.line(), (t) => this.error(`invalid string literal ${t}`))),
+          this.py2String(decodePyStringLiteral(this.line(), (t) => this.error(`invalid string literal ${quoted(t)}`))),
         );
       case OP.SHORT_BINBYTES:
         return this.push(this.bytes(this.u8()).slice());

@@ -22,10 +22,12 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
-import { formatError, SerializationError } from './errors';
+import { formatError, readError, SerializationError } from './errors';
 import { isTuple, pickle, PyGlobal, PyPersistentId, PyReduce, tuple, unpickle, type GlobalHandler } from './pickle';
 import { ZipReader, ZipWriter } from './zip';
 import { typedArrayTag } from '../validate';
+import { quoted } from '../file-errors';
+import { viewAllowance } from '../limits';
 
 // ---------------------------------------------------------------------------
 // Types
@@ -162,15 +164,21 @@ const CONVERT_HINT =
 /**
  * Reads a `state_dict` saved by `torch.save` (zip format, PyTorch >= 1.6),
  * in file order. Nothing in the file is executed: only OrderedDict, tensor
- * and storage globals are accepted.
+ * and storage globals are accepted. Memory stays bounded by the file's size
+ * (README, "Limits on the files read"): every view is checked against its
+ * storage, and every storage against the archive, before anything is read.
  */
 export async function readStateDict(path: string, options: ReadStateDictOptions = {}): Promise<StateDictEntry[]> {
-  await sniff(path);
-  const zip = await ZipReader.open(path);
   try {
-    return await readFromZip(zip, options);
-  } finally {
-    await zip.close();
+    await sniff(path);
+    const zip = await ZipReader.open(path);
+    try {
+      return await readFromZip(zip, options);
+    } finally {
+      await zip.close();
+    }
+  } catch (err) {
+    throw readError(path, err);
   }
 }
 
@@ -191,9 +199,7 @@ function notFound(err: unknown, message: string): unknown {
 }
 
 async function sniff(path: string): Promise<void> {
-  const fh = await open(path, 'r').catch((err: unknown) => {
-    throw notFound(err, `${path}: no such file. Check the path.`);
-  });
+  const fh = await open(path, 'r');
   try {
     const head = new Uint8Array(512);
     const { bytesRead } = await fh.read(head, 0, head.length, 0);
@@ -276,7 +282,7 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
     throw formatError(
       file,
       byteorderEntry?.localHeaderOffset,
-      `unknown byteorder '${byteorder}'`,
+      `unknown byteorder ${quoted(byteorder, 16)}`,
       'The file is corrupt.',
     );
   }
@@ -296,7 +302,7 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
       throw formatError(
         file,
         undefined,
-        `the state_dict has a non-string key (${describe(name)})`,
+        `the state_dict has a non-string key (a ${describe(name)})`,
         'Expected a state_dict.',
       );
     }
@@ -304,13 +310,14 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
       throw formatError(
         file,
         undefined,
-        `state_dict entry '${name}' is a ${describe(value)}, not a tensor`,
+        `state_dict entry ${quoted(name, 80)} is a ${describe(value)}, not a tensor`,
         'Expected a state_dict whose values are all tensors (model.state_dict()).',
       );
     }
     refs.push([name, value]);
   }
 
+  checkViews(refs, file);
   // How many tensors use each storage: a storage used once can be handed out without a copy.
   const uses = new Map<string, number>();
   for (const [, t] of refs) uses.set(t.storage.key, (uses.get(t.storage.key) ?? 0) + 1);
@@ -328,16 +335,16 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
         throw formatError(
           file,
           undefined,
-          `tensor '${name}' uses storage '${key}' but the archive has no '${recordName}'`,
+          `tensor ${quoted(name, 80)} uses storage ${quoted(key)} but the archive has no ${quoted(recordName, 80)}`,
           'The file is incomplete or corrupt.',
         );
       }
-      const expected = t.storage.numel * (t.storage.dtype === undefined ? 1 : DTYPES[t.storage.dtype].bytes);
+      const expected = storageBytes(t.storage);
       if (record.size < expected) {
         throw formatError(
           file,
           record.localHeaderOffset,
-          `storage '${recordName}' of tensor '${name}' has ${record.size} bytes, expected ${expected}`,
+          `storage ${quoted(recordName, 80)} of tensor ${quoted(name, 80)} has ${record.size} bytes, expected ${expected}`,
           'The file is corrupt.',
         );
       }
@@ -352,11 +359,60 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
       name,
       dtype: t.dtype,
       shape: [...t.shape],
-      data: materialize(t, bytes, remaining === 0, name, file),
+      data: materialize(t, bytes, remaining === 0),
       storageKey: key,
     });
   }
   return out;
+}
+
+function storageBytes(storage: StorageRef): number {
+  return storage.numel * (storage.dtype === undefined ? 1 : DTYPES[storage.dtype].bytes);
+}
+
+/**
+ * Before any storage is read: each tensor must lie inside the storage the
+ * pickle declares for it, and all the tensors together may hold at most
+ * `viewAllowance` of their storages' bytes: a broadcast (stride-0) view of a
+ * huge shape would otherwise be built element by element from a tiny storage.
+ */
+function checkViews(refs: ReadonlyArray<readonly [string, TensorRef]>, file: string): void {
+  const storages = new Set<StorageRef>();
+  let tensorBytes = 0;
+  for (const [name, t] of refs) {
+    const elementBytes = DTYPES[t.dtype].bytes;
+    const numel = product(t.shape);
+    const storageElements = Math.floor(storageBytes(t.storage) / elementBytes);
+    if (numel > 0) {
+      let last = t.offset;
+      for (let i = 0; i < t.shape.length; i++) last += (t.shape[i]! - 1) * t.stride[i]!;
+      if (!Number.isSafeInteger(last) || last >= storageElements) {
+        throw formatError(
+          file,
+          undefined,
+          `tensor ${quoted(name, 80)} (offset ${t.offset}, shape [${t.shape.join(', ')}], stride [${t.stride.join(', ')}]) reaches element ${last} of a storage of ${storageElements}`,
+          'The file is corrupt.',
+        );
+      }
+    }
+    storages.add(t.storage);
+    tensorBytes += numel * elementBytes;
+  }
+  let stored = 0;
+  for (const s of storages) stored += storageBytes(s);
+  if (!(tensorBytes <= viewAllowance(stored))) {
+    throw formatError(
+      file,
+      undefined,
+      `its ${refs.length} tensors hold ${tensorBytes} bytes, more than the ${viewAllowance(stored)} allowed for views of ${stored} bytes of storage (broadcast views of huge shapes?)`,
+      'Save copies instead (tensor.contiguous().clone() before torch.save); see README, "Limits on the files read".',
+    );
+  }
+}
+
+/** A dict key from the file, for a message. */
+function keyText(k: unknown): string {
+  return typeof k === 'string' ? quoted(k) : `a ${describe(k)}`;
 }
 
 function selectStateDict(root: unknown, options: ReadStateDictOptions, file: string): Map<unknown, unknown> {
@@ -371,18 +427,18 @@ function selectStateDict(root: unknown, options: ReadStateDictOptions, file: str
   if (options.key !== undefined) {
     const inner = root.get(options.key);
     if (!(inner instanceof Map)) {
-      const keys = [...root.keys()].map(String).join(', ');
-      throw formatError(file, undefined, `the file has no dict under key '${options.key}' (keys: ${keys})`);
+      const keys = [...root.keys()].slice(0, 10).map(keyText).join(', ');
+      throw formatError(file, undefined, `the file has no dict under key '${options.key}' (keys: ${keys}${root.size > 10 ? ', ...' : ''})`);
     }
     return inner;
   }
   const values = [...root.values()];
   if (values.length > 0 && !values.some((v) => v instanceof TensorRef) && values.some((v) => v instanceof Map)) {
-    const candidates = [...root.entries()].filter(([, v]) => v instanceof Map).map(([k]) => `'${String(k)}'`);
+    const candidates = [...root.entries()].filter(([, v]) => v instanceof Map).map(([k]) => keyText(k));
     throw formatError(
       file,
       undefined,
-      `the file holds a dict of ${[...root.keys()].map((k) => `'${String(k)}'`).join(', ')}, not a state_dict`,
+      `the file holds a dict of ${[...root.keys()].slice(0, 10).map(keyText).join(', ')}${root.size > 10 ? ', ...' : ''}, not a state_dict`,
       `If it is a training checkpoint, pass the key of the state_dict, e.g. { key: ${candidates[0]} }.`,
     );
   }
@@ -409,7 +465,7 @@ function loadStorageRef(pid: unknown, storages: Map<string, StorageRef>): Storag
   if (!(type instanceof PyGlobal) || typeof key !== 'string' || !isCount(numel)) {
     throw new Error('malformed storage persistent id');
   }
-  if (!/^[A-Za-z0-9_.-]+$/.test(key)) throw new Error(`invalid storage key ${JSON.stringify(key)}`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(key)) throw new Error(`invalid storage key ${quoted(key)}`);
   const dtype = type.name === 'UntypedStorage' ? undefined : STORAGE_TO_DTYPE.get(type.name);
   if (dtype === undefined && type.name !== 'UntypedStorage') {
     throw new Error(
@@ -499,23 +555,12 @@ function product(shape: readonly number[]): number {
   return n;
 }
 
-/** Copies (or views) a strided tensor out of its storage bytes into C order. */
-function materialize(t: TensorRef, bytes: Uint8Array, mayAlias: boolean, name: string, file: string): TensorData {
+/** Copies (or views) a strided tensor, checked by checkViews, out of its storage bytes into C order. */
+function materialize(t: TensorRef, bytes: Uint8Array, mayAlias: boolean): TensorData {
   const info = DTYPES[t.dtype];
   const numel = product(t.shape);
-  if (!Number.isSafeInteger(numel)) throw formatError(file, undefined, `tensor '${name}' has too many elements`);
   if (numel === 0) return new info.array(0);
   const storageElements = Math.floor(bytes.length / info.bytes);
-  let last = t.offset;
-  for (let i = 0; i < t.shape.length; i++) last += (t.shape[i]! - 1) * t.stride[i]!;
-  if (last >= storageElements) {
-    throw formatError(
-      file,
-      undefined,
-      `tensor '${name}' (offset ${t.offset}, shape [${t.shape.join(', ')}], stride [${t.stride.join(', ')}]) reaches element ${last} of a storage of ${storageElements}`,
-      'The file is corrupt.',
-    );
-  }
   // C-contiguous: a plain slice of the storage.
   let contiguous = true;
   for (let i = t.shape.length - 1, expect = 1; i >= 0; i--) {

@@ -8,6 +8,11 @@
  * and reads each entry with one positioned read into a buffer of its own, so
  * files of any size are read without whole-file copies.
  *
+ * Memory is bounded by the file: entries may not overlap (so stored entries
+ * together hold at most the file's bytes), and deflated entries together may
+ * inflate to at most `inflateAllowance(file size)` bytes (src/limits.ts),
+ * checked against their declared sizes before anything is inflated.
+ *
  * Writing: stored entries only, written straight to the file as they are
  * added (no buffering of the whole archive); each entry's data is aligned
  * like torch aligns it (64 bytes, through a padding extra field 'FB'); ZIP64
@@ -18,6 +23,8 @@ import * as zlib from 'node:zlib';
 import { promisify } from 'node:util';
 
 import { formatError, SerializationError } from './errors';
+import { quoted } from '../file-errors';
+import { inflateAllowance } from '../limits';
 
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;
@@ -170,12 +177,15 @@ const utf8 = new TextDecoder('utf-8');
 /** Reads a ZIP archive's central directory, then entries on demand. */
 export class ZipReader {
   private readonly byName = new Map<string, ZipEntry>();
+  /** Bytes deflated entries may still inflate to. */
+  private inflateBudget: number;
 
   private constructor(
     private readonly src: RandomAccessSource,
     readonly entries: readonly ZipEntry[],
   ) {
     for (const e of entries) this.byName.set(e.name, e);
+    this.inflateBudget = inflateAllowance(src.size);
   }
 
   /** The file name (or source name) errors refer to. */
@@ -214,7 +224,7 @@ export class ZipReader {
   async read(nameOrEntry: string | ZipEntry): Promise<Uint8Array> {
     const entry = typeof nameOrEntry === 'string' ? this.byName.get(nameOrEntry) : nameOrEntry;
     if (entry === undefined) {
-      throw formatError(this.src.name, undefined, `the archive has no entry '${String(nameOrEntry)}'`);
+      throw formatError(this.src.name, undefined, `the archive has no entry ${quoted(String(nameOrEntry), 80)}`);
     }
     const file = this.src.name;
     const at = entry.localHeaderOffset;
@@ -222,23 +232,24 @@ export class ZipReader {
       throw formatError(
         file,
         at,
-        `the local header of '${entry.name}' lies past the end of the file`,
+        `the local header of ${quoted(entry.name, 80)} lies past the end of the file`,
         'The file is truncated.',
       );
     }
     const header = dv(await this.src.read(at, LOCAL_HEADER_SIZE));
     if (header.getUint32(0, true) !== SIG_LOCAL) {
-      throw formatError(file, at, `bad local header signature for '${entry.name}'`, 'The file is corrupt.');
+      throw formatError(file, at, `bad local header signature for ${quoted(entry.name, 80)}`, 'The file is corrupt.');
     }
     const dataStart = at + LOCAL_HEADER_SIZE + header.getUint16(26, true) + header.getUint16(28, true);
     if (dataStart + entry.compressedSize > this.src.size) {
       throw formatError(
         file,
         dataStart,
-        `the data of '${entry.name}' (${entry.compressedSize} bytes) runs past the end of the file (${this.src.size} bytes)`,
+        `the data of ${quoted(entry.name, 80)} (${entry.compressedSize} bytes) runs past the end of the file (${this.src.size} bytes)`,
         'The file is truncated; copy or download it again.',
       );
     }
+    if (entry.method === METHOD_DEFLATED) this.reserveInflate(entry, dataStart);
     const raw = await this.src.read(dataStart, entry.compressedSize);
     let data: Uint8Array;
     if (entry.method === METHOD_STORED) {
@@ -249,7 +260,7 @@ export class ZipReader {
       } catch (err) {
         throw new SerializationError(
           'ERR_FORMAT',
-          `${file}: the deflated data of '${entry.name}' at byte ${dataStart} cannot be inflated (${(err as Error).message}). The file is corrupt.`,
+          `${file}: the deflated data of ${quoted(entry.name, 80)} at byte ${dataStart} cannot be inflated (${(err as Error).message}). The file is corrupt.`,
           { file, offset: dataStart, cause: err },
         );
       }
@@ -258,7 +269,7 @@ export class ZipReader {
       throw formatError(
         file,
         dataStart,
-        `'${entry.name}' has ${data.length} bytes but the directory says ${entry.size}`,
+        `${quoted(entry.name, 80)} has ${data.length} bytes but the directory says ${entry.size}`,
         'The file is corrupt.',
       );
     }
@@ -267,7 +278,7 @@ export class ZipReader {
       throw formatError(
         file,
         dataStart,
-        `CRC-32 mismatch in '${entry.name}' (computed ${hex32(crc)}, expected ${hex32(entry.crc32)})`,
+        `CRC-32 mismatch in ${quoted(entry.name, 80)} (computed ${hex32(crc)}, expected ${hex32(entry.crc32)})`,
         'The file is corrupt; copy or download it again.',
       );
     }
@@ -276,6 +287,20 @@ export class ZipReader {
 
   close(): Promise<void> {
     return this.src.close();
+  }
+
+  /** Refuses, before inflating, an entry whose declared size would exceed what is left of the allowance. */
+  private reserveInflate(entry: ZipEntry, dataStart: number): void {
+    if (entry.size > this.inflateBudget) {
+      throw formatError(
+        this.src.name,
+        dataStart,
+        `the deflated entry ${quoted(entry.name, 80)} declares ${entry.size} bytes uncompressed (from ${entry.compressedSize}), ` +
+          `more than the ${inflateAllowance(this.src.size)} bytes the compressed data of a ${this.src.size}-byte archive may inflate to`,
+        'The file is corrupt or built to exhaust memory (see README, "Limits on the files read").',
+      );
+    }
+    this.inflateBudget -= entry.size;
   }
 }
 
@@ -389,7 +414,7 @@ function parseCentralDirectory(
         let q = e + 4;
         const end = Math.min(q + len, extraStart + extraLength);
         const take = (): number => {
-          if (q + 8 > end) throw formatError(file, at, `short ZIP64 extra field in '${name}'`, 'The file is corrupt.');
+          if (q + 8 > end) throw formatError(file, at, `short ZIP64 extra field in ${quoted(name, 80)}`, 'The file is corrupt.');
           const value = u64(v, q);
           q += 8;
           return value;
@@ -401,13 +426,13 @@ function parseCentralDirectory(
       e += 4 + len;
     }
     if (flags & FLAG_ENCRYPTED) {
-      throw formatError(file, at, `'${name}' is encrypted`, 'Encrypted archives are not supported.');
+      throw formatError(file, at, `${quoted(name, 80)} is encrypted`, 'Encrypted archives are not supported.');
     }
     if (method !== METHOD_STORED && method !== METHOD_DEFLATED) {
       throw formatError(
         file,
         at,
-        `'${name}' uses compression method ${method}`,
+        `${quoted(name, 80)} uses compression method ${method}`,
         'Only stored and deflated entries are supported.',
       );
     }
@@ -415,17 +440,39 @@ function parseCentralDirectory(
       throw formatError(
         file,
         at,
-        `stored entry '${name}' has different compressed and uncompressed sizes`,
+        `stored entry ${quoted(name, 80)} has different compressed and uncompressed sizes`,
         'The file is corrupt.',
       );
     }
     if (localHeaderOffset >= fileSize) {
-      throw formatError(file, at, `'${name}' starts past the end of the file`, 'The file is truncated or corrupt.');
+      throw formatError(file, at, `${quoted(name, 80)} starts past the end of the file`, 'The file is truncated or corrupt.');
     }
     entries.push({ name, method, crc32: crc, compressedSize, size, localHeaderOffset });
     p = next;
   }
+  checkNoOverlap(file, entries, fileSize);
   return entries;
+}
+
+/**
+ * Entries that share bytes are how zip bombs multiply a small file; no
+ * archiver writes them. Each entry's local header and data must end before
+ * the next entry starts (and inside the file).
+ */
+function checkNoOverlap(file: string, entries: readonly ZipEntry[], fileSize: number): void {
+  const byOffset = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+  for (let i = 0; i < byOffset.length; i++) {
+    const e = byOffset[i]!;
+    const end = e.localHeaderOffset + LOCAL_HEADER_SIZE + e.compressedSize;
+    const next = i + 1 < byOffset.length ? byOffset[i + 1]!.localHeaderOffset : fileSize;
+    if (end > next) {
+      const what =
+        i + 1 < byOffset.length
+          ? `the entry ${quoted(e.name, 80)} (${e.compressedSize} bytes at byte ${e.localHeaderOffset}) overlaps the next entry at byte ${next}`
+          : `the entry ${quoted(e.name, 80)} (${e.compressedSize} bytes at byte ${e.localHeaderOffset}) runs past the end of the file (${fileSize} bytes)`;
+      throw formatError(file, e.localHeaderOffset, what, 'The file is truncated or corrupt.');
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------

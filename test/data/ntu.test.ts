@@ -11,6 +11,7 @@ import {
   bodyEnergy,
   centerOnSpine,
   datasets,
+  frameRow,
   isTraining,
   keptFrames,
   padNullFrames,
@@ -37,8 +38,11 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const text = (spec: Parameters<typeof skeletonText>[0]): Buffer => Buffer.from(skeletonText(spec));
-/** Value of (frame, body, joint, coordinate) in the parsed array. */
-const at = (s: SkeletonSequence, t: number, m: number, v: number, c: number): number => s.xyz[((t * 4 + m) * 25 + v) * 3 + c]!;
+/** Value of (frame, body, joint, coordinate) in the parsed array; 0 for a frame without joints. */
+const at = (s: SkeletonSequence, t: number, m: number, v: number, c: number): number => {
+  const r = frameRow(s, t);
+  return r < 0 ? 0 : s.xyz[((r * 4 + m) * 25 + v) * 3 + c]!;
+};
 
 describe('.skeleton parser', () => {
   test('reads frames, bodies and x, y, z as written', () => {
@@ -62,8 +66,11 @@ describe('.skeleton parser', () => {
     expect(five.xyz.length).toBe(6 * 4 * 75);
     const gaps = readSkeletonFile(path.join(NTU, 'S002C003P008R001A050.skeleton'));
     expect(Array.from(gaps.bodyCounts)).toEqual([0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]);
+    // only the frames with joints take room
+    expect(Array.from(gaps.dataFrames)).toEqual([3, 4, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16]);
+    expect(gaps.xyz.length).toBe(12 * 4 * 75);
     const none = readSkeletonFile(path.join(NTU, 'S005C003P002R001A007.skeleton'));
-    expect([none.frames, none.xyz.every((v) => v === 0)]).toEqual([5, true]);
+    expect([none.frames, none.dataFrames.length, none.xyz.length]).toEqual([5, 0, 0]);
   });
 
   test('exponent notation and numbers are parsed exactly as Python float()', () => {
@@ -152,7 +159,7 @@ describe('official preprocessing of one sample', () => {
     const one = readSkeletonFile(path.join(NTU, 'S001C001P001R001A001.skeleton'));
     expect(selectBodies(one)).toEqual([0, 3]); // numpy: argsort([e, 0, 0, 0])[::-1] = [0, 3, 2, 1]
     const twin = { ...one, xyz: one.xyz.slice() };
-    for (let t = 0; t < twin.frames; t++) twin.xyz.copyWithin((t * 4 + 2) * 75, t * 4 * 75, (t * 4 + 1) * 75);
+    for (let t = 0; t < twin.dataFrames.length; t++) twin.xyz.copyWithin((t * 4 + 2) * 75, t * 4 * 75, (t * 4 + 1) * 75);
     expect(selectBodies(twin)).toEqual([2, 0]);
   });
 
@@ -170,7 +177,8 @@ describe('official preprocessing of one sample', () => {
 
   test('only the first 100 frames count (after body selection over all frames)', () => {
     const long = parseSkeleton(text({ frames: 130, people: [{ activity: 1 }], seed: 5 }));
-    const cut = { ...long, frames: 100, bodyCounts: long.bodyCounts.slice(0, 100), xyz: long.xyz.slice(0, 100 * 300) };
+    const rows = long.dataFrames.filter((t) => t < 100).length;
+    const cut = { ...long, frames: 100, bodyCounts: long.bodyCounts.slice(0, 100), dataFrames: long.dataFrames.slice(0, rows), xyz: long.xyz.slice(0, rows * 300) };
     expect(preprocessSkeleton(long)).toEqual(preprocessSkeleton(cut));
   });
 

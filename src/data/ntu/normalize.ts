@@ -36,17 +36,19 @@ const fround = Math.fround;
 
 /** Activity of body `body` (0-3): sum over x, y, z of the population std over its non-empty frames. */
 export function bodyEnergy(seq: SkeletonSequence, body: number): number {
-  const { xyz, frames } = seq;
+  const { xyz } = seq;
+  // Frames without a row hold only zeros: empty, they count for nothing.
+  const rows = seq.dataFrames.length;
   const stride = KINECT_BODIES * FRAME;
   const mean = [0, 0, 0];
   let used = 0;
-  const nonEmpty = new Uint8Array(frames);
-  for (let t = 0; t < frames; t++) {
-    const o = t * stride + body * FRAME;
+  const nonEmpty = new Uint8Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * stride + body * FRAME;
     let sum = 0;
     for (let k = 0; k < FRAME; k++) sum += xyz[o + k]!;
     if (sum === 0) continue;
-    nonEmpty[t] = 1;
+    nonEmpty[r] = 1;
     used++;
     for (let k = 0; k < FRAME; k++) mean[k % 3]! += xyz[o + k]!;
   }
@@ -54,9 +56,9 @@ export function bodyEnergy(seq: SkeletonSequence, body: number): number {
   const n = used * V;
   for (let c = 0; c < 3; c++) mean[c] = mean[c]! / n;
   const sq = [0, 0, 0];
-  for (let t = 0; t < frames; t++) {
-    if (!nonEmpty[t]) continue;
-    const o = t * stride + body * FRAME;
+  for (let r = 0; r < rows; r++) {
+    if (!nonEmpty[r]) continue;
+    const o = r * stride + body * FRAME;
     for (let k = 0; k < FRAME; k++) {
       const d = xyz[o + k]! - mean[k % 3]!;
       sq[k % 3]! += d * d;
@@ -86,8 +88,9 @@ export function keptFrames(seq: SkeletonSequence, bodies: readonly number[] = se
   const s = new Float32Array(NTU_BODIES * PERSON);
   const frames = Math.min(seq.frames, T);
   for (let m = 0; m < NTU_BODIES; m++) {
-    for (let t = 0; t < frames; t++) {
-      const src = (t * KINECT_BODIES + bodies[m]!) * FRAME;
+    for (let r = 0; r < seq.dataFrames.length && seq.dataFrames[r]! < frames; r++) {
+      const t = seq.dataFrames[r]!;
+      const src = (r * KINECT_BODIES + bodies[m]!) * FRAME;
       const dst = m * PERSON + t * FRAME;
       for (let k = 0; k < FRAME; k++) s[dst + k] = seq.xyz[src + k]!; // float64 -> float32, round to nearest even
     }

@@ -11,8 +11,14 @@
  *                          orientationW X Y Z trackingState)
  * Bodies are numbered by their position in each frame, as the official code
  * does; the first 4 bodies and 25 joints are kept.
+ *
+ * Only frames that list a joint of those bodies take room (2400 bytes
+ * each, for at least one ~24-byte joint line of the file): a file of many
+ * empty frames costs 4 bytes a frame, whatever its first line announces.
  */
 import { NRNMError } from '../../errors';
+import { quoted } from '../../file-errors';
+import { MAX_SKELETON_LINE } from '../../limits';
 import { readFileOrThrow } from '../files';
 
 export const NTU_JOINTS = 25;
@@ -26,8 +32,27 @@ export interface SkeletonSequence {
   frames: number;
   /** Bodies listed in each frame, including any past the 4th. */
   bodyCounts: Int32Array;
-  /** x, y, z as [frames, 4 bodies, 25 joints, 3] float64; 0 where a body or joint is absent. */
+  /** The frames (0-based, ascending) that list a joint of the first 4 bodies: row r of `xyz` is frame dataFrames[r]. */
+  dataFrames: Int32Array;
+  /**
+   * x, y, z as [dataFrames.length, 4 bodies, 25 joints, 3] float64; 0 where a
+   * body or joint is absent. Frames not in `dataFrames` are all 0.
+   */
   xyz: Float64Array;
+}
+
+/** The row of `xyz` holding frame `t`, or -1 when the frame holds no joints (all 0). */
+export function frameRow(seq: SkeletonSequence, t: number): number {
+  const rows = seq.dataFrames;
+  let lo = 0;
+  let hi = rows.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (rows[mid]! === t) return mid;
+    if (rows[mid]! < t) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
 
 enum State {
@@ -57,6 +82,9 @@ export class SkeletonParser {
   private joints = 0;
   private joint = 0;
   private xyz = new Float64Array(0);
+  private dataFrames = new Int32Array(0);
+  /** Rows of xyz in use; the last is frame dataFrames[rows - 1]. */
+  private rows = 0;
   private bodyCounts = new Int32Array(0);
   private readonly starts = new Int32Array(MAX_TOKENS);
   private readonly ends = new Int32Array(MAX_TOKENS);
@@ -78,7 +106,14 @@ export class SkeletonParser {
       this.onLine(buf, start, nl);
       start = nl + 1;
     }
-    if (start < buf.length) this.rest = buf.slice(start);
+    if (start < buf.length) {
+      if (buf.length - start > MAX_SKELETON_LINE) this.longLine();
+      this.rest = buf.slice(start);
+    }
+  }
+
+  private longLine(): never {
+    return this.fail(`line ${this.line + 1} is longer than ${MAX_SKELETON_LINE} bytes; this is not a .skeleton file`, this.line + 1);
   }
 
   end(): SkeletonSequence {
@@ -89,12 +124,13 @@ export class SkeletonParser {
     }
     if (this.state !== State.Done) this.fail(`truncated: the file ends where ${this.expected()} should be`, this.line + 1);
     const n = this.frames;
-    const exact = this.bodyCounts.length === n;
+    const rows = this.rows;
     return {
       file: this.file,
       frames: n,
-      bodyCounts: exact ? this.bodyCounts : this.bodyCounts.slice(0, n),
-      xyz: exact ? this.xyz : this.xyz.slice(0, n * FRAME_VALUES),
+      bodyCounts: this.bodyCounts.length === n ? this.bodyCounts : this.bodyCounts.slice(0, n),
+      dataFrames: this.dataFrames.length === rows ? this.dataFrames : this.dataFrames.slice(0, rows),
+      xyz: this.xyz.length === rows * FRAME_VALUES ? this.xyz : this.xyz.slice(0, rows * FRAME_VALUES),
     };
   }
 
@@ -182,11 +218,21 @@ export class SkeletonParser {
     return n === JOINT_VALUES;
   }
 
+  /** Offset in xyz of the current joint, adding a row for the current frame when it has none yet. */
+  private jointOffset(): number {
+    if (this.rows === 0 || this.dataFrames[this.rows - 1] !== this.frame) {
+      if (this.rows === this.dataFrames.length) this.growRows(Math.max(16, 2 * this.rows));
+      this.dataFrames[this.rows++] = this.frame;
+    }
+    return (((this.rows - 1) * KINECT_BODIES + this.body) * NTU_JOINTS + this.joint) * 3;
+  }
+
   private onLine(buf: Uint8Array, start: number, end: number): void {
     this.line++;
+    if (end - start > MAX_SKELETON_LINE) this.longLine();
     if (this.state === State.Joint) {
       const keep = this.body < KINECT_BODIES && this.joint < NTU_JOINTS;
-      const o = keep ? ((this.frame * KINECT_BODIES + this.body) * NTU_JOINTS + this.joint) * 3 : -1;
+      const o = keep ? this.jointOffset() : -1;
       if (this.fastJoint(buf, start, end, o)) {
         if (++this.joint === this.joints) this.nextBody();
         return;
@@ -196,7 +242,7 @@ export class SkeletonParser {
     if (this.state === State.Joint) {
       if (n !== JOINT_VALUES) this.fail(`expected ${JOINT_VALUES} values for ${this.expected()} but found ${n > MAX_TOKENS ? 'more' : n}`);
       if (this.body < KINECT_BODIES && this.joint < NTU_JOINTS) {
-        const o = ((this.frame * KINECT_BODIES + this.body) * NTU_JOINTS + this.joint) * 3;
+        const o = this.jointOffset();
         for (let k = 0; k < 3; k++) this.xyz[o + k] = this.number(buf, this.starts[k]!, this.ends[k]!, start);
       }
       if (++this.joint === this.joints) this.nextBody();
@@ -205,13 +251,13 @@ export class SkeletonParser {
     switch (this.state) {
       case State.FrameCount: {
         this.frames = this.count(buf, n, start, 'the frame count');
-        this.grow(Math.min(this.frames, 512));
+        this.growFrames(Math.min(this.frames, 512));
         this.state = this.frames === 0 ? State.Done : State.BodyCount;
         return;
       }
       case State.BodyCount: {
         this.bodies = this.count(buf, n, start, this.expected());
-        if (this.frame >= this.bodyCounts.length) this.grow(Math.min(this.frames, 2 * this.bodyCounts.length));
+        if (this.frame >= this.bodyCounts.length) this.growFrames(Math.min(this.frames, 2 * this.bodyCounts.length));
         this.bodyCounts[this.frame] = this.bodies;
         this.body = 0;
         if (this.bodies === 0) this.nextFrame();
@@ -244,13 +290,19 @@ export class SkeletonParser {
     this.state = ++this.frame < this.frames ? State.BodyCount : State.Done;
   }
 
-  private grow(frames: number): void {
-    const xyz = new Float64Array(frames * FRAME_VALUES);
-    xyz.set(this.xyz);
-    this.xyz = xyz;
+  private growFrames(frames: number): void {
     const counts = new Int32Array(frames);
     counts.set(this.bodyCounts);
     this.bodyCounts = counts;
+  }
+
+  private growRows(rows: number): void {
+    const xyz = new Float64Array(rows * FRAME_VALUES);
+    xyz.set(this.xyz);
+    this.xyz = xyz;
+    const dataFrames = new Int32Array(rows);
+    dataFrames.set(this.dataFrames);
+    this.dataFrames = dataFrames;
   }
 
   /** A line holding one non-negative integer. */
@@ -260,10 +312,10 @@ export class SkeletonParser {
     let i = this.starts[0]!;
     const e = this.ends[0]!;
     if (buf[i] === 0x2b) i++; // '+'
-    if (i === e) this.fail(`expected ${what} but found '${latin1(buf, this.starts[0]!, e)}'`, this.line, this.starts[0]! - lineStart + 1);
+    if (i === e) this.fail(`expected ${what} but found ${quoted(latin1(buf, this.starts[0]!, e))}`, this.line, this.starts[0]! - lineStart + 1);
     for (; i < e; i++) {
       const d = buf[i]! - 0x30;
-      if (d < 0 || d > 9) this.fail(`expected ${what} but found '${latin1(buf, this.starts[0]!, e)}'`, this.line, this.starts[0]! - lineStart + 1);
+      if (d < 0 || d > 9) this.fail(`expected ${what} but found ${quoted(latin1(buf, this.starts[0]!, e))}`, this.line, this.starts[0]! - lineStart + 1);
       v = v * 10 + d;
     }
     if (v > 0x7fffffff) this.fail(`${what} ${v} is not plausible`);
@@ -311,7 +363,7 @@ export class SkeletonParser {
     if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) return Number(text);
     if (/^[+-]?(inf|infinity)$/i.test(text)) return text.startsWith('-') ? -Infinity : Infinity;
     if (/^[+-]?nan$/i.test(text)) return NaN;
-    return this.fail(`'${text}' is not a number (in ${this.expected()})`, this.line, s - lineStart + 1);
+    return this.fail(`${quoted(text)} is not a number (in ${this.expected()})`, this.line, s - lineStart + 1);
   }
 }
 
