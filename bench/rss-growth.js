@@ -24,6 +24,10 @@ const steps = Number(flag('steps', 10000));
 const every = Number(flag('every', 500));
 const from = Number(flag('from', 1500));
 const jsonOut = flag('json', undefined);
+// Diagnostics: where the growth comes from.
+const dispose = process.argv.includes('--dispose'); // dispose the logits instead of leaving them to the collector
+const predict = !process.argv.includes('--no-predict');
+const gcEvery = Number(flag('gc-every', 0)); // global.gc() every N steps (needs node --expose-gc)
 
 const B = 8;
 const T = 20;
@@ -68,9 +72,13 @@ async function main() {
     const { x, labels } = batch(step % 1000);
     model.train();
     await trainer.step(x, labels);
-    model.eval();
-    const logits = await model.predict(x);
-    logits.toArray();
+    if (predict) {
+      model.eval();
+      const logits = await model.predict(x);
+      logits.toArray();
+      if (dispose) logits.dispose();
+    }
+    if (gcEvery > 0 && step % gcEvery === 0) global.gc();
     if (step % every === 0) record(step);
   }
   const at = (s) => curve.reduce((best, p) => (Math.abs(p.step - s) < Math.abs(best.step - s) ? p : best));

@@ -57,7 +57,12 @@ export function prepareLabels(labels: LabelInput, batch: number, classes: number
   }
   const int64 = new BigInt64Array(values.length);
   for (let i = 0; i < values.length; i++) {
-    const v = Number(values[i]);
+    const raw: unknown = values[i];
+    // Number('3') would quietly accept labels read as text: only numbers are labels.
+    if (typeof raw !== 'number' && typeof raw !== 'bigint') {
+      throw new NRNMError(`Expected ${name}[${i}] to be an integer class (a number) but received ${describe(raw)}; convert labels read as text with Number() first`, 'ERR_DTYPE');
+    }
+    const v = Number(raw);
     if (!Number.isInteger(v) || v < 0 || v >= classes) {
       throw new NRNMError(`Expected ${name}[${i}] to be an integer class in [0, ${classes}) but received ${String(values[i])}`, 'ERR_ARG');
     }

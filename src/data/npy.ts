@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NRNMError, argError } from '../errors';
 import { typedArrayTag } from '../validate';
+import { fileError, quoted } from '../file-errors';
 
 export type NpyDType = 'float32' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64';
 
@@ -138,10 +139,10 @@ function parseDescr(descr: string, file: string, offset: number): NpyDType {
   const code = m ? `${m[2]}${m[3]}` : '';
   const dtype = (Object.keys(DTYPES) as NpyDType[]).find((k) => DTYPES[k].code === code);
   if (!m || dtype === undefined) {
-    throw formatError(file, `unsupported dtype '${descr}' (float32, float64 and 8- to 64-bit integers are read)`, offset);
+    throw formatError(file, `unsupported dtype ${quoted(descr)} (float32, float64 and 8- to 64-bit integers are read)`, offset);
   }
   if (m[1] === '>' && DTYPES[dtype].size > 1) {
-    throw formatError(file, `is big-endian ('${descr}'); save it little-endian with arr.astype('<${code}')`, offset);
+    throw formatError(file, `is big-endian (${quoted(descr)}); save it little-endian with arr.astype('<${code}')`, offset);
   }
   return dtype;
 }
@@ -180,7 +181,7 @@ class LiteralParser {
     if (c === '(' || c === '[') return this.sequence(c === '(' ? ')' : ']', false) as Literal[];
     if (c === "'" || c === '"') return this.string(c);
     const m = /^(?:[+-]?\d+|True|False|None)/.exec(this.text.slice(this.pos));
-    if (!m) this.fail(c === undefined ? 'ends early' : `unexpected '${c}'`);
+    if (!m) this.fail(c === undefined ? 'ends early' : `unexpected ${quoted(c)}`);
     this.pos += m[0].length;
     if (m[0] === 'True') return true;
     if (m[0] === 'False') return false;
@@ -346,8 +347,7 @@ export class NpyFile {
     try {
       fd = fs.openSync(file, 'r');
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw new NRNMError(`${file}: cannot open (${err.code ?? err.message})`, err.code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_FORMAT', { cause: e });
+      throw fileError(file, e, 'cannot open');
     }
     try {
       const size = fs.fstatSync(fd).size;
@@ -361,7 +361,7 @@ export class NpyFile {
       return new NpyFile(file, fd, header);
     } catch (e) {
       fs.closeSync(fd);
-      throw e;
+      throw fileError(file, e);
     }
   }
 
@@ -380,7 +380,12 @@ export class NpyFile {
     const fd = this.handle();
     const piece = 1 << 30;
     for (let done = 0; done < out.length; ) {
-      const n = fs.readSync(fd, out, done, Math.min(piece, out.length - done), position + done);
+      let n: number;
+      try {
+        n = fs.readSync(fd, out, done, Math.min(piece, out.length - done), position + done);
+      } catch (e) {
+        throw fileError(this.file, e);
+      }
       if (n === 0) throw formatError(this.file, 'truncated while reading (did the file change?)', position + done);
       done += n;
     }
@@ -392,7 +397,7 @@ export class NpyFile {
     const piece = 1 << 30;
     for (let done = 0; done < out.length; ) {
       const n = await new Promise<number>((resolve, reject) =>
-        fs.read(fd, out, done, Math.min(piece, out.length - done), position + done, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+        fs.read(fd, out, done, Math.min(piece, out.length - done), position + done, (err, bytes) => (err ? reject(fileError(this.file, err)) : resolve(bytes))),
       );
       if (n === 0) throw formatError(this.file, 'truncated while reading (did the file change?)', position + done);
       done += n;

@@ -210,6 +210,9 @@ function opName(code: number): string {
   return OP_NAMES.get(code) ?? `0x${code.toString(16).padStart(2, '0')}`;
 }
 
+/** Most arguments a call (REDUCE, NEWOBJ, INST, OBJ) may pass; data pickles pass a handful. */
+const MAX_CALL_ARGS = 256;
+
 /** Largest Python int (in bytes) the reader accepts; bigger ones are refused, not computed. */
 const MAX_LONG_BYTES = 1 << 16;
 
@@ -463,6 +466,9 @@ class Unpickler {
     }
     if (!Array.isArray(args)) {
       throw this.error(`${opName(this.op)} arguments are a ${describe(args)}, not a tuple`, 'The pickle is corrupt.');
+    }
+    if (args.length > MAX_CALL_ARGS) {
+      throw this.error(`${opName(this.op)} passes ${args.length} arguments to ${callable.qualifiedName}`, 'The pickle is corrupt.');
     }
     const handler = Object.prototype.hasOwnProperty.call(this.globals, callable.qualifiedName)
       ? this.globals[callable.qualifiedName]

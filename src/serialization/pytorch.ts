@@ -257,7 +257,7 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
       undefined,
       `the zip archive has no <folder>/data.pkl (entries: ${zip.entries
         .slice(0, 5)
-        .map((e) => e.name)
+        .map((e) => quoted(e.name, 80))
         .join(', ')}${zip.entries.length > 5 ? ', ...' : ''})`,
       'Expected a file written by torch.save(model.state_dict(), path).',
     );

@@ -107,13 +107,13 @@ export class SkeletonParser {
       start = nl + 1;
     }
     if (start < buf.length) {
-      if (buf.length - start > MAX_SKELETON_LINE) this.longLine();
+      if (buf.length - start > MAX_SKELETON_LINE) this.longLine(this.line + 1);
       this.rest = buf.slice(start);
     }
   }
 
-  private longLine(): never {
-    return this.fail(`line ${this.line + 1} is longer than ${MAX_SKELETON_LINE} bytes; this is not a .skeleton file`, this.line + 1);
+  private longLine(line: number): never {
+    return this.fail(`a line longer than ${MAX_SKELETON_LINE} bytes; this is not a .skeleton file`, line);
   }
 
   end(): SkeletonSequence {
@@ -229,7 +229,7 @@ export class SkeletonParser {
 
   private onLine(buf: Uint8Array, start: number, end: number): void {
     this.line++;
-    if (end - start > MAX_SKELETON_LINE) this.longLine();
+    if (end - start > MAX_SKELETON_LINE) this.longLine(this.line);
     if (this.state === State.Joint) {
       const keep = this.body < KINECT_BODIES && this.joint < NTU_JOINTS;
       const o = keep ? this.jointOffset() : -1;
