@@ -1,22 +1,23 @@
 /**
- * Checkpoint files (.nrnm): one file with a JSON header (options, epoch,
- * step, seed, metrics) and the native archive (parameters, generator,
- * optimizer and scheduler state). Always written to a temp file in the same
- * directory, flushed, then renamed, so a kill leaves the last good file.
- *
- * Layout: "NRNMCKPT" | u32 LE format version | u32 LE header bytes |
- *         header (UTF-8 JSON) | archive bytes (to the end).
+ * Checkpoint files (.nrnm): safetensors files, written and read by the
+ * native core (native/nrnm/checkpoint.h; README "Checkpoint format"), so
+ * that loading one never runs code from it and Python reads it as it is.
+ * This module holds the package's JSON header (the "nrnm.header" metadata:
+ * options, progress, metrics) and the file I/O: writes go through
+ * writeFileAtomic; every error names the file.
  */
 import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 
 import { NRNMError } from './errors';
+import { ioError, writeFileAtomic } from './io/atomic-write';
+import { native } from './native';
 import type { ResolvedModelOptions } from './options';
 import { packageVersion } from './version';
 
-const MAGIC = Buffer.from('NRNMCKPT', 'ascii');
-export const CHECKPOINT_FORMAT_VERSION = 1;
-const PREFIX_BYTES = MAGIC.length + 8;
+/** Format version of the checkpoints this version writes (the native core's). */
+export const CHECKPOINT_FORMAT_VERSION = 2;
+/** The signature of format 1 (a LibTorch archive after a JSON header), which is no longer read. */
+const LEGACY_MAGIC = Buffer.from('NRNMCKPT', 'ascii');
 
 export interface CheckpointHeader {
   format: 'nrnm-checkpoint';
@@ -33,9 +34,10 @@ export interface CheckpointHeader {
   metrics: Record<string, unknown>;
 }
 
+/** A checkpoint read and checked (checksum, format); `bytes` go to the native load. */
 export interface Checkpoint {
   header: CheckpointHeader;
-  archive: Buffer;
+  bytes: Buffer;
 }
 
 /** A header for the current package version; the parts a saver knows are given. */
@@ -55,61 +57,40 @@ export function checkpointHeader(
   };
 }
 
-/** Writes a checkpoint atomically: temp file + fsync + rename. */
-export async function writeCheckpoint(file: string, header: CheckpointHeader, archive: Buffer): Promise<void> {
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const prefix = Buffer.alloc(PREFIX_BYTES);
-  MAGIC.copy(prefix, 0);
-  prefix.writeUInt32LE(CHECKPOINT_FORMAT_VERSION, MAGIC.length);
-  prefix.writeUInt32LE(json.length, MAGIC.length + 4);
-  await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const temp = `${file}.tmp-${process.pid}-${Date.now().toString(36)}`;
-  const handle = await fs.open(temp, 'w');
-  try {
-    await handle.writev([prefix, json, archive]);
-    await handle.sync();
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    await fs.rm(temp, { force: true });
-    throw err;
-  }
-  await handle.close();
-  await fs.rename(temp, file);
+/** Writes checkpoint bytes (from a native save) atomically. */
+export async function writeCheckpoint(file: string, bytes: Buffer): Promise<void> {
+  await writeFileAtomic(file, bytes);
 }
 
-/** Reads and checks a checkpoint; errors name the file and what is wrong. */
+/** Reads a checkpoint and checks it; errors name the file and what is wrong. */
 export async function readCheckpoint(file: string): Promise<Checkpoint> {
   let bytes: Buffer;
   try {
     bytes = await fs.readFile(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new NRNMError(`Cannot read checkpoint ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_FORMAT');
+    throw ioError(file, 'read', err);
   }
-  if (bytes.length < PREFIX_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) {
-    throw new NRNMError(`${file} is not an nrnm-native checkpoint (no NRNMCKPT signature at byte 0)`, 'ERR_FORMAT');
-  }
-  const version = bytes.readUInt32LE(MAGIC.length);
-  if (version !== CHECKPOINT_FORMAT_VERSION) {
+  if (bytes.length >= LEGACY_MAGIC.length && bytes.subarray(0, LEGACY_MAGIC.length).equals(LEGACY_MAGIC)) {
     throw new NRNMError(
-      `${file} is a checkpoint of format version ${version}; this nrnm-native reads version ${CHECKPOINT_FORMAT_VERSION}. Use the nrnm-native version that wrote it.`,
+      `${file} is a checkpoint of format 1 (nrnm-native 0.1), which held a LibTorch archive that could run code when loaded; ` +
+        'this version reads only the data-only format 2 (safetensors). Convert it with the version that wrote it: ' +
+        'README "Checkpoint format", "Converting format-1 checkpoints".',
       'ERR_CHECKPOINT_VERSION',
     );
   }
-  const headerBytes = bytes.readUInt32LE(MAGIC.length + 4);
-  if (PREFIX_BYTES + headerBytes > bytes.length) {
-    throw new NRNMError(`${file} is truncated: its header needs ${headerBytes} bytes at offset ${PREFIX_BYTES} but the file has ${bytes.length}`, 'ERR_FORMAT');
+  const metadata = await native().checkpointMetadata(bytes, file);
+  const text = metadata['nrnm.header'];
+  if (text === undefined) {
+    throw new NRNMError(`${file}: the checkpoint has no "nrnm.header" metadata (options and progress); it was not written by nrnm-native`, 'ERR_FORMAT');
   }
   let header: CheckpointHeader;
   try {
-    header = JSON.parse(bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + headerBytes).toString('utf8')) as CheckpointHeader;
+    header = JSON.parse(text) as CheckpointHeader;
   } catch (err) {
-    throw new NRNMError(`${file}: the checkpoint header at offset ${PREFIX_BYTES} is not valid JSON (${(err as Error).message})`, 'ERR_FORMAT');
+    throw new NRNMError(`${file}: the checkpoint's "nrnm.header" metadata is not valid JSON (${(err as Error).message})`, 'ERR_FORMAT');
   }
-  if (header.format !== 'nrnm-checkpoint' || typeof header.model !== 'object') {
-    throw new NRNMError(`${file}: the checkpoint header lacks its format or model options`, 'ERR_FORMAT');
+  if (header === null || typeof header !== 'object' || header.format !== 'nrnm-checkpoint' || header.model === null || typeof header.model !== 'object') {
+    throw new NRNMError(`${file}: the checkpoint's "nrnm.header" lacks its format or model options`, 'ERR_FORMAT');
   }
-  const archive = bytes.subarray(PREFIX_BYTES + headerBytes);
-  if (archive.length === 0) throw new NRNMError(`${file} is truncated: it has no parameters after the header`, 'ERR_FORMAT');
-  return { header, archive };
+  return { header, bytes };
 }

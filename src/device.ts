@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { NRNMError, argError } from './errors';
+import { writeFileAtomicSync } from './io/atomic-write';
 import { loadedBinary, native } from './native';
 
 export interface CudaProbe {
@@ -73,7 +74,7 @@ export function probeCuda(): CudaProbe {
   }
   probed = probeInChild(binary.path, binary.preload ?? []);
   try {
-    fs.writeFileSync(file, JSON.stringify(probed));
+    writeFileAtomicSync(file, JSON.stringify(probed));
   } catch {
     // a read-only tmpdir only costs a probe per process
   }

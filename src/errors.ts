@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'ERR_FORMAT' // a malformed file
   | 'ERR_CHECKPOINT_VERSION' // a checkpoint written by an incompatible version
   | 'ERR_NOT_FOUND' // a missing file or dataset
+  | 'ERR_IO' // a file could not be written (the message names it and the OS error)
   | 'ERR_NO_LIBTORCH' // LibTorch could not be found
   | 'ERR_NATIVE_LOAD' // the addon could not be loaded
   | 'ERR_CUDA' // CUDA unavailable or failing

@@ -170,16 +170,17 @@ export class NRNMClassifier {
 
   /** Saves options and parameters (an .nrnm checkpoint without trainer state), atomically. */
   async save(file: string, metrics: Record<string, unknown> = {}): Promise<void> {
-    const archive = await this.#run(() => this.#handle.save());
-    await writeCheckpoint(file, checkpointHeader({ model: { ...this.options }, metrics }), archive);
+    const header = checkpointHeader({ model: { ...this.options }, metrics });
+    const bytes = await this.#run(() => this.#handle.save(JSON.stringify(header)));
+    await writeCheckpoint(file, bytes);
   }
 
   /** Loads a model from an .nrnm checkpoint (written by save() or by a Trainer). */
   static async load(file: string, options: { device?: string } = {}): Promise<NRNMClassifier> {
-    const { header, archive } = await readCheckpoint(file);
+    const { header, bytes } = await readCheckpoint(file);
     const model = new NRNMClassifier({ ...header.model, device: options.device ?? 'auto' });
     try {
-      await model.#run(() => model.#handle.load(archive));
+      await model.#run(() => model.#handle.load(bytes, file));
     } catch (err) {
       model.dispose();
       throw err;

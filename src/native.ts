@@ -80,8 +80,10 @@ export interface NativeModelHandle {
   device(): string;
   describe(): string;
   /** Parameters and generator state, as an opaque archive. */
-  save(): Promise<Buffer>;
-  load(archive: Buffer): Promise<void>;
+  /** The checkpoint's bytes, with `header` (JSON) as its "nrnm.header" metadata. */
+  save(header: string): Promise<Buffer>;
+  /** Restores from checkpoint bytes; all or nothing; errors name `source`. */
+  load(bytes: Buffer, source: string): Promise<void>;
   dispose(): void;
 }
 
@@ -108,8 +110,10 @@ export interface NativeTrainerHandle {
   endEpoch(): void;
   counts(): { steps: number; epochs: number };
   /** Model parameters, generator and optimizer/scheduler state, as an opaque archive. */
-  save(): Promise<Buffer>;
-  load(archive: Buffer): Promise<void>;
+  /** The checkpoint's bytes, with `header` (JSON) as its "nrnm.header" metadata. */
+  save(header: string): Promise<Buffer>;
+  /** Restores from checkpoint bytes; all or nothing; errors name `source`. */
+  load(bytes: Buffer, source: string): Promise<void>;
   dispose(): void;
 }
 
@@ -193,6 +197,8 @@ export interface NativeAddon {
   ModelHandle: new (options: NativeModelOptions, device: string) => NativeModelHandle;
   TrainerHandle: new (model: NativeModelHandle, options: NativeTrainerOptions) => NativeTrainerHandle;
   setErrorClass(ctor: typeof NRNMError): void;
+  /** A checkpoint's metadata, after its checksum and format checks; errors name `source`. */
+  checkpointMetadata(bytes: Buffer, source: string): Promise<Record<string, string>>;
   runtimeInfo(): NativeRuntimeInfo;
   setThreads(intraOp: number): void;
   /** A tiny op on cuda:0; run it in a child process (src/device.ts). */

@@ -242,16 +242,18 @@ export class Trainer {
    * and scheduler state, progress, metrics) atomically.
    */
   async save(file: string, extra: { progress?: Progress; seed?: number; metrics?: Record<string, unknown> } = {}): Promise<void> {
-    const archive = await this.#run(() => this.#handle.save());
-    const counts = this.#handle.counts();
-    const header = checkpointHeader({
-      model: { ...this.model.options },
-      trainer: { ...this.options },
-      progress: extra.progress ?? { epoch: counts.epochs, batch: 0, step: counts.steps },
-      seed: extra.seed,
-      metrics: extra.metrics,
+    const bytes = await this.#run(() => {
+      const counts = this.#handle.counts(); // in the queue: after the steps queued before
+      const header = checkpointHeader({
+        model: { ...this.model.options },
+        trainer: { ...this.options },
+        progress: extra.progress ?? { epoch: counts.epochs, batch: 0, step: counts.steps },
+        seed: extra.seed,
+        metrics: extra.metrics,
+      });
+      return this.#handle.save(JSON.stringify(header));
     });
-    await writeCheckpoint(file, header, archive);
+    await writeCheckpoint(file, bytes);
   }
 
   /**
@@ -259,14 +261,14 @@ export class Trainer {
    * ready to continue exactly where it stopped.
    */
   static async resume(file: string, options: { device?: DeviceSpec | string } = {}): Promise<{ trainer: Trainer; progress: Progress; seed: number | null; header: CheckpointHeader }> {
-    const { header, archive } = await readCheckpoint(file);
+    const { header, bytes } = await readCheckpoint(file);
     if (!header.trainer) {
       throw new NRNMError(`${file} holds a model without trainer state; load it with NRNMClassifier.load()`, 'ERR_FORMAT');
     }
     const model = new NRNMClassifier({ ...header.model, device: options.device ?? 'auto' });
     try {
       const trainer = new Trainer(model, header.trainer as TrainerOptions);
-      await trainer.#run(() => trainer.#handle.load(archive));
+      await trainer.#run(() => trainer.#handle.load(bytes, file));
       const progress = header.progress ?? { epoch: 0, batch: 0, step: 0 };
       return { trainer, progress, seed: header.seed, header };
     } catch (err) {

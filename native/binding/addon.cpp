@@ -15,6 +15,7 @@ Napi::Value RuntimeInfoJs(const Napi::CallbackInfo& info);
 Napi::Value SetThreadsJs(const Napi::CallbackInfo& info);
 Napi::Value ProbeCudaJs(const Napi::CallbackInfo& info);
 Napi::Object DefineBench(Napi::Env env);
+Napi::Value CheckpointMetadataJs(const Napi::CallbackInfo& info);
 
 namespace {
 
@@ -36,6 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClass", Napi::Function::New<SetErrorClass>(env, "setErrorClass"));
   exports.Set("runtimeInfo", Napi::Function::New<RuntimeInfoJs>(env, "runtimeInfo"));
   exports.Set("setThreads", Napi::Function::New<SetThreadsJs>(env, "setThreads"));
+  exports.Set("checkpointMetadata", Napi::Function::New<CheckpointMetadataJs>(env, "checkpointMetadata"));
   exports.Set("probeCuda", Napi::Function::New<ProbeCudaJs>(env, "probeCuda"));
   // Known when compiled: reading them touches no driver (device.ts decides
   // from these before probing CUDA in a child process).

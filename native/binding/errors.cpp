@@ -3,16 +3,9 @@
 #include <c10/util/Exception.h>
 
 #include "addon_data.h"
+#include "nrnm/errors.h"
 
 namespace nrnm_binding {
-
-namespace {
-
-bool Contains(const std::string& text, const char* needle) {
-  return text.find(needle) != std::string::npos;
-}
-
-}  // namespace
 
 Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message) {
   AddonData& data = GetAddonData(env);
@@ -35,19 +28,27 @@ Napi::Error ExceptionToJs(Napi::Env env, std::exception_ptr error, const char* w
     code = e.code;
     message = e.what();
     prefix = false;
+  } catch (const nrnm::FormatError& e) {
+    code = "ERR_FORMAT";  // the message names the file
+    message = e.what();
+    prefix = false;
+  } catch (const nrnm::NonFiniteError& e) {
+    code = "ERR_NON_FINITE";  // nrnm::Trainer::step refused to apply the update
+    message = e.what();
+  } catch (const c10::OutOfMemoryError& e) {
+    // The core's CPU allocator and LibTorch's CUDA allocator throw this type.
+    const bool cuda = e.msg().find("CUDA") != std::string::npos;
+    code = cuda ? "ERR_CUDA_OOM" : "ERR_OOM";
+    message = std::string(e.what_without_backtrace()) +
+              (cuda ? " (lower the batch size or the hidden size, or use another GPU)"
+                    : " (lower the batch size or the hidden size, or free host memory)");
   } catch (const c10::Error& e) {
     message = e.what_without_backtrace();
-    if (Contains(message, "out of memory")) {
-      code = "ERR_CUDA_OOM";
-      message += " (lower the batch size or the hidden size, or use another GPU)";
-    } else if (Contains(message, " became NaN") || Contains(message, " became infinite")) {
-      code = "ERR_NON_FINITE";  // nrnm::Trainer::step refused to apply the update
-    } else if (Contains(message, "CUDA") || Contains(message, "cuda")) {
-      code = "ERR_CUDA";
-    }
+    // LibTorch gives CUDA runtime failures no type of their own.
+    if (message.find("CUDA") != std::string::npos || message.find("cuda") != std::string::npos) code = "ERR_CUDA";
   } catch (const std::bad_alloc&) {
     code = "ERR_OOM";
-    message = "out of host memory";
+    message = "out of host memory (lower the batch size or the hidden size, or free host memory)";
   } catch (const std::exception& e) {
     message = e.what();
   } catch (...) {

@@ -9,6 +9,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "nrnm/checkpoint.h"
 #include "nrnm/classifier.h"
 #include "nrnm/trainer.h"
 
@@ -28,11 +29,8 @@ struct ModelState {
   /// Waits for queued GPU work so a resolved promise means "done" and CUDA
   /// errors surface in the call that caused them.
   void Synchronize() const;
+  /// What a checkpoint of this model (and `trainer`, if given) holds.
+  nrnm::CheckpointParts Parts(nrnm::Trainer* trainer);
 };
-
-/// One archive with the module's parameters, its generator state and, when
-/// given, the trainer's state: the binary part of a checkpoint.
-std::string SaveArchive(ModelState& state, const nrnm::Trainer* trainer);
-void LoadArchive(ModelState& state, nrnm::Trainer* trainer, const std::string& bytes);
 
 }  // namespace nrnm_binding

@@ -4,7 +4,6 @@
 #include <sstream>
 
 #include <ATen/Functions.h>
-#include <torch/nn/functional/loss.h>
 #include <torch/nn/pimpl.h>
 
 #include "addon_data.h"
@@ -14,6 +13,7 @@
 #include "promise_worker.h"
 #include "tensor_wrap.h"
 #include "nrnm/device.h"
+#include "nrnm/gradients.h"
 
 namespace nrnm_binding {
 
@@ -23,11 +23,6 @@ Napi::FunctionReference& ModelClass() {
   static Napi::FunctionReference* ref = new Napi::FunctionReference();
   return *ref;
 }
-
-struct LossAndGrads {
-  double loss = 0;
-  std::vector<std::pair<std::string, at::Tensor>> gradients;
-};
 
 }  // namespace
 
@@ -106,25 +101,13 @@ Napi::Value ModelWrap::LossAndGradients(const Napi::CallbackInfo& info) {
     std::shared_ptr<ModelState> state = StateOf(Value(), "model.lossAndGradients");
     at::Tensor x = TensorWrap::TensorOf(info[0], "model.lossAndGradients");
     at::Tensor y = TensorWrap::TensorOf(info[1], "model.lossAndGradients");
-    return PromiseWorker<LossAndGrads>::Run(
+    return PromiseWorker<nrnm::LossAndGradients>::Run(
         env, "model.lossAndGradients",
         [state, x, y]() {
           std::lock_guard<std::mutex> lock(state->mutex);
-          auto& model = state->model;
-          for (auto& p : model->parameters()) p.mutable_grad() = at::Tensor();
-          at::Tensor loss = torch::nn::functional::cross_entropy(model->forward(state->Input(x)), state->Labels(y));
-          loss.backward();
-          LossAndGrads out;
-          out.loss = loss.item<double>();
-          for (const auto& item : model->named_parameters()) {
-            const at::Tensor& grad = item.value().grad();
-            out.gradients.emplace_back(item.key(),
-                                       grad.defined() ? grad.to(at::kCPU, /*non_blocking=*/false, /*copy=*/true) : at::zeros_like(item.value(), at::kCPU));
-          }
-          for (auto& p : model->parameters()) p.mutable_grad() = at::Tensor();
-          return out;
+          return nrnm::loss_and_gradients(state->model, state->Input(x), state->Labels(y));
         },
-        [](Napi::Env env, LossAndGrads& r) -> Napi::Value {
+        [](Napi::Env env, nrnm::LossAndGradients& r) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
           out.Set("loss", r.loss);
           Napi::Object grads = Napi::Object::New(env);
@@ -229,16 +212,20 @@ Napi::Value ModelWrap::Describe(const Napi::CallbackInfo& info) {
   });
 }
 
-// save() -> Promise<Buffer>: parameters and generator state (no trainer).
+// save(header) -> Promise<Buffer>: the checkpoint's bytes (nrnm/checkpoint.h)
+// with the package's JSON header as its "nrnm.header" metadata; src/ writes
+// them to disk (one atomic writer for every file).
 Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "model.save", [&]() -> Napi::Value {
     std::shared_ptr<ModelState> state = StateOf(Value(), "model.save");
+    if (!info[0].IsString()) throw CodedError("ERR_ARG", "model.save: expected the header JSON");
+    std::string header = info[0].As<Napi::String>().Utf8Value();
     return PromiseWorker<std::string>::Run(
         env, "model.save",
-        [state]() {
+        [state, header = std::move(header)]() {
           std::lock_guard<std::mutex> lock(state->mutex);
-          return SaveArchive(*state, nullptr);
+          return nrnm::save_checkpoint(state->Parts(nullptr), {{"nrnm.header", header}});
         },
         [](Napi::Env env, std::string& bytes) -> Napi::Value {
           return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
@@ -247,18 +234,22 @@ Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
   });
 }
 
+// load(bytes, source) -> Promise<void>: all or nothing; errors name `source`.
 Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "model.load", [&]() -> Napi::Value {
     std::shared_ptr<ModelState> state = StateOf(Value(), "model.load");
-    if (!info[0].IsBuffer()) throw CodedError("ERR_ARG", "model.load: expected a Buffer");
+    if (!info[0].IsBuffer() || !info[1].IsString()) {
+      throw CodedError("ERR_ARG", "model.load: expected (Buffer, source name)");
+    }
     auto buffer = info[0].As<Napi::Buffer<char>>();
     std::string bytes(buffer.Data(), buffer.Length());
+    std::string source = info[1].As<Napi::String>().Utf8Value();
     return PromiseWorker<bool>::Run(
         env, "model.load",
-        [state, bytes = std::move(bytes)]() {
+        [state, bytes = std::move(bytes), source = std::move(source)]() {
           std::lock_guard<std::mutex> lock(state->mutex);
-          LoadArchive(*state, nullptr, bytes);
+          nrnm::load_checkpoint(bytes, source, state->Parts(nullptr));
           return true;
         },
         [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {Value()});

@@ -132,17 +132,21 @@ Napi::Value TrainerWrap::Counts(const Napi::CallbackInfo& info) {
   });
 }
 
-// save() -> Promise<Buffer>: model parameters, generator and trainer state.
+// save(header) -> Promise<Buffer>: the checkpoint's bytes (nrnm/checkpoint.h)
+// with the package's JSON header as its "nrnm.header" metadata; src/ writes
+// them to disk (one atomic writer for every file).
 Napi::Value TrainerWrap::Save(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "trainer.save", [&]() -> Napi::Value {
     auto state = Live("trainer.save");
     auto trainer = trainer_;
+    if (!info[0].IsString()) throw CodedError("ERR_ARG", "trainer.save: expected the header JSON");
+    std::string header = info[0].As<Napi::String>().Utf8Value();
     return PromiseWorker<std::string>::Run(
         env, "trainer.save",
-        [state, trainer]() {
+        [state, trainer, header = std::move(header)]() {
           std::lock_guard<std::mutex> lock(state->mutex);
-          return SaveArchive(*state, trainer.get());
+          return nrnm::save_checkpoint(state->Parts(trainer.get()), {{"nrnm.header", header}});
         },
         [](Napi::Env env, std::string& bytes) -> Napi::Value {
           return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
@@ -151,19 +155,23 @@ Napi::Value TrainerWrap::Save(const Napi::CallbackInfo& info) {
   });
 }
 
+// load(bytes, source) -> Promise<void>: all or nothing; errors name `source`.
 Napi::Value TrainerWrap::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "trainer.load", [&]() -> Napi::Value {
     auto state = Live("trainer.load");
     auto trainer = trainer_;
-    if (!info[0].IsBuffer()) throw CodedError("ERR_ARG", "trainer.load: expected a Buffer");
+    if (!info[0].IsBuffer() || !info[1].IsString()) {
+      throw CodedError("ERR_ARG", "trainer.load: expected (Buffer, source name)");
+    }
     auto buffer = info[0].As<Napi::Buffer<char>>();
     std::string bytes(buffer.Data(), buffer.Length());
+    std::string source = info[1].As<Napi::String>().Utf8Value();
     return PromiseWorker<bool>::Run(
         env, "trainer.load",
-        [state, trainer, bytes = std::move(bytes)]() {
+        [state, trainer, bytes = std::move(bytes), source = std::move(source)]() {
           std::lock_guard<std::mutex> lock(state->mutex);
-          LoadArchive(*state, trainer.get(), bytes);
+          nrnm::load_checkpoint(bytes, source, state->Parts(trainer.get()));
           return true;
         },
         [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {Value(), model_.Value()});

@@ -71,8 +71,33 @@ void deallocate(void* ptr) {
   c10::free_cpu(ptr);
 }
 
+// c10::alloc_cpu reports a failed allocation as a plain c10::Error in
+// LibTorch 1.x; callers get the typed c10::OutOfMemoryError of 2.x (the
+// binding's ERR_OOM), after one retry without the cached blocks.
+void* alloc_or_oom(size_t n) {
+  try {
+    return c10::alloc_cpu(n);
+  } catch (const c10::OutOfMemoryError&) {
+    throw;
+  } catch (const c10::Error&) {
+  }
+  {
+    Cache& c = cache();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    c.release_cached_locked();
+  }
+  try {
+    return c10::alloc_cpu(n);
+  } catch (const c10::OutOfMemoryError&) {
+    throw;
+  } catch (const c10::Error& e) {
+    TORCH_CHECK_WITH(OutOfMemoryError, false, e.what_without_backtrace());
+  }
+  return nullptr;
+}
+
 void* allocate_block(size_t n) {
-  if (n < kMinCached) return c10::alloc_cpu(n);
+  if (n < kMinCached) return alloc_or_oom(n);
   const size_t size = (n + kRound - 1) / kRound * kRound;
   Cache& c = cache();
   {
@@ -90,7 +115,7 @@ void* allocate_block(size_t n) {
     // A miss with a full cache: the shapes changed; do not keep stale blocks.
     if (c.stats.cached_bytes + size > c.stats.limit_bytes) c.release_cached_locked();
   }
-  void* ptr = c10::alloc_cpu(size);
+  void* ptr = alloc_or_oom(size);
   std::lock_guard<std::mutex> lock(c.mutex);
   c.sizes.emplace(ptr, size);
   c.stats.live_bytes += size;

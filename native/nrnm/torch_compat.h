@@ -4,6 +4,8 @@
 // (Debian's 1.13 and PyTorch 2.x wheels), in one place.
 
 #include <ATen/autocast_mode.h>
+#include <c10/util/string_utils.h>
+#include <torch/optim/optimizer.h>
 #include <torch/version.h>
 
 // LibTorch 2.4 made the autocast API device-generic and deprecated the
@@ -16,6 +18,25 @@
 #endif
 
 namespace nrnm {
+
+namespace detail {
+template <typename Key>
+Key optimizer_state_key_as(c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    return c10::guts::to_string(impl);
+  } else {
+    return static_cast<Key>(impl);
+  }
+}
+} // namespace detail
+
+/// The key of a parameter in Optimizer::state(): its TensorImpl address, as
+/// a string in LibTorch 1.x and as a pointer in 2.x.
+inline auto optimizer_state_key(const torch::Tensor& param) {
+  using Key = std::decay_t<
+      decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+  return detail::optimizer_state_key_as<Key>(param.unsafeGetTensorImpl());
+}
 
 /// Whether autocast is on for CUDA or the CPU in this thread.
 inline bool autocast_active() {

@@ -1,11 +1,11 @@
 #include "nrnm/trainer.h"
 
+#include "nrnm/errors.h"
 #include "nrnm/torch_compat.h"
 
 #include <ATen/Context.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
-#include <torch/serialize/archive.h>
 #include <torch/version.h>
 
 #include <cmath>
@@ -55,9 +55,6 @@ std::optional<Precision> precision_from_string(const std::string& text) {
 }
 
 namespace {
-
-// Version of the layout save() writes; load() refuses others.
-constexpr int64_t kStateFormat = 1;
 
 std::string shape_of(const torch::Tensor& t) {
   std::ostringstream out;
@@ -295,13 +292,13 @@ StepResult Trainer::step(const torch::Tensor& x_in, const torch::Tensor& y_in) {
   if (!std::isfinite(result.loss) || !std::isfinite(result.grad_norm)) {
     zero_grad(); // drop the non-finite gradients; the weights are untouched
     const bool loss_bad = !std::isfinite(result.loss);
-    TORCH_CHECK(
-        false, loss_bad ? "loss" : "gradient norm", " became ",
+    throw NonFiniteError(c10::str(
+        loss_bad ? "loss" : "gradient norm", " became ",
         non_finite_name(loss_bad ? result.loss : result.grad_norm),
         " at step ", n, "; the weights of step ", n - 1,
         n == 1 ? " (the initial weights)" : "",
         " are kept. Lower the learning rate or enable gradient clipping "
-        "(clip).");
+        "(clip)."));
   }
   optimizer_->step();
   step_count_ = n;
@@ -387,81 +384,6 @@ void Trainer::end_epoch() {
       epoch_count_ % options_.step_size() == 0) {
     set_lr(lr() * options_.gamma());
   }
-}
-
-void Trainer::save(torch::serialize::OutputArchive& archive) const {
-  archive.write("format", c10::IValue(kStateFormat));
-  archive.write(
-      "optimizer_kind",
-      c10::IValue(std::string(to_string(options_.optimizer()))));
-  archive.write(
-      "parameters", c10::IValue(static_cast<int64_t>(params_.size())));
-  archive.write("step_count", c10::IValue(step_count_));
-  archive.write("epoch_count", c10::IValue(epoch_count_));
-  archive.write("lr", c10::IValue(lr()));
-  torch::serialize::OutputArchive optimizer_archive(archive.compilation_unit());
-  optimizer_->save(optimizer_archive);
-  archive.write("optimizer", optimizer_archive);
-}
-
-namespace {
-
-c10::IValue read_value(
-    torch::serialize::InputArchive& archive,
-    const std::string& key) {
-  c10::IValue value;
-  TORCH_CHECK(
-      archive.try_read(key, value), "the trainer state has no '", key,
-      "' entry (not a trainer state, or a damaged one)");
-  return value;
-}
-
-} // namespace
-
-void Trainer::load(torch::serialize::InputArchive& archive) {
-  const int64_t format = read_value(archive, "format").toInt();
-  TORCH_CHECK(
-      format == kStateFormat, "the trainer state has format version ", format,
-      " but this build reads version ", kStateFormat);
-  const std::string kind = read_value(archive, "optimizer_kind").toStringRef();
-  TORCH_CHECK(
-      kind == to_string(options_.optimizer()), "the trainer state holds ",
-      kind, " optimizer state but this trainer uses ",
-      to_string(options_.optimizer()));
-  const int64_t parameters = read_value(archive, "parameters").toInt();
-  TORCH_CHECK(
-      parameters == static_cast<int64_t>(params_.size()),
-      "the trainer state covers ", parameters,
-      " trainable parameters but the model has ", params_.size());
-  const int64_t step_count = read_value(archive, "step_count").toInt();
-  const int64_t epoch_count = read_value(archive, "epoch_count").toInt();
-  const double lr = read_value(archive, "lr").toDouble();
-
-  torch::serialize::InputArchive optimizer_archive;
-  TORCH_CHECK(
-      archive.try_read("optimizer", optimizer_archive),
-      "the trainer state has no 'optimizer' entry");
-  optimizer_->load(optimizer_archive);
-  // The archive may have been read onto another device than the model's.
-  const torch::Device dev = device();
-  auto to_dev = [&](const torch::Tensor& t) {
-    return t.defined() ? t.to(dev) : t;
-  };
-  for (auto& item : optimizer_->state()) {
-    auto* state = item.second.get();
-    if (auto* s = dynamic_cast<torch::optim::AdamParamState*>(state)) {
-      s->exp_avg(to_dev(s->exp_avg()));
-      s->exp_avg_sq(to_dev(s->exp_avg_sq()));
-      s->max_exp_avg_sq(to_dev(s->max_exp_avg_sq()));
-    } else if (auto* w = dynamic_cast<torch::optim::AdamWParamState*>(state)) {
-      w->exp_avg(to_dev(w->exp_avg()));
-      w->exp_avg_sq(to_dev(w->exp_avg_sq()));
-      w->max_exp_avg_sq(to_dev(w->max_exp_avg_sq()));
-    }
-  }
-  step_count_ = step_count;
-  epoch_count_ = epoch_count;
-  set_lr(lr); // LibTorch's optimizer load restores state, not group options
 }
 
 } // namespace nrnm

@@ -23,13 +23,6 @@
 #include <string>
 #include <vector>
 
-namespace torch {
-namespace serialize {
-class OutputArchive;
-class InputArchive;
-} // namespace serialize
-} // namespace torch
-
 namespace nrnm {
 
 enum class OptimizerKind {
@@ -92,6 +85,24 @@ struct EvalResult {
   torch::Tensor logits; // (B, C) float32, on the model's device, no grad
 };
 
+/// A trainer's resumable state (Trainer::state / Trainer::restore).
+struct TrainerState {
+  /// Adam or AdamW moments of one trainable parameter; a parameter the
+  /// optimizer has not updated yet has step 0 and undefined tensors.
+  struct Moments {
+    int64_t step = 0;
+    torch::Tensor exp_avg;
+    torch::Tensor exp_avg_sq;
+    torch::Tensor max_exp_avg_sq; // undefined unless amsgrad
+  };
+  OptimizerKind optimizer = OptimizerKind::kAdam;
+  int64_t step_count = 0;
+  int64_t epoch_count = 0;
+  double lr = 0;
+  /// One entry per trainable parameter, in the model's parameters() order.
+  std::vector<Moments> moments;
+};
+
 /// Trains one model. Construct it after the model has been moved to its
 /// device (the optimizer state lives there). Not thread-safe: the caller
 /// serialises calls on one trainer (and its model).
@@ -112,7 +123,8 @@ class Trainer {
 
   /// One optimisation step on x (B, T, F) floating and y (B) integer labels
   /// in [0, C); inputs on another device are copied to the model's. Puts the
-  /// model in training mode. A non-finite loss or gradient throws (c10::Error)
+  /// model in training mode. A non-finite loss or gradient throws
+  /// nrnm::NonFiniteError (errors.h)
   /// before the optimizer step, so the weights stay those of the last step.
   StepResult step(const torch::Tensor& x, const torch::Tensor& y);
 
@@ -140,13 +152,15 @@ class Trainer {
     return options_;
   }
 
-  /// Optimizer state (Adam moments and step counts), scheduler state (epoch
-  /// count), learning rate and step count. Not the model's parameters.
-  void save(torch::serialize::OutputArchive& archive) const;
-  /// Restores what save() wrote into a trainer built with the same optimizer
-  /// kind on a model with the same parameters; moves the optimizer state to
-  /// the model's device.
-  void load(torch::serialize::InputArchive& archive);
+  /// What resuming needs besides the model's parameters: optimizer state
+  /// (Adam moments and step counts), scheduler state (epoch count), learning
+  /// rate and step count (trainer_state.cpp; checkpoint.h stores it).
+  TrainerState state() const;
+  /// Restores state() into a trainer built with the same optimizer kind on a
+  /// model with the same trainable parameters; moves the moments to the
+  /// model's device. Checks everything first and changes nothing when the
+  /// state does not fit (c10::Error).
+  void restore(const TrainerState& state);
 
  private:
   torch::Device device() const;

@@ -29,9 +29,12 @@ function sniff(file: string): 'nrnm' | 'zip' | 'other' {
     throw new NRNMError(`--checkpoint ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, 'ERR_NOT_FOUND');
   }
   try {
-    const head = Buffer.alloc(8);
-    const n = fs.readSync(fd, head, 0, 8, 0);
-    if (n === 8 && head.toString('latin1') === 'NRNMCKPT') return 'nrnm';
+    const head = Buffer.alloc(9);
+    const n = fs.readSync(fd, head, 0, 9, 0);
+    // A safetensors file (u64 header length, then the JSON header), or a
+    // format-1 checkpoint, which NRNMClassifier.load refuses saying how to convert it.
+    if (n === 9 && head[8] === 0x7b && head.readBigUInt64LE(0) < 100_000_000n) return 'nrnm';
+    if (n >= 8 && head.subarray(0, 8).toString('latin1') === 'NRNMCKPT') return 'nrnm';
     if (n >= 4 && head.readUInt32LE(0) === 0x04034b50) return 'zip';
     return 'other';
   } finally {

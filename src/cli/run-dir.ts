@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { NRNMError } from '../errors';
+import { appendFileChecked, writeFileAtomicSync } from '../io/atomic-write';
 import type { EvaluationReport } from './evaluation';
 import { COLORS, type Series, confusionSvg, lineChartsSvg } from './svg';
 
@@ -84,15 +85,12 @@ export class RunDir {
   }
 
   writeJson(name: string, value: unknown): void {
-    const file = this.file(name);
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`); // NaN and Infinity become null
-    fs.renameSync(tmp, file);
+    writeFileAtomicSync(this.file(name), `${JSON.stringify(value, null, 2)}\n`); // NaN and Infinity become null
   }
 
   appendMetric(record: MetricRecord): void {
     const line = JSON.stringify(record); // NaN and Infinity become null
-    fs.appendFileSync(this.file('metrics.jsonl'), `${line}\n`);
+    appendFileChecked(this.file('metrics.jsonl'), `${line}\n`);
     // Kept as the file will read back, so curves need not re-read the log.
     this.#metrics?.push(JSON.parse(line) as MetricRecord);
   }
@@ -130,7 +128,7 @@ export class RunDir {
     const records = this.readMetrics();
     const kept = records.filter((r) => typeof r.step !== 'number' || r.step <= step);
     if (kept.length === records.length) return;
-    fs.writeFileSync(this.file('metrics.jsonl'), kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    writeFileAtomicSync(this.file('metrics.jsonl'), kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
     this.#metrics = kept;
   }
 
@@ -171,12 +169,12 @@ export class RunDir {
       ],
       'epoch',
     );
-    fs.writeFileSync(this.file('curves.svg'), svg);
+    writeFileAtomicSync(this.file('curves.svg'), svg);
   }
 
   writeConfusion(report: EvaluationReport, title: string, file = this.file('confusion.svg')): void {
     const subtitle = `${report.dataset}: accuracy ${(100 * report.accuracy).toFixed(2)}% (${report.correct}/${report.total}), loss ${report.loss.toFixed(4)}; rows normalised`;
-    fs.writeFileSync(file, confusionSvg({ title, subtitle, counts: report.confusion, classNames: report.perClass.map((c) => c.name) }));
+    writeFileAtomicSync(file, confusionSvg({ title, subtitle, counts: report.confusion, classNames: report.perClass.map((c) => c.name) }));
   }
 }
 

@@ -8,8 +8,8 @@
  * rows in any order into a preallocated file (used by the NTU preprocessing).
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { NRNMError, argError } from '../errors';
+import { AtomicFile } from '../io/atomic-write';
 import { typedArrayTag } from '../validate';
 import { fileError, quoted } from '../file-errors';
 
@@ -482,26 +482,19 @@ export class NpyWriter {
   readonly dtype: NpyDType;
   readonly shape: number[];
   readonly rowLength: number;
-  private readonly tmp: string;
   private readonly dataOffset: number;
-  private fd: number | null;
+  private readonly out: AtomicFile;
 
   private constructor(file: string, dtype: NpyDType, shape: number[]) {
     this.file = file;
     this.dtype = dtype;
     this.shape = shape;
     this.rowLength = shape.slice(1).reduce((a, b) => a * b, 1);
-    this.tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
     const header = npyHeaderBytes(dtype, shape);
     this.dataOffset = header.length;
-    this.fd = fs.openSync(this.tmp, 'w');
-    try {
-      fs.writeSync(this.fd, header, 0, header.length, 0);
-      fs.ftruncateSync(this.fd, header.length + shape.reduce((a, b) => a * b, 1) * DTYPES[dtype].size);
-    } catch (e) {
-      this.abort();
-      throw e;
-    }
+    this.out = new AtomicFile(file); // every write checked; the file appears on close()
+    this.out.writeSync(header, 0);
+    this.out.truncateSync(header.length + shape.reduce((a, b) => a * b, 1) * DTYPES[dtype].size);
   }
 
   static create(file: string, dtype: NpyDType, shape: readonly number[]): NpyWriter {
@@ -512,33 +505,23 @@ export class NpyWriter {
 
   /** Writes `data` (whole rows, the writer's dtype) starting at row `row`. */
   writeSync(row: number, data: NpyTypedArray): void {
-    if (this.fd === null) throw new NRNMError(`${this.file}: writer is closed`, 'ERR_DISPOSED');
+    if (!this.out.open) throw new NRNMError(`${this.file}: writer is closed`, 'ERR_DISPOSED');
     if (dtypeOf(data) !== this.dtype) throw argError('data', `a ${this.dtype} typed array`, data);
     const rows = this.shape.length === 0 ? 1 : this.shape[0]!;
     if (data.length % this.rowLength !== 0 || row < 0 || row + data.length / this.rowLength > rows) {
       throw argError('rows', `whole rows within [0, ${rows})`, `${data.length / this.rowLength} rows at ${row}`);
     }
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    let position = this.dataOffset + row * this.rowLength * DTYPES[this.dtype].size;
-    for (let done = 0; done < bytes.length; ) {
-      const n = fs.writeSync(this.fd, bytes, done, Math.min(bytes.length - done, 1 << 30), position);
-      done += n;
-      position += n;
-    }
+    this.out.writeSync(bytes, this.dataOffset + row * this.rowLength * DTYPES[this.dtype].size);
   }
 
-  /** Flushes, closes and renames the file into place. */
+  /** Flushes, closes and renames the file into place (atomic-write.ts). */
   close(): void {
-    if (this.fd === null) return;
-    fs.closeSync(this.fd);
-    this.fd = null;
-    fs.renameSync(this.tmp, this.file);
+    if (this.out.open) this.out.commit();
   }
 
   /** Closes and deletes the temporary file; idempotent. */
   abort(): void {
-    if (this.fd !== null) fs.closeSync(this.fd);
-    this.fd = null;
-    fs.rmSync(this.tmp, { force: true });
+    this.out.abort();
   }
 }

@@ -17,11 +17,11 @@
  *     <prefix>/data/<key>    raw bytes of each storage
  *     <prefix>/version       '3\n'
  */
-import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 
+import { commitTemp, discardTemp, ioError, tempPathFor } from '../io/atomic-write';
 import { formatError, readError, SerializationError } from './errors';
 import { isTuple, pickle, PyGlobal, PyPersistentId, PyReduce, tuple, unpickle, type GlobalHandler } from './pickle';
 import { ZipReader, ZipWriter } from './zip';
@@ -710,10 +710,12 @@ export async function writeStateDict(
   }
   const dataPkl = pickle(new PyReduce(ORDERED_DICT, tuple(), { dictItems: items }), { protocol: 2 });
 
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const zip = await ZipWriter.create(tmp, { forceZip64: options.forceZip64 === true }).catch((err: unknown) => {
-    throw notFound(err, `${path}: cannot write, the directory ${dir} does not exist. Create it first.`);
+  // The temporary file, rename and folder fsync of every write (atomic-write.ts).
+  const tmp = tempPathFor(path);
+  const zip = await ZipWriter.create(tmp, { forceZip64: options.forceZip64 === true }).catch(async (err: unknown) => {
+    await discardTemp(tmp);
+    const missing = notFound(err, `${path}: cannot write, the directory ${dirname(path)} does not exist. Create it first.`);
+    throw missing === err ? ioError(path, 'write', err) : missing;
   });
   try {
     const prefix = 'archive';
@@ -726,26 +728,11 @@ export async function writeStateDict(
     }
     await zip.add(`${prefix}/version`, encoder.encode('3\n'));
     await zip.finish({ sync: true });
-    await rename(tmp, path);
+    await commitTemp(tmp, path);
   } catch (err) {
     await zip.abort().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await syncDirectory(dir);
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  // Makes the rename durable on Linux; not possible everywhere, so best effort.
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // ignore
+    await discardTemp(tmp);
+    throw ioError(path, 'write', err);
   }
 }
 

@@ -2,13 +2,13 @@
 // resume) and of the LSTM baseline. CPU only except the last test, which
 // skips without CUDA. Runs in a few seconds.
 
+#include "nrnm/checkpoint.h"
 #include "nrnm/lstm_baseline.h"
 #include "nrnm/trainer.h"
 
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 #include <torch/nn/modules/linear.h>
-#include <torch/serialize/archive.h>
 #include <torch/utils.h>
 
 #include <cmath>
@@ -439,26 +439,16 @@ void resume_is_identical(OptimizerKind kind) {
   run(trainer, 0, steps, straight);
 
   std::vector<double> resumed;
-  std::stringstream file;
+  std::string file; // the checkpoint format that ships (checkpoint.h)
   {
     auto first = small_lstm(11);
     Trainer first_trainer(first, options);
     run(first_trainer, 0, 3, resumed); // saved between two decays, lr 0.01
-    torch::serialize::OutputArchive archive, model_archive, trainer_archive;
-    first->save(model_archive);
-    first_trainer.save(trainer_archive);
-    archive.write("model", model_archive);
-    archive.write("trainer", trainer_archive);
-    archive.save_to(file);
+    file = nrnm::save_checkpoint({first.ptr().get(), nullptr, &first_trainer}, {});
   }
   auto second = small_lstm(99); // different initial weights, then loaded
-  torch::serialize::InputArchive archive, model_archive, trainer_archive;
-  archive.load_from(file);
-  archive.read("model", model_archive);
-  archive.read("trainer", trainer_archive);
-  second->load(model_archive);
   Trainer second_trainer(second, options);
-  second_trainer.load(trainer_archive);
+  nrnm::load_checkpoint(file, "resume.nrnm", {second.ptr().get(), nullptr, &second_trainer});
   EXPECT_EQ(second_trainer.step_count(), 3);
   EXPECT_EQ(second_trainer.epoch_count(), 3);
   EXPECT_EQ(second_trainer.lr(), 0.01);
@@ -487,28 +477,23 @@ TEST(Trainer, LoadRefusesAMismatchedState) {
   Trainer adam(model, plain());
   const auto batch = lstm_batches(1)[0];
   adam.step(batch.x, batch.y);
-  torch::serialize::OutputArchive out;
-  adam.save(out);
-  std::stringstream file;
-  out.save_to(file);
+  const nrnm::TrainerState state = adam.state();
 
-  torch::serialize::InputArchive in;
-  in.load_from(file);
   Trainer adamw(model, plain().optimizer(OptimizerKind::kAdamW));
   EXPECT_ERROR_HAS(
-      adamw.load(in),
+      adamw.restore(state),
       "the trainer state holds adam optimizer state but this trainer uses "
       "adamw");
   Trainer other(LastStepLinear(3, 3), plain());
   EXPECT_ERROR_HAS(
-      other.load(in),
+      other.restore(state),
       "the trainer state covers 10 trainable parameters but the model has 2");
-  torch::serialize::InputArchive empty_in;
-  torch::serialize::OutputArchive empty_out;
-  std::stringstream empty_file;
-  empty_out.save_to(empty_file);
-  empty_in.load_from(empty_file);
-  EXPECT_ERROR_HAS(adam.load(empty_in), "the trainer state has no 'format'");
+  nrnm::TrainerState wrong_shape = state;
+  wrong_shape.moments[0].exp_avg = torch::zeros({1});
+  Trainer fresh(model, plain());
+  EXPECT_ERROR_HAS(
+      fresh.restore(wrong_shape), "Adam moments of parameter 0 do not have its shape");
+  EXPECT_EQ(fresh.step_count(), 0) << "a refused state changed the trainer";
 }
 
 // Label = the feature that stands out at the FIRST step; the other steps are
@@ -579,15 +564,12 @@ TEST(TrainerCuda, TF32AndBF16StepsAndResumeOnTheGpu) {
     EXPECT_EQ(e.logits.scalar_type(), torch::kFloat);
     EXPECT_TRUE(e.logits.is_cuda());
 
-    // State saved from the GPU, read onto the CPU, loaded back to the GPU.
-    torch::serialize::OutputArchive out;
-    trainer.save(out);
-    std::stringstream file;
-    out.save_to(file);
-    torch::serialize::InputArchive in;
-    in.load_from(file, torch::kCPU);
+    // State saved from the GPU (a checkpoint holds CPU tensors), loaded
+    // back to the GPU.
+    const std::string file =
+        nrnm::save_checkpoint({model.ptr().get(), nullptr, &trainer}, {});
     Trainer again(model, plain().precision(precision).clip_norm(1.0));
-    again.load(in);
+    nrnm::load_checkpoint(file, "gpu.nrnm", {model.ptr().get(), nullptr, &again});
     const auto r = again.step(batches[0].x, batches[0].y);
     EXPECT_TRUE(std::isfinite(r.loss));
   }

@@ -271,7 +271,10 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
   const { run, fit, trainer, model } = plan;
   const trainData = checkDataFits(opened.train);
   const evalData = opened.eval;
-  run.make().writeJson('config.json', plan.config);
+  run.make();
+  // A resumed run records itself in config.json once it has run: a --resume
+  // that fails leaves the file as it was.
+  if (!plan.resumeFrom) run.writeJson('config.json', plan.config);
   const title = `NRNM on ${plan.data.dataset}${plan.data.split ? ` (${plan.data.split})` : ''}`;
   const parameters = Object.values(model.parameterShapes()).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
   out.info(`run directory: ${run.dir}`);
@@ -359,6 +362,7 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
     throw withFlagNames(err, FLAG_NAMES);
   }
   progress?.done();
+  if (plan.resumeFrom) run.writeJson('config.json', plan.config);
   run.writeCurves(title);
   const seconds = (performance.now() - started) / 1000;
   const counts = trainer.counts;

@@ -6,9 +6,8 @@
  * they are decoded here as data; anything else is refused, nothing runs.
  * Written as a protocol-2 pickle that Python 2 and 3 read.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { NRNMError } from '../../errors';
+import { writeFileAtomicSync } from '../../io/atomic-write';
 import { type GlobalHandler, getBuildState, pickle, tuple, unpickle } from '../../serialization/pickle';
 import { readFileOrThrow } from '../files';
 
@@ -44,9 +43,7 @@ export function readLabelPkl(file: string): NtuLabels {
 export function writeLabelPkl(file: string, names: readonly string[], labels: ArrayLike<number>): void {
   if (names.length !== labels.length) throw new NRNMError(`${names.length} names but ${labels.length} labels`, 'ERR_ARG');
   const bytes = pickle(tuple([...names], Array.from(labels)));
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
-  fs.writeFileSync(tmp, bytes);
-  fs.renameSync(tmp, file);
+  writeFileAtomicSync(file, bytes);
 }
 
 function describeValue(v: unknown): string {

@@ -1,0 +1,46 @@
+#pragma once
+
+// A small strict JSON reader and string quoting: what the checkpoint format
+// (safetensors: a JSON header) needs, hardened for files from anywhere. It
+// refuses what RFC 8259 refuses, nesting deeper than kMaxDepth, and
+// duplicate object keys; it never reads past the text.
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace nrnm {
+namespace json {
+
+constexpr int kMaxDepth = 64;
+
+/// A parsed JSON value; objects keep their key order.
+struct Value {
+  enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
+  Kind kind = Kind::kNull;
+  bool boolean = false;
+  double number = 0;
+  /// The number's text as written: integers are read from it exactly.
+  std::string number_text;
+  std::string string;
+  std::vector<Value> array;
+  std::vector<std::pair<std::string, Value>> object;
+
+  /// The member `key` of an object, or nullptr.
+  const Value* find(const std::string& key) const;
+  /// Whether this is a number written as an integer in [0, 2^53].
+  bool is_count() const;
+  /// The value of a count (is_count() must hold).
+  int64_t count() const;
+};
+
+/// Parses `text`; throws std::invalid_argument saying what and at which
+/// byte offset.
+Value parse(const std::string& text);
+
+/// `text` as a JSON string literal, with quotes (control characters escaped).
+std::string quote(const std::string& text);
+
+} // namespace json
+} // namespace nrnm
