@@ -15,42 +15,41 @@
 
 namespace nrnm {
 
-const char *to_string(OptimizerKind kind) {
+const char* to_string(OptimizerKind kind) {
   switch (kind) {
-  case OptimizerKind::kAdam:
-    return "adam";
-  case OptimizerKind::kAdamW:
-    return "adamw";
+    case OptimizerKind::kAdam:
+      return "adam";
+    case OptimizerKind::kAdamW:
+      return "adamw";
   }
   return "unknown";
 }
 
-const char *to_string(SchedulerKind kind) {
+const char* to_string(SchedulerKind kind) {
   switch (kind) {
-  case SchedulerKind::kNone:
-    return "none";
-  case SchedulerKind::kStepLR:
-    return "step";
+    case SchedulerKind::kNone:
+      return "none";
+    case SchedulerKind::kStepLR:
+      return "step";
   }
   return "unknown";
 }
 
-const char *to_string(Precision precision) {
+const char* to_string(Precision precision) {
   switch (precision) {
-  case Precision::kFP32:
-    return "fp32";
-  case Precision::kTF32:
-    return "tf32";
-  case Precision::kBF16:
-    return "bf16";
+    case Precision::kFP32:
+      return "fp32";
+    case Precision::kTF32:
+      return "tf32";
+    case Precision::kBF16:
+      return "bf16";
   }
   return "unknown";
 }
 
-std::optional<Precision> precision_from_string(const std::string &text) {
+std::optional<Precision> precision_from_string(const std::string& text) {
   for (Precision p : {Precision::kFP32, Precision::kTF32, Precision::kBF16}) {
-    if (text == to_string(p))
-      return p;
+    if (text == to_string(p)) return p;
   }
   return std::nullopt;
 }
@@ -60,100 +59,115 @@ namespace {
 // Version of the layout save() writes; load() refuses others.
 constexpr int64_t kStateFormat = 1;
 
-std::string shape_of(const torch::Tensor &t) {
+std::string shape_of(const torch::Tensor& t) {
   std::ostringstream out;
   out << t.sizes();
   return out.str();
 }
 
-void check_options(const TrainerOptions &o) {
+void check_options(const TrainerOptions& o) {
   auto finite_nonneg = [](double v) { return std::isfinite(v) && v >= 0; };
-  TORCH_CHECK(o.optimizer() == OptimizerKind::kAdam ||
-                  o.optimizer() == OptimizerKind::kAdamW,
-              "optimizer must be adam or adamw but got ",
-              static_cast<int>(o.optimizer()));
-  TORCH_CHECK(finite_nonneg(o.lr()), "lr must be a finite number >= 0 but got ",
-              o.lr());
-  TORCH_CHECK(finite_nonneg(o.weight_decay()),
-              "weight_decay must be a finite number >= 0 but got ",
-              o.weight_decay());
-  TORCH_CHECK(o.beta1() >= 0 && o.beta1() < 1,
-              "beta1 must be in [0, 1) but got ", o.beta1());
-  TORCH_CHECK(o.beta2() >= 0 && o.beta2() < 1,
-              "beta2 must be in [0, 1) but got ", o.beta2());
-  TORCH_CHECK(std::isfinite(o.eps()) && o.eps() > 0,
-              "eps must be a finite number > 0 but got ", o.eps());
-  TORCH_CHECK(o.scheduler() == SchedulerKind::kNone ||
-                  o.scheduler() == SchedulerKind::kStepLR,
-              "scheduler must be none or step but got ",
-              static_cast<int>(o.scheduler()));
+  TORCH_CHECK(
+      o.optimizer() == OptimizerKind::kAdam ||
+          o.optimizer() == OptimizerKind::kAdamW,
+      "optimizer must be adam or adamw but got ",
+      static_cast<int>(o.optimizer()));
+  TORCH_CHECK(
+      finite_nonneg(o.lr()), "lr must be a finite number >= 0 but got ",
+      o.lr());
+  TORCH_CHECK(
+      finite_nonneg(o.weight_decay()),
+      "weight_decay must be a finite number >= 0 but got ", o.weight_decay());
+  TORCH_CHECK(
+      o.beta1() >= 0 && o.beta1() < 1, "beta1 must be in [0, 1) but got ",
+      o.beta1());
+  TORCH_CHECK(
+      o.beta2() >= 0 && o.beta2() < 1, "beta2 must be in [0, 1) but got ",
+      o.beta2());
+  TORCH_CHECK(
+      std::isfinite(o.eps()) && o.eps() > 0,
+      "eps must be a finite number > 0 but got ", o.eps());
+  TORCH_CHECK(
+      o.scheduler() == SchedulerKind::kNone ||
+          o.scheduler() == SchedulerKind::kStepLR,
+      "scheduler must be none or step but got ",
+      static_cast<int>(o.scheduler()));
   if (o.scheduler() == SchedulerKind::kStepLR) {
-    TORCH_CHECK(o.step_size() >= 1,
-                "step_size must be an integer >= 1 but got ", o.step_size());
-    TORCH_CHECK(std::isfinite(o.gamma()) && o.gamma() > 0,
-                "gamma must be a finite number > 0 but got ", o.gamma());
+    TORCH_CHECK(
+        o.step_size() >= 1, "step_size must be an integer >= 1 but got ",
+        o.step_size());
+    TORCH_CHECK(
+        std::isfinite(o.gamma()) && o.gamma() > 0,
+        "gamma must be a finite number > 0 but got ", o.gamma());
   }
   TORCH_CHECK(
       finite_nonneg(o.clip_norm()),
       "clip_norm must be a finite number >= 0 (0 = no clipping) but got ",
       o.clip_norm());
-  TORCH_CHECK(o.precision() == Precision::kFP32 ||
-                  o.precision() == Precision::kTF32 ||
-                  o.precision() == Precision::kBF16,
-              "precision must be fp32, tf32 or bf16 but got ",
-              static_cast<int>(o.precision()));
+  TORCH_CHECK(
+      o.precision() == Precision::kFP32 || o.precision() == Precision::kTF32 ||
+          o.precision() == Precision::kBF16,
+      "precision must be fp32, tf32 or bf16 but got ",
+      static_cast<int>(o.precision()));
 }
 
-std::unique_ptr<torch::optim::Optimizer>
-make_optimizer(const std::vector<torch::Tensor> &params,
-               const TrainerOptions &o) {
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(
+    const std::vector<torch::Tensor>& params,
+    const TrainerOptions& o) {
   const auto betas = std::make_tuple(o.beta1(), o.beta2());
   if (o.optimizer() == OptimizerKind::kAdamW) {
     return std::make_unique<torch::optim::AdamW>(
-        params, torch::optim::AdamWOptions(o.lr())
-                    .betas(betas)
-                    .eps(o.eps())
-                    .weight_decay(o.weight_decay()));
+        params,
+        torch::optim::AdamWOptions(o.lr())
+            .betas(betas)
+            .eps(o.eps())
+            .weight_decay(o.weight_decay()));
   }
   return std::make_unique<torch::optim::Adam>(
       params,
-      torch::optim::AdamOptions(o.lr()).betas(betas).eps(o.eps()).weight_decay(
-          o.weight_decay()));
+      torch::optim::AdamOptions(o.lr())
+          .betas(betas)
+          .eps(o.eps())
+          .weight_decay(o.weight_decay()));
 }
 
 // Puts a module in train or eval mode and restores its previous mode.
 class ModeGuard {
-public:
-  ModeGuard(torch::nn::Module &module, bool train)
+ public:
+  ModeGuard(torch::nn::Module& module, bool train)
       : module_(module), was_training_(module.is_training()) {
     module_.train(train);
   }
-  ~ModeGuard() { module_.train(was_training_); }
-  ModeGuard(const ModeGuard &) = delete;
-  ModeGuard &operator=(const ModeGuard &) = delete;
+  ~ModeGuard() {
+    module_.train(was_training_);
+  }
+  ModeGuard(const ModeGuard&) = delete;
+  ModeGuard& operator=(const ModeGuard&) = delete;
 
-private:
-  torch::nn::Module &module_;
+ private:
+  torch::nn::Module& module_;
   bool was_training_;
 };
 
 // x: (B, T, F) floating, y: (B) integer. Returns y as int64.
-torch::Tensor check_batch(const torch::Tensor &x, const torch::Tensor &y) {
+torch::Tensor check_batch(const torch::Tensor& x, const torch::Tensor& y) {
   TORCH_CHECK(x.defined() && y.defined(), "x and y must both be given");
-  TORCH_CHECK(x.dim() == 3,
-              "expected x of shape (batch, time, features) but got ",
-              shape_of(x));
-  TORCH_CHECK(x.is_floating_point(),
-              "expected x to be a floating-point tensor but got ",
-              x.scalar_type());
-  TORCH_CHECK(x.size(0) > 0, "the batch is empty (x has shape ", shape_of(x),
-              ")");
-  TORCH_CHECK(y.dim() == 1 && y.size(0) == x.size(0), "expected y of shape (",
-              x.size(0), ") (one label per sample of x ", shape_of(x),
-              ") but got ", shape_of(y));
-  TORCH_CHECK(y.scalar_type() == torch::kLong || y.scalar_type() == torch::kInt,
-              "expected y to hold int64 or int32 class indices but got ",
-              y.scalar_type());
+  TORCH_CHECK(
+      x.dim() == 3, "expected x of shape (batch, time, features) but got ",
+      shape_of(x));
+  TORCH_CHECK(
+      x.is_floating_point(),
+      "expected x to be a floating-point tensor but got ", x.scalar_type());
+  TORCH_CHECK(
+      x.size(0) > 0, "the batch is empty (x has shape ", shape_of(x), ")");
+  TORCH_CHECK(
+      y.dim() == 1 && y.size(0) == x.size(0),
+      "expected y of shape (", x.size(0), ") (one label per sample of x ",
+      shape_of(x), ") but got ", shape_of(y));
+  TORCH_CHECK(
+      y.scalar_type() == torch::kLong || y.scalar_type() == torch::kInt,
+      "expected y to hold int64 or int32 class indices but got ",
+      y.scalar_type());
   return y.to(torch::kLong);
 }
 
@@ -166,30 +180,34 @@ struct LabelRange {
   int64_t min = 0, max = 0;
 };
 
-LabelRange label_range(const torch::Tensor &y) {
+LabelRange label_range(const torch::Tensor& y) {
   torch::Tensor lo, hi;
   std::tie(lo, hi) = at::aminmax(y);
   const torch::Tensor range = torch::stack({lo, hi}).cpu(); // one sync
   return {range[0].item<int64_t>(), range[1].item<int64_t>()};
 }
 
-void check_labels(const LabelRange &labels, int64_t classes) {
+void check_labels(const LabelRange& labels, int64_t classes) {
   const int64_t min = labels.min;
   const int64_t max = labels.max;
-  TORCH_CHECK(min >= 0 && max < classes, "labels must be class indices in [0, ",
-              classes, ") (the model has ", classes,
-              " classes) but y holds values from ", min, " to ", max);
+  TORCH_CHECK(
+      min >= 0 && max < classes,
+      "labels must be class indices in [0, ", classes,
+      ") (the model has ", classes, " classes) but y holds values from ", min,
+      " to ", max);
 }
 
 // Global L2 norm of the gradients (before clipping) as a 0-dim tensor on the
 // device; clips them in place to max_norm when max_norm > 0, like
 // torch.nn.utils.clip_grad_norm_. No host synchronisation.
-torch::Tensor clip_grad_norm(const std::vector<torch::Tensor> &params,
-                             double max_norm, torch::Device device) {
+torch::Tensor clip_grad_norm(
+    const std::vector<torch::Tensor>& params,
+    double max_norm,
+    torch::Device device) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> grads;
   grads.reserve(params.size());
-  for (const auto &p : params) {
+  for (const auto& p : params) {
     if (p.grad().defined()) {
       grads.push_back(p.grad());
     }
@@ -201,14 +219,14 @@ torch::Tensor clip_grad_norm(const std::vector<torch::Tensor> &params,
       torch::stack(at::_foreach_norm(grads)).to(torch::kFloat).norm();
   if (max_norm > 0) {
     const torch::Tensor coef = (max_norm / (total + 1e-6)).clamp_max(1.0);
-    for (auto &g : grads) {
+    for (auto& g : grads) {
       g.mul_(coef.to(g.scalar_type()));
     }
   }
   return total;
 }
 
-const char *non_finite_name(double v) {
+const char* non_finite_name(double v) {
   return std::isnan(v) ? "NaN" : "infinite";
 }
 
@@ -219,32 +237,36 @@ Trainer::Trainer(torch::nn::AnyModule module, TrainerOptions options)
   TORCH_CHECK(!module_.is_empty(), "Trainer needs a model, got an empty one");
   check_options(options_);
   module_ptr_ = module_.ptr();
-  for (const auto &p : module_ptr_->parameters()) {
+  for (const auto& p : module_ptr_->parameters()) {
     if (p.requires_grad()) {
       params_.push_back(p);
     }
   }
-  TORCH_CHECK(!params_.empty(), "the model ", module_ptr_->name(),
-              " has no trainable parameters");
-  for (const auto &p : params_) {
-    TORCH_CHECK(p.device() == params_.front().device(),
-                "all parameters of the model must be on one device, found ",
-                params_.front().device(), " and ", p.device());
+  TORCH_CHECK(
+      !params_.empty(), "the model ", module_ptr_->name(),
+      " has no trainable parameters");
+  for (const auto& p : params_) {
+    TORCH_CHECK(
+        p.device() == params_.front().device(),
+        "all parameters of the model must be on one device, found ",
+        params_.front().device(), " and ", p.device());
   }
   if (options_.precision() != Precision::kFP32) {
-    TORCH_CHECK(device().is_cuda(), "precision ",
-                to_string(options_.precision()),
-                " needs the model on a CUDA device but it is on ", device(),
-                "; use fp32");
+    TORCH_CHECK(
+        device().is_cuda(), "precision ", to_string(options_.precision()),
+        " needs the model on a CUDA device but it is on ", device(),
+        "; use fp32");
   }
   optimizer_ = make_optimizer(params_, options_);
 }
 
 Trainer::~Trainer() = default;
 
-torch::Device Trainer::device() const { return params_.front().device(); }
+torch::Device Trainer::device() const {
+  return params_.front().device();
+}
 
-StepResult Trainer::step(const torch::Tensor &x_in, const torch::Tensor &y_in) {
+StepResult Trainer::step(const torch::Tensor& x_in, const torch::Tensor& y_in) {
   const torch::Tensor y_long = check_batch(x_in, y_in);
   const torch::Tensor x = x_in.to(device(), params_.front().scalar_type());
   const torch::Tensor y = y_long.to(device()); // (B)
@@ -265,20 +287,20 @@ StepResult Trainer::step(const torch::Tensor &x_in, const torch::Tensor &y_in) {
   const torch::Tensor correct = logits.detach().argmax(1).eq(y).sum();
 
   // One host synchronisation for everything the step reports.
-  const torch::Tensor host =
-      torch::stack({loss.detach().to(torch::kDouble), norm.to(torch::kDouble),
-                    correct.to(torch::kDouble)})
-          .cpu();
-  const double *v = host.data_ptr<double>();
-  const StepResult result =
-      reduce_over_ranks({v[0], static_cast<int64_t>(v[2]), v[1], x.size(0)});
+  const torch::Tensor host = torch::stack({loss.detach().to(torch::kDouble),
+                                           norm.to(torch::kDouble),
+                                           correct.to(torch::kDouble)})
+                                 .cpu();
+  const double* v = host.data_ptr<double>();
+  const StepResult result = reduce_over_ranks(
+      {v[0], static_cast<int64_t>(v[2]), v[1], x.size(0)});
   if (!std::isfinite(result.loss) || !std::isfinite(result.grad_norm)) {
     zero_grad(); // drop the non-finite gradients; the weights are untouched
     const bool loss_bad = !std::isfinite(result.loss);
     TORCH_CHECK(
         false, loss_bad ? "loss" : "gradient norm", " became ",
-        non_finite_name(loss_bad ? result.loss : result.grad_norm), " at step ",
-        n, "; the weights of step ", n - 1,
+        non_finite_name(loss_bad ? result.loss : result.grad_norm),
+        " at step ", n, "; the weights of step ", n - 1,
         n == 1 ? " (the initial weights)" : "",
         " are kept. Lower the learning rate or enable gradient clipping "
         "(clip).");
@@ -288,8 +310,9 @@ StepResult Trainer::step(const torch::Tensor &x_in, const torch::Tensor &y_in) {
   return result;
 }
 
-EvalResult Trainer::evaluate(const torch::Tensor &x_in,
-                             const torch::Tensor &y_in) {
+EvalResult Trainer::evaluate(
+    const torch::Tensor& x_in,
+    const torch::Tensor& y_in) {
   const torch::Tensor y_long = check_batch(x_in, y_in);
   const torch::Tensor x = x_in.to(device(), params_.front().scalar_type());
   const torch::Tensor y = y_long.to(device()); // (B)
@@ -311,18 +334,19 @@ EvalResult Trainer::evaluate(const torch::Tensor &x_in,
   return result;
 }
 
-torch::Tensor Trainer::forward_logits(const torch::Tensor &x) {
+torch::Tensor Trainer::forward_logits(const torch::Tensor& x) {
   apply_matmul_precision();
   torch::Tensor logits;
   {
     CudaAutocastGuard autocast(options_.precision() == Precision::kBF16);
     logits = module_.forward(x);
   }
-  TORCH_CHECK(logits.defined() && logits.dim() == 2 &&
-                  logits.size(0) == x.size(0) && logits.size(1) > 0,
-              "expected the model to return logits of shape (", x.size(0),
-              ", classes) for x of shape ", shape_of(x), " but got ",
-              logits.defined() ? shape_of(logits) : std::string("nothing"));
+  TORCH_CHECK(
+      logits.defined() && logits.dim() == 2 && logits.size(0) == x.size(0) &&
+          logits.size(1) > 0,
+      "expected the model to return logits of shape (", x.size(0),
+      ", classes) for x of shape ", shape_of(x), " but got ",
+      logits.defined() ? shape_of(logits) : std::string("nothing"));
   return logits.to(torch::kFloat); // the loss is computed in float32
 }
 
@@ -338,7 +362,7 @@ void Trainer::apply_matmul_precision() const {
 }
 
 void Trainer::zero_grad() {
-  for (auto &p : params_) {
+  for (auto& p : params_) {
     p.mutable_grad() = torch::Tensor(); // set_to_none, as PyTorch 2.x
   }
 }
@@ -348,9 +372,10 @@ double Trainer::lr() const {
 }
 
 void Trainer::set_lr(double lr) {
-  TORCH_CHECK(std::isfinite(lr) && lr >= 0,
-              "lr must be a finite number >= 0 but got ", lr);
-  for (auto &group : optimizer_->param_groups()) {
+  TORCH_CHECK(
+      std::isfinite(lr) && lr >= 0, "lr must be a finite number >= 0 but got ",
+      lr);
+  for (auto& group : optimizer_->param_groups()) {
     group.options().set_lr(lr);
   }
 }
@@ -366,12 +391,13 @@ void Trainer::end_epoch() {
   }
 }
 
-void Trainer::save(torch::serialize::OutputArchive &archive) const {
+void Trainer::save(torch::serialize::OutputArchive& archive) const {
   archive.write("format", c10::IValue(kStateFormat));
-  archive.write("optimizer_kind",
-                c10::IValue(std::string(to_string(options_.optimizer()))));
-  archive.write("parameters",
-                c10::IValue(static_cast<int64_t>(params_.size())));
+  archive.write(
+      "optimizer_kind",
+      c10::IValue(std::string(to_string(options_.optimizer()))));
+  archive.write(
+      "parameters", c10::IValue(static_cast<int64_t>(params_.size())));
   archive.write("step_count", c10::IValue(step_count_));
   archive.write("epoch_count", c10::IValue(epoch_count_));
   archive.write("lr", c10::IValue(lr()));
@@ -382,49 +408,54 @@ void Trainer::save(torch::serialize::OutputArchive &archive) const {
 
 namespace {
 
-c10::IValue read_value(torch::serialize::InputArchive &archive,
-                       const std::string &key) {
+c10::IValue read_value(
+    torch::serialize::InputArchive& archive,
+    const std::string& key) {
   c10::IValue value;
-  TORCH_CHECK(archive.try_read(key, value), "the trainer state has no '", key,
-              "' entry (not a trainer state, or a damaged one)");
+  TORCH_CHECK(
+      archive.try_read(key, value), "the trainer state has no '", key,
+      "' entry (not a trainer state, or a damaged one)");
   return value;
 }
 
 } // namespace
 
-void Trainer::load(torch::serialize::InputArchive &archive) {
+void Trainer::load(torch::serialize::InputArchive& archive) {
   const int64_t format = read_value(archive, "format").toInt();
-  TORCH_CHECK(format == kStateFormat, "the trainer state has format version ",
-              format, " but this build reads version ", kStateFormat);
+  TORCH_CHECK(
+      format == kStateFormat, "the trainer state has format version ", format,
+      " but this build reads version ", kStateFormat);
   const std::string kind = read_value(archive, "optimizer_kind").toStringRef();
-  TORCH_CHECK(kind == to_string(options_.optimizer()),
-              "the trainer state holds ", kind,
-              " optimizer state but this trainer uses ",
-              to_string(options_.optimizer()));
+  TORCH_CHECK(
+      kind == to_string(options_.optimizer()), "the trainer state holds ",
+      kind, " optimizer state but this trainer uses ",
+      to_string(options_.optimizer()));
   const int64_t parameters = read_value(archive, "parameters").toInt();
-  TORCH_CHECK(parameters == static_cast<int64_t>(params_.size()),
-              "the trainer state covers ", parameters,
-              " trainable parameters but the model has ", params_.size());
+  TORCH_CHECK(
+      parameters == static_cast<int64_t>(params_.size()),
+      "the trainer state covers ", parameters,
+      " trainable parameters but the model has ", params_.size());
   const int64_t step_count = read_value(archive, "step_count").toInt();
   const int64_t epoch_count = read_value(archive, "epoch_count").toInt();
   const double lr = read_value(archive, "lr").toDouble();
 
   torch::serialize::InputArchive optimizer_archive;
-  TORCH_CHECK(archive.try_read("optimizer", optimizer_archive),
-              "the trainer state has no 'optimizer' entry");
+  TORCH_CHECK(
+      archive.try_read("optimizer", optimizer_archive),
+      "the trainer state has no 'optimizer' entry");
   optimizer_->load(optimizer_archive);
   // The archive may have been read onto another device than the model's.
   const torch::Device dev = device();
-  auto to_dev = [&](const torch::Tensor &t) {
+  auto to_dev = [&](const torch::Tensor& t) {
     return t.defined() ? t.to(dev) : t;
   };
-  for (auto &item : optimizer_->state()) {
-    auto *state = item.second.get();
-    if (auto *s = dynamic_cast<torch::optim::AdamParamState *>(state)) {
+  for (auto& item : optimizer_->state()) {
+    auto* state = item.second.get();
+    if (auto* s = dynamic_cast<torch::optim::AdamParamState*>(state)) {
       s->exp_avg(to_dev(s->exp_avg()));
       s->exp_avg_sq(to_dev(s->exp_avg_sq()));
       s->max_exp_avg_sq(to_dev(s->max_exp_avg_sq()));
-    } else if (auto *w = dynamic_cast<torch::optim::AdamWParamState *>(state)) {
+    } else if (auto* w = dynamic_cast<torch::optim::AdamWParamState*>(state)) {
       w->exp_avg(to_dev(w->exp_avg()));
       w->exp_avg_sq(to_dev(w->exp_avg_sq()));
       w->max_exp_avg_sq(to_dev(w->max_exp_avg_sq()));

@@ -40,7 +40,7 @@ enum class OptimizerKind {
 };
 
 enum class SchedulerKind {
-  kNone,   // constant learning rate (set_lr still works)
+  kNone, // constant learning rate (set_lr still works)
   kStepLR, // lr *= gamma every step_size epochs (end_epoch() calls)
 };
 
@@ -50,12 +50,12 @@ enum class Precision {
   kBF16, // CUDA only: forward under bfloat16 autocast; loss and optimizer fp32
 };
 
-const char *to_string(OptimizerKind kind);
-const char *to_string(SchedulerKind kind);
-const char *to_string(Precision precision);
+const char* to_string(OptimizerKind kind);
+const char* to_string(SchedulerKind kind);
+const char* to_string(Precision precision);
 /// The inverse of to_string: "fp32", "tf32" or "bf16"; nullopt otherwise
 /// (each caller words its own error).
-std::optional<Precision> precision_from_string(const std::string &text);
+std::optional<Precision> precision_from_string(const std::string& text);
 
 struct TrainerOptions {
   /// Adam with coupled L2 weight decay, as the official script.
@@ -82,18 +82,18 @@ struct TrainerOptions {
 };
 
 struct StepResult {
-  double loss = 0;     // cross-entropy, mean over the batch (before the update)
+  double loss = 0; // cross-entropy, mean over the batch (before the update)
   int64_t correct = 0; // samples whose argmax logit equals the label
   double grad_norm = 0; // global L2 norm of all gradients, before clipping
   // Data-parallel: loss and correct cover the batches of all ranks.
-  int64_t samples = 0;     // sequences in the batch (of all ranks together)
+  int64_t samples = 0; // sequences in the batch (of all ranks together)
   double allreduce_ms = 0; // time spent averaging the gradients over ranks
 };
 
 struct EvalResult {
-  double loss_sum = 0;  // cross-entropy SUMMED over the batch: add the batches
-                        // up, divide by the number of samples for the mean
-  int64_t correct = 0;  // samples whose argmax logit equals the label
+  double loss_sum = 0; // cross-entropy SUMMED over the batch: add the batches
+                       // up, divide by the number of samples for the mean
+  int64_t correct = 0; // samples whose argmax logit equals the label
   torch::Tensor logits; // (B, C) float32, on the model's device, no grad
 };
 
@@ -101,28 +101,29 @@ struct EvalResult {
 /// device (the optimizer state lives there). Not thread-safe: the caller
 /// serialises calls on one trainer (and its model).
 class Trainer {
-public:
+ public:
   explicit Trainer(torch::nn::AnyModule module, TrainerOptions options = {});
 
   /// Convenience for TORCH_MODULE holders: Trainer(model, options).
   template <typename ModuleType>
-  explicit Trainer(const torch::nn::ModuleHolder<ModuleType> &module,
-                   TrainerOptions options = {})
+  explicit Trainer(
+      const torch::nn::ModuleHolder<ModuleType>& module,
+      TrainerOptions options = {})
       : Trainer(torch::nn::AnyModule(module), std::move(options)) {}
 
   ~Trainer();
-  Trainer(const Trainer &) = delete;
-  Trainer &operator=(const Trainer &) = delete;
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
 
   /// One optimisation step on x (B, T, F) floating and y (B) integer labels
   /// in [0, C); inputs on another device are copied to the model's. Puts the
   /// model in training mode. A non-finite loss or gradient throws (c10::Error)
   /// before the optimizer step, so the weights stay those of the last step.
-  StepResult step(const torch::Tensor &x, const torch::Tensor &y);
+  StepResult step(const torch::Tensor& x, const torch::Tensor& y);
 
   /// Loss, correct count and logits in eval mode without autograd; the
   /// model's previous train/eval mode is restored afterwards.
-  EvalResult evaluate(const torch::Tensor &x, const torch::Tensor &y);
+  EvalResult evaluate(const torch::Tensor& x, const torch::Tensor& y);
 
   /// Learning rate of the next step.
   double lr() const;
@@ -133,18 +134,24 @@ public:
   void end_epoch();
 
   /// Optimizer steps taken (failed steps not counted).
-  int64_t step_count() const { return step_count_; }
+  int64_t step_count() const {
+    return step_count_;
+  }
   /// end_epoch() calls so far.
-  int64_t epoch_count() const { return epoch_count_; }
-  const TrainerOptions &options() const { return options_; }
+  int64_t epoch_count() const {
+    return epoch_count_;
+  }
+  const TrainerOptions& options() const {
+    return options_;
+  }
 
   /// Optimizer state (Adam moments and step counts), scheduler state (epoch
   /// count), learning rate and step count. Not the model's parameters.
-  void save(torch::serialize::OutputArchive &archive) const;
+  void save(torch::serialize::OutputArchive& archive) const;
   /// Restores what save() wrote into a trainer built with the same optimizer
   /// kind on a model with the same parameters; moves the optimizer state to
   /// the model's device.
-  void load(torch::serialize::InputArchive &archive);
+  void load(torch::serialize::InputArchive& archive);
 
   /// Trains data-parallel with the other ranks of `group` from now on:
   /// overwrites the model's parameters and buffers with rank 0's, then each
@@ -154,15 +161,17 @@ public:
   /// the same size (trainer_distributed.cpp).
   void join(std::shared_ptr<DistributedGroup> group);
   /// The group joined, or null (one process).
-  const std::shared_ptr<DistributedGroup> &group() const { return group_; }
+  const std::shared_ptr<DistributedGroup>& group() const {
+    return group_;
+  }
   /// Sums each value over the ranks (the values themselves on one process).
-  std::vector<double> sum_over_ranks(const std::vector<double> &values);
+  std::vector<double> sum_over_ranks(const std::vector<double>& values);
 
-private:
+ private:
   void average_gradients();
   StepResult reduce_over_ranks(StepResult local);
   torch::Device device() const;
-  torch::Tensor forward_logits(const torch::Tensor &x);
+  torch::Tensor forward_logits(const torch::Tensor& x);
   void zero_grad();
   void apply_matmul_precision() const;
 
