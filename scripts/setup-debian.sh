@@ -2,9 +2,10 @@
 # System packages nrnm-native needs on Debian 12 / Ubuntu 22.04+:
 # LibTorch (CPU), OpenBLAS (LibTorch calls the system BLAS; the default
 # reference BLAS is several times slower), a C++ toolchain with CMake,
-# GoogleTest for the C++ tests, and the Fashion-MNIST files (the default dataset).
+# GoogleTest for the C++ tests, Gloo's headers for data-parallel training
+# (c10d's ProcessGroupGloo), and the Fashion-MNIST files (the default dataset).
 set -euo pipefail
-packages=(libtorch-dev libopenblas0-pthread cmake g++ make libgtest-dev dataset-fashion-mnist)
+packages=(libtorch-dev libopenblas0-pthread cmake g++ make libgtest-dev libgloo-dev dataset-fashion-mnist)
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 missing=()

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import type { ResolvedDistributed } from './distributed';
 import { NRNMError } from './errors';
 
 /** Root of the installed package (holds package.json, build/, prebuilds/). */
@@ -103,7 +104,7 @@ export interface NativeTrainerOptions {
 }
 
 export interface NativeTrainerHandle {
-  step(x: NativeTensorHandle, y: NativeTensorHandle): Promise<{ loss: number; correct: number; gradNorm: number }>;
+  step(x: NativeTensorHandle, y: NativeTensorHandle): Promise<{ loss: number; correct: number; gradNorm: number; samples: number; allreduceMs: number }>;
   evaluate(x: NativeTensorHandle, y: NativeTensorHandle): Promise<{ lossSum: number; correct: number; logits: NativeTensorHandle }>;
   lr(): number;
   setLr(lr: number): void;
@@ -115,6 +116,10 @@ export interface NativeTrainerHandle {
   /** Restores from checkpoint bytes; all or nothing; errors name `source`. */
   load(bytes: Buffer, source: string): Promise<void>;
   dispose(): void;
+  /** Joins the other ranks (data-parallel), takes rank 0's weights. */
+  join(options: ResolvedDistributed): Promise<void>;
+  /** Each value summed over the ranks (the values themselves before join). */
+  sumOverRanks(values: number[]): Promise<number[]>;
 }
 
 export interface NativeBenchTiming {

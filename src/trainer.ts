@@ -7,6 +7,7 @@ import * as path from 'node:path';
 
 import { checkpointHeader, readCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint';
 import type { SequenceDataset } from './data/dataset';
+import { applyRankThreads, resolveDistributed, type DistributedOptions, type ResolvedDistributed } from './distributed';
 import { checkKeys, intOption, oneOf } from './validate';
 import { NRNMError, argError } from './errors';
 import { prepareLabels, prepareSequences, release, type LabelInput, type SequenceInput } from './inputs';
@@ -36,6 +37,12 @@ export interface TrainerOptions {
   clip?: number;
   /** 'fp32' (default), 'tf32' or 'bf16' (the last two on CUDA only). */
   precision?: Precision;
+  /**
+   * Data-parallel training with other processes over c10d (README "Training
+   * on several GPUs or machines"; `distributedFromEnv()` reads torchrun's
+   * variables). Not saved in checkpoints: a run resumes with any world size.
+   */
+  distributed?: DistributedOptions;
 }
 
 export interface StepResult {
@@ -45,7 +52,10 @@ export interface StepResult {
   correct: number;
   /** Global L2 norm of the gradients, before clipping. */
   gradNorm: number;
+  /** Sequences of the batch (of all ranks together when distributed). */
   batchSize: number;
+  /** Milliseconds spent averaging the gradients over the ranks (0 on one process). */
+  allreduceMs: number;
 }
 
 export interface EvaluateResult {
@@ -112,9 +122,9 @@ export interface Progress {
   step: number;
 }
 
-type ResolvedTrainerOptions = Required<Omit<TrainerOptions, 'betas'>> & { betas: [number, number] };
+type ResolvedTrainerOptions = Required<Omit<TrainerOptions, 'betas' | 'distributed'>> & { betas: [number, number] };
 
-const TRAINER_KEYS = ['optimizer', 'lr', 'weightDecay', 'betas', 'eps', 'scheduler', 'stepSize', 'gamma', 'clip', 'precision'] as const;
+const TRAINER_KEYS = ['optimizer', 'lr', 'weightDecay', 'betas', 'eps', 'scheduler', 'stepSize', 'gamma', 'clip', 'precision', 'distributed'] as const;
 const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'seed', 'dropLast', 'evalData', 'evalEvery', 'checkpointDir', 'maxSteps', 'onStep', 'onEpoch', 'signal'] as const;
 
 function nonNegative(name: string, value: unknown, fallback: number, positive = false): number {
@@ -153,13 +163,17 @@ function toNative(o: ResolvedTrainerOptions): NativeTrainerOptions {
 export class Trainer {
   readonly model: NRNMClassifier;
   readonly options: Readonly<ResolvedTrainerOptions>;
+  /** The data-parallel group this trainer joins on its first step, or null. */
+  readonly distributed: Readonly<ResolvedDistributed> | null;
   readonly #handle: NativeTrainerHandle;
   #disposed = false;
+  #joined: Promise<void> | undefined;
 
   constructor(model: NRNMClassifier, options: TrainerOptions = {}) {
     if (!(model instanceof NRNMClassifier)) throw argError('model', 'an NRNMClassifier', model);
     this.model = model;
     this.options = Object.freeze(resolveTrainerOptions(options));
+    this.distributed = options.distributed === undefined ? null : Object.freeze(resolveDistributed(options.distributed));
     if (this.options.precision !== 'fp32' && !model.device.startsWith('cuda')) {
       throw new NRNMError(`precision '${this.options.precision}' needs a CUDA device; the model is on ${model.device}. Use precision 'fp32' on the CPU.`, 'ERR_ARG');
     }
@@ -168,12 +182,13 @@ export class Trainer {
 
   /** One optimisation step on a batch, in training mode, off the event loop. */
   async step(x: SequenceInput, labels: LabelInput): Promise<StepResult> {
+    await this.#join();
     const input = prepareSequences(x, this.model.options.inputSize);
     try {
       const y = prepareLabels(labels, input.tensor.shape[0], this.model.options.classes);
       try {
         const r = await this.#run(() => this.#handle.step(input.tensor.handle(), y.tensor.handle()));
-        return { ...r, batchSize: input.tensor.shape[0] };
+        return { loss: r.loss, correct: r.correct, gradNorm: r.gradNorm, batchSize: r.samples, allreduceMs: r.allreduceMs };
       } finally {
         release(y);
       }
@@ -199,17 +214,26 @@ export class Trainer {
     }
   }
 
-  /** Loss and accuracy over a whole dataset, in eval mode. */
+  /** Loss and accuracy over a whole dataset, in eval mode (data-parallel: each rank a part, summed). */
   async evaluateDataset(data: SequenceDataset, batchSize = 256): Promise<EvaluateResult> {
     let lossSum = 0;
     let correct = 0;
     let total = 0;
-    for await (const batch of data.batches(batchSize, { shuffle: false })) {
+    const d = this.distributed;
+    // Contiguous parts without padding, so every row counts exactly once.
+    const first = d ? Math.floor((data.length * d.rank) / d.worldSize) : 0;
+    const end = d ? Math.floor((data.length * (d.rank + 1)) / d.worldSize) : data.length;
+    for (let start = first; start < end; start += batchSize) {
+      const batch = await data.readRange(start, Math.min(batchSize, end - start));
       const r = await this.evaluate({ data: batch.x, shape: batch.shape }, batch.y);
       r.logits.dispose();
       lossSum += r.loss * r.total;
       correct += r.correct;
       total += r.total;
+    }
+    if (d) {
+      await this.#join();
+      [lossSum, correct, total] = (await this.#run(() => this.#handle.sumOverRanks([lossSum, correct, total]))) as [number, number, number];
     }
     return { loss: total ? lossSum / total : NaN, correct, total, accuracy: total ? correct / total : NaN };
   }
@@ -260,14 +284,14 @@ export class Trainer {
    * Rebuilds model and trainer from a checkpoint written by save() or fit(),
    * ready to continue exactly where it stopped.
    */
-  static async resume(file: string, options: { device?: DeviceSpec | string } = {}): Promise<{ trainer: Trainer; progress: Progress; seed: number | null; header: CheckpointHeader }> {
+  static async resume(file: string, options: { device?: DeviceSpec | string; distributed?: DistributedOptions } = {}): Promise<{ trainer: Trainer; progress: Progress; seed: number | null; header: CheckpointHeader }> {
     const { header, bytes } = await readCheckpoint(file);
     if (!header.trainer) {
       throw new NRNMError(`${file} holds a model without trainer state; load it with NRNMClassifier.load()`, 'ERR_FORMAT');
     }
     const model = new NRNMClassifier({ ...header.model, device: options.device ?? 'auto' });
     try {
-      const trainer = new Trainer(model, header.trainer as TrainerOptions);
+      const trainer = new Trainer(model, { ...(header.trainer as TrainerOptions), ...(options.distributed ? { distributed: options.distributed } : {}) });
       await trainer.#run(() => trainer.#handle.load(bytes, file));
       const progress = header.progress ?? { epoch: 0, batch: 0, step: 0 };
       return { trainer, progress, seed: header.seed, header };
@@ -297,9 +321,16 @@ export class Trainer {
     if (data.classes > this.model.options.classes) {
       throw new NRNMError(`The data has ${data.classes} classes but the model only ${this.model.options.classes}`, 'ERR_SHAPE');
     }
-    const checkpoint = (name: string) => (options.checkpointDir ? path.join(options.checkpointDir, name) : undefined);
+    await this.#join();
+    // Data-parallel: only rank 0 writes checkpoints; each rank takes its
+    // share of every batch (batchSize stays the batch of all ranks together).
+    const d = this.distributed;
+    const world = d?.worldSize ?? 1;
+    const rankBatch = Math.ceil(batchSize / world);
+    const shard = d ? { shard: { rank: d.rank, count: world } } : {};
+    const checkpoint = (name: string) => (options.checkpointDir && (d?.rank ?? 0) === 0 ? path.join(options.checkpointDir, name) : undefined);
     const result: FitResult = { epochs: [], steps: this.counts.steps, stopped: 'completed' };
-    const batches = data.batchCount(batchSize, { dropLast });
+    const batches = data.batchCount(rankBatch, { dropLast, shards: world });
     let epoch = resumeFrom?.epoch ?? 0;
     let skip = resumeFrom?.batch ?? 0;
 
@@ -310,14 +341,15 @@ export class Trainer {
       let correct = 0;
       let seen = 0;
       let batchIndex = 0;
-      const iterator = data.batches(batchSize, { shuffle, seed, epoch, dropLast });
+      const iterator = data.batches(rankBatch, { shuffle, seed, epoch, dropLast, ...shard });
       for await (const batch of iterator) {
         if (batchIndex < skip) {
           batchIndex++;
           continue;
         }
-        if (options.signal?.aborted || result.steps >= maxSteps) {
-          result.stopped = options.signal?.aborted ? 'aborted' : 'max-steps';
+        const aborted = await this.#anyRankAborted(options.signal);
+        if (aborted || result.steps >= maxSteps) {
+          result.stopped = aborted ? 'aborted' : 'max-steps';
           await iterator.return?.();
           const file = checkpoint('last.nrnm');
           if (file) await this.save(file, { progress: { epoch, batch: batchIndex, step: result.steps }, seed, metrics: { epochs: result.epochs } });
@@ -371,6 +403,23 @@ export class Trainer {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#handle.dispose();
+  }
+
+  /** Joins the group once, before the first collective (after a resume's load). */
+  #join(): Promise<void> {
+    const d = this.distributed;
+    if (!d) return Promise.resolve();
+    if (!this.#joined && this.model.device === 'cpu') applyRankThreads(d.localWorldSize);
+    this.#joined ??= this.#run(() => this.#handle.join(d));
+    return this.#joined;
+  }
+
+  /** Whether the signal was aborted here or on another rank: all ranks stop at the same step. */
+  async #anyRankAborted(signal: AbortSignal | undefined): Promise<boolean> {
+    const here = signal?.aborted ?? false;
+    if (!this.distributed) return here;
+    const [count] = await this.#run(() => this.#handle.sumOverRanks([here ? 1 : 0]));
+    return (count ?? 0) > 0;
   }
 
   #run<T>(task: () => Promise<T> | T): Promise<T> {

@@ -28,6 +28,18 @@ double Real(const Napi::Object& object, const char* name) {
   return value.As<Napi::Number>().DoubleValue();
 }
 
+std::string Text(const Napi::Object& object, const char* name) {
+  Napi::Value value = Field(object, name);
+  if (!value.IsString()) throw CodedError("ERR_ARG", std::string("native options: '") + name + "' must be a string");
+  return value.As<Napi::String>().Utf8Value();
+}
+
+bool Flag(const Napi::Object& object, const char* name) {
+  Napi::Value value = Field(object, name);
+  if (!value.IsBoolean()) throw CodedError("ERR_ARG", std::string("native options: '") + name + "' must be a boolean");
+  return value.As<Napi::Boolean>().Value();
+}
+
 template <typename Enum>
 Enum Choice(const Napi::Object& object, const char* name, std::vector<std::pair<const char*, Enum>> choices) {
   const std::string value = Field(object, name).ToString().Utf8Value();
@@ -83,6 +95,20 @@ nrnm::TrainerOptions TrainerOptionsFromJs(const Napi::Object& o) {
       .gamma(Real(o, "gamma"))
       .clip_norm(Real(o, "clip"))
       .precision(PrecisionField(o));
+  return options;
+}
+
+nrnm::DistributedOptions DistributedOptionsFromJs(const Napi::Object& o) {
+  using namespace nrnm;
+  DistributedOptions options(Int(o, "rank"), Int(o, "worldSize"));
+  options.store_file(Text(o, "storeFile"))
+      .master_addr(Text(o, "masterAddr"))
+      .master_port(Int(o, "masterPort"))
+      .host_store(Flag(o, "hostStore"))
+      .store_prefix(Text(o, "storePrefix"))
+      .interface(Text(o, "interface"))
+      .timeout_seconds(Real(o, "timeout"))
+      .backend(Choice<DistributedBackend>(o, "backend", {{"gloo", DistributedBackend::kGloo}, {"nccl", DistributedBackend::kNccl}}));
   return options;
 }
 

@@ -3,6 +3,7 @@
 // sends across. C++ only reads them (and re-checks in nrnm::validate).
 #include <napi.h>
 
+#include "nrnm/distributed.h"
 #include "nrnm/options.h"
 #include "nrnm/trainer.h"
 
@@ -10,5 +11,6 @@ namespace nrnm_binding {
 
 nrnm::NRNMOptions ModelOptionsFromJs(const Napi::Object& object);
 nrnm::TrainerOptions TrainerOptionsFromJs(const Napi::Object& object);
+nrnm::DistributedOptions DistributedOptionsFromJs(const Napi::Object& object);
 
 }  // namespace nrnm_binding

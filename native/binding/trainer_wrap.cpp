@@ -21,6 +21,8 @@ Napi::Function TrainerWrap::Define(Napi::Env env) {
                          InstanceMethod<&TrainerWrap::Save>("save"),
                          InstanceMethod<&TrainerWrap::Load>("load"),
                          InstanceMethod<&TrainerWrap::Dispose>("dispose"),
+                         InstanceMethod<&TrainerWrap::Join>("join"),
+                         InstanceMethod<&TrainerWrap::SumOverRanks>("sumOverRanks"),
                      });
 }
 
@@ -63,6 +65,8 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
           out.Set("loss", r.loss);
           out.Set("correct", static_cast<double>(r.correct));
           out.Set("gradNorm", r.grad_norm);
+          out.Set("samples", static_cast<double>(r.samples));
+          out.Set("allreduceMs", r.allreduce_ms);
           return out;
         },
         {Value(), model_.Value()});
@@ -182,6 +186,58 @@ Napi::Value TrainerWrap::Dispose(const Napi::CallbackInfo& info) {
   trainer_.reset();
   model_.Reset();
   return info.Env().Undefined();
+}
+
+}  // namespace nrnm_binding
+
+namespace nrnm_binding {
+
+// join(options) -> Promise<void>: meets the other ranks (blocks a worker
+// thread until they all joined), takes rank 0's weights, and gives this rank
+// its own dropout / zoneout stream.
+Napi::Value TrainerWrap::Join(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "trainer.join", [&]() -> Napi::Value {
+    auto state = Live("trainer.join");
+    auto trainer = trainer_;
+    if (!info[0].IsObject()) throw CodedError("ERR_ARG", "trainer.join: expected the distributed options");
+    nrnm::DistributedOptions options = DistributedOptionsFromJs(info[0].As<Napi::Object>());
+    return PromiseWorker<bool>::Run(
+        env, "trainer.join",
+        [state, trainer, options]() {
+          auto group = std::make_shared<nrnm::DistributedGroup>(options);
+          std::lock_guard<std::mutex> lock(state->mutex);
+          trainer->join(group);
+          nrnm::seed_for_rank(state->model->generator, options.rank());
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {Value(), model_.Value()});
+  });
+}
+
+// sumOverRanks(numbers) -> Promise<number[]>: each number summed over the ranks.
+Napi::Value TrainerWrap::SumOverRanks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "trainer.sumOverRanks", [&]() -> Napi::Value {
+    auto state = Live("trainer.sumOverRanks");
+    auto trainer = trainer_;
+    if (!info[0].IsArray()) throw CodedError("ERR_ARG", "trainer.sumOverRanks: expected an array of numbers");
+    Napi::Array array = info[0].As<Napi::Array>();
+    std::vector<double> values;
+    for (uint32_t i = 0; i < array.Length(); ++i) values.push_back(array.Get(i).ToNumber().DoubleValue());
+    return PromiseWorker<std::vector<double>>::Run(
+        env, "trainer.sumOverRanks",
+        [state, trainer, values]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          return trainer->sum_over_ranks(values);
+        },
+        [](Napi::Env env, std::vector<double>& sums) -> Napi::Value {
+          Napi::Array out = Napi::Array::New(env, sums.size());
+          for (uint32_t i = 0; i < sums.size(); ++i) out.Set(i, sums[i]);
+          return out;
+        },
+        {Value(), model_.Value()});
+  });
 }
 
 }  // namespace nrnm_binding

@@ -278,6 +278,7 @@ StepResult Trainer::step(const torch::Tensor& x_in, const torch::Tensor& y_in) {
   const torch::Tensor loss = at::cross_entropy_loss(logits, y); // () mean
   zero_grad();
   loss.backward();
+  average_gradients(); // data-parallel: before clipping, so all ranks agree
   const torch::Tensor norm =
       clip_grad_norm(params_, options_.clip_norm(), device()); // () pre-clip
   const torch::Tensor correct = logits.detach().argmax(1).eq(y).sum();
@@ -288,7 +289,8 @@ StepResult Trainer::step(const torch::Tensor& x_in, const torch::Tensor& y_in) {
                                            correct.to(torch::kDouble)})
                                  .cpu();
   const double* v = host.data_ptr<double>();
-  const StepResult result{v[0], static_cast<int64_t>(v[2]), v[1]};
+  const StepResult result = reduce_over_ranks(
+      {v[0], static_cast<int64_t>(v[2]), v[1], x.size(0)});
   if (!std::isfinite(result.loss) || !std::isfinite(result.grad_norm)) {
     zero_grad(); // drop the non-finite gradients; the weights are untouched
     const bool loss_bad = !std::isfinite(result.loss);

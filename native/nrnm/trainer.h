@@ -25,6 +25,8 @@
 
 namespace nrnm {
 
+class DistributedGroup;
+
 enum class OptimizerKind {
   kAdam, // torch.optim.Adam: weight decay is L2 added to the gradient (coupled)
   kAdamW, // torch.optim.AdamW: weight decay shrinks the weights (decoupled)
@@ -76,6 +78,9 @@ struct StepResult {
   double loss = 0; // cross-entropy, mean over the batch (before the update)
   int64_t correct = 0; // samples whose argmax logit equals the label
   double grad_norm = 0; // global L2 norm of all gradients, before clipping
+  // Data-parallel: loss and correct cover the batches of all ranks.
+  int64_t samples = 0; // sequences in the batch (of all ranks together)
+  double allreduce_ms = 0; // time spent averaging the gradients over ranks
 };
 
 struct EvalResult {
@@ -162,7 +167,23 @@ class Trainer {
   /// state does not fit (c10::Error).
   void restore(const TrainerState& state);
 
+  /// Trains data-parallel with the other ranks of `group` from now on:
+  /// overwrites the model's parameters and buffers with rank 0's, then each
+  /// step averages the gradients over the ranks before clipping and the
+  /// optimizer step, and reports loss and accuracy over all ranks' batches.
+  /// Every rank must call step() the same number of times with batches of
+  /// the same size (trainer_distributed.cpp).
+  void join(std::shared_ptr<DistributedGroup> group);
+  /// The group joined, or null (one process).
+  const std::shared_ptr<DistributedGroup>& group() const {
+    return group_;
+  }
+  /// Sums each value over the ranks (the values themselves on one process).
+  std::vector<double> sum_over_ranks(const std::vector<double>& values);
+
  private:
+  void average_gradients();
+  StepResult reduce_over_ranks(StepResult local);
   torch::Device device() const;
   torch::Tensor forward_logits(const torch::Tensor& x);
   void zero_grad();
@@ -175,6 +196,7 @@ class Trainer {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   int64_t step_count_ = 0;
   int64_t epoch_count_ = 0;
+  std::shared_ptr<DistributedGroup> group_; // null on one process
 };
 
 } // namespace nrnm

@@ -1,15 +1,17 @@
 /**
- * What the commands print. Four modes:
+ * What the commands print. Five modes:
  *   tty    a progress bar redrawn in place (stdout is a terminal)
  *   plain  periodic whole lines, no control characters (CI logs, pipes)
  *   json   one JSON object per line on stdout, nothing else on stdout
  *   quiet  only warnings and errors (stderr) and the final result
+ *   silent only warnings and errors (data-parallel ranks other than 0)
  */
-export type OutputMode = 'tty' | 'plain' | 'json' | 'quiet';
+export type OutputMode = 'tty' | 'plain' | 'json' | 'quiet' | 'silent';
 
 export interface OutputFlags {
   json?: boolean;
   quiet?: boolean;
+  silent?: boolean;
 }
 
 export class Output {
@@ -19,7 +21,8 @@ export class Output {
   #barShown = false;
 
   constructor(flags: OutputFlags, stream: NodeJS.WriteStream = process.stdout) {
-    if (flags.json) this.mode = 'json';
+    if (flags.silent) this.mode = 'silent';
+    else if (flags.json) this.mode = 'json';
     else if (flags.quiet) this.mode = 'quiet';
     else this.mode = stream.isTTY && process.env['TERM'] !== 'dumb' ? 'tty' : 'plain';
     const interval = Number(process.env['NRNM_PROGRESS_INTERVAL']);
@@ -28,14 +31,14 @@ export class Output {
 
   /** A line for people (not in json or quiet mode). */
   info(text: string): void {
-    if (this.mode === 'json' || this.mode === 'quiet') return;
+    if (this.mode === 'json' || this.mode === 'quiet' || this.mode === 'silent') return;
     this.clearBar();
     process.stdout.write(`${text}\n`);
   }
 
-  /** A result line: printed in every mode but json. */
+  /** A result line: printed in every mode but json and silent. */
   result(text: string): void {
-    if (this.mode === 'json') return;
+    if (this.mode === 'json' || this.mode === 'silent') return;
     this.clearBar();
     process.stdout.write(`${text}\n`);
   }

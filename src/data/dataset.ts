@@ -4,6 +4,7 @@
  */
 import { NRNMError, argError } from '../errors';
 import { permutation } from './random';
+import { shardRows } from './shard';
 import { boolOption, checkKeys, intOption, typedArrayTag } from '../validate';
 
 /** One batch: `x` is [B, T, F] float32 (row-major), `y` the B labels, `indices` the dataset rows. */
@@ -33,6 +34,8 @@ export interface BatchOptions {
   dropLast?: boolean;
   /** Batches read ahead while the current one is in use. Default 1; 0 turns prefetch off. */
   prefetch?: number;
+  /** Data-parallel: only the rows of rank `rank` of `count` (see shardRows). */
+  shard?: { rank: number; count: number };
 }
 
 export interface SequenceDataset {
@@ -54,15 +57,15 @@ export interface SequenceDataset {
   read(indices: ArrayLike<number>): Promise<Batch>;
   /** Rows [start, start + count) as one batch. */
   readRange(start: number, count: number): Promise<Batch>;
-  /** Number of batches `batches(batchSize, {dropLast})` yields. */
-  batchCount(batchSize: number, options?: { dropLast?: boolean }): number;
+  /** Number of batches `batches(batchSize, {dropLast, shard})` yields (`shards`: the shard count). */
+  batchCount(batchSize: number, options?: { dropLast?: boolean; shards?: number }): number;
   /** All batches of one epoch; the next batch is read while the current one is in use. */
   batches(batchSize: number, options?: BatchOptions): AsyncIterableIterator<Batch>;
   /** Releases files; idempotent. Later reads throw ERR_DISPOSED. */
   close(): Promise<void>;
 }
 
-const BATCH_KEYS = ['shuffle', 'seed', 'epoch', 'dropLast', 'prefetch'] as const;
+const BATCH_KEYS = ['shuffle', 'seed', 'epoch', 'dropLast', 'prefetch', 'shard'] as const;
 
 /** Shared batching logic; a reader only says how to copy rows into a float32 buffer. */
 export abstract class BaseSequenceDataset implements SequenceDataset {
@@ -118,10 +121,11 @@ export abstract class BaseSequenceDataset implements SequenceDataset {
     return this.readChecked(idx);
   }
 
-  batchCount(batchSize: number, options: { dropLast?: boolean } = {}): number {
+  batchCount(batchSize: number, options: { dropLast?: boolean; shards?: number } = {}): number {
     const size = intOption('batchSize', batchSize, 0, 1);
     const dropLast = boolOption('dropLast', options.dropLast, false);
-    return dropLast ? Math.floor(this.length / size) : Math.ceil(this.length / size);
+    const rows = Math.ceil(this.length / intOption('shards', options.shards, 1, 1));
+    return dropLast ? Math.floor(rows / size) : Math.ceil(rows / size);
   }
 
   batches(batchSize: number, options: BatchOptions = {}): AsyncIterableIterator<Batch> {
@@ -133,9 +137,15 @@ export abstract class BaseSequenceDataset implements SequenceDataset {
     const dropLast = boolOption('dropLast', options.dropLast, false);
     const prefetch = intOption('prefetch', options.prefetch, 1, 0, 64);
     this.checkOpen();
-    const order = shuffle ? permutation(this.length, seed, epoch) : null;
-    const count = this.batchCount(size, { dropLast });
-    return this.iterate(order, size, count, prefetch);
+    let order = shuffle ? permutation(this.length, seed, epoch) : null;
+    const shard = options.shard;
+    if (shard !== undefined) {
+      checkKeys(shard, ['rank', 'count'], 'shard');
+      const count = intOption('shard.count', shard.count, 1, 1);
+      order = shardRows(order, this.length, intOption('shard.rank', shard.rank, 0, 0, count - 1), count);
+    }
+    const count = this.batchCount(size, { dropLast, shards: shard?.count ?? 1 });
+    return this.iterate(order, order?.length ?? this.length, size, count, prefetch);
   }
 
   async close(): Promise<void> {
@@ -144,12 +154,12 @@ export abstract class BaseSequenceDataset implements SequenceDataset {
     this.onClose();
   }
 
-  private async *iterate(order: Int32Array | null, size: number, count: number, prefetch: number): AsyncGenerator<Batch> {
+  private async *iterate(order: Int32Array | null, rows: number, size: number, count: number, prefetch: number): AsyncGenerator<Batch> {
     const pending: Promise<Batch>[] = [];
     let issued = 0;
     const issue = (): void => {
       const start = issued * size;
-      const end = Math.min(start + size, this.length);
+      const end = Math.min(start + size, rows);
       issued++;
       let idx: Int32Array;
       if (order) idx = order.slice(start, end);

@@ -10,6 +10,7 @@ import { type Command, Option } from 'commander';
 
 import type { SequenceDataset } from '../../data';
 import { NRNMError } from '../../errors';
+import { distributedFromEnv, rankDevice, type DistributedOptions } from '../../distributed';
 import { NRNMClassifier, Trainer, resolveModelOptions, runtimeReport, type EpochEvent, type FitOptions, type StepEvent, type TrainerOptions } from '../../index';
 import { DATASET_KINDS, type DataFlags, type DatasetKind, NTU_SPLITS, type NtuSplitFlag, type OpenedData, openData } from '../data';
 import { evaluateModel, formatEvaluation } from '../evaluation';
@@ -31,6 +32,7 @@ import {
   splitAlias,
   variantOptions,
 } from '../model-flags';
+import { launchWorkers } from '../launch';
 import { Output, ProgressLine, formatDuration } from '../output';
 import { RunDir } from '../run-dir';
 
@@ -51,6 +53,8 @@ interface TrainFlags extends ModelFlagValues, TrainerFlagValues {
   finalEval: boolean;
   json?: boolean;
   quiet?: boolean;
+  nproc?: number;
+  distTimeout?: number;
 }
 
 /** Flags fixed by the run being resumed (its checkpoint and config.json hold them). */
@@ -128,9 +132,17 @@ export function registerTrain(program: Command): void {
     .option('--no-final-eval', 'skip the evaluation with per-class accuracy and confusion matrix at the end')
     .option('--json', 'one JSON object per line on stdout (events: start, step, epoch, evaluation, done)')
     .option('--quiet', 'print only the final result')
+    .option('--nproc <n>', 'data-parallel: train with N worker processes on this machine (README "Training on several GPUs or machines")', positiveInt)
+    .option('--dist-timeout <seconds>', 'data-parallel: how long a rank waits for the others before failing (default 300)', positiveInt)
     .addOption(new Option('--sb <name>', 'official script: run name (run directory runs/NAME)').hideHelp())
     .addHelpText('after', trainHelp())
-    .action((flags: TrainFlags, command: Command) => train(flags, command));
+    .action(async (flags: TrainFlags, command: Command) => {
+      if (flags.nproc !== undefined && flags.nproc > 1) {
+        await launchWorkers(flags.nproc, process.argv.slice(2));
+        return;
+      }
+      await train(flags, command);
+    });
 }
 
 function defaultRunDir(dataset: string): string {
@@ -168,8 +180,21 @@ function checkDataFits(train: SequenceDataset | undefined): SequenceDataset {
   return train;
 }
 
+/**
+ * This worker's rank and device when torchrun or --nproc started it: its
+ * own GPU and NCCL on CUDA, Gloo on the CPU. Undefined for one process.
+ */
+function rankOf(flags: TrainFlags): { distributed: DistributedOptions; device: string } | undefined {
+  const d = distributedFromEnv();
+  if (!d) return undefined;
+  const device = rankDevice(flags.device, d);
+  const backend = device.startsWith('cuda') ? 'nccl' : 'gloo';
+  return { distributed: { ...d, backend, ...(flags.distTimeout !== undefined ? { timeout: flags.distTimeout } : {}) }, device };
+}
+
 async function train(flags: TrainFlags, command: Command): Promise<void> {
-  const out = new Output(flags);
+  // Data-parallel: only rank 0 prints, writes the run directory and evaluates at the end.
+  const out = new Output({ ...flags, silent: (distributedFromEnv()?.rank ?? 0) !== 0 });
   const interrupt = onInterrupt(out, 'finishing the current step, then writing last.nrnm');
   try {
     await trainWith(flags, command, out, interrupt);
@@ -184,6 +209,10 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
 
 async function trainWith(flags: TrainFlags, command: Command, out: Output, interrupt: ReturnType<typeof onInterrupt>): Promise<void> {
   const argv = ((command.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs ?? process.argv).slice(2);
+  const rank = rankOf(flags);
+  const distributed = rank?.distributed;
+  const device = rank?.device ?? flags.device;
+  const main = (distributed?.rank ?? 0) === 0;
   let plan: Plan;
   let opened: OpenedData;
   if (flags.resume !== undefined) {
@@ -199,13 +228,13 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
     const data = config['data'] as DataFlags;
     const fitConfig = config['fit'] as Plan['fit'];
     opened = await openData(data, { train: true, eval: true }, out, interrupt.signal);
-    const { trainer, progress } = await Trainer.resume(run.file('last.nrnm'), { device: flags.device });
+    const { trainer, progress } = await Trainer.resume(run.file('last.nrnm'), { device, ...(distributed ? { distributed } : {}) });
     const fit = { ...fitConfig };
     if (flags.epochs !== undefined) fit.epochs = flags.epochs;
     if (flags.evalEvery !== undefined) fit.evalEvery = flags.evalEvery;
     if (flags.maxSteps !== undefined) fit.maxSteps = flags.maxSteps;
     else delete fit.maxSteps;
-    run.truncateMetricsAfter(progress.step);
+    if (main) run.truncateMetricsAfter(progress.step);
     const resumes = Array.isArray(config['resumes']) ? (config['resumes'] as unknown[]) : [];
     config['resumes'] = [...resumes, { at: new Date().toISOString(), command: argv, from: progress, device: trainer.model.device }];
     config['fit'] = fit;
@@ -215,7 +244,7 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
     const data = dataFlags(flags);
     const defaults = defaultsFor(data.dataset);
     const outDir = flags.out ?? (flags.sb ? path.join('runs', flags.sb) : defaultRunDir(data.dataset));
-    const run = RunDir.create(outDir);
+    const run = main ? RunDir.create(outDir) : new RunDir(outDir);
     opened = await openData(data, { train: true, eval: true }, out, interrupt.signal);
     const trainData = checkDataFits(opened.train);
     const classes = Math.max(trainData.classes, opened.eval?.classes ?? 0);
@@ -228,10 +257,10 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
     } catch (err) {
       throw withFlagNames(err, FLAG_NAMES);
     }
-    const model = new NRNMClassifier({ ...modelOptions, device: flags.device });
+    const model = new NRNMClassifier({ ...modelOptions, device });
     let trainer: Trainer;
     try {
-      trainer = new Trainer(model, trainerOptions);
+      trainer = new Trainer(model, { ...trainerOptions, ...(distributed ? { distributed } : {}) });
     } catch (err) {
       model.dispose();
       throw withFlagNames(err, FLAG_NAMES);
@@ -271,10 +300,11 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
   const { run, fit, trainer, model } = plan;
   const trainData = checkDataFits(opened.train);
   const evalData = opened.eval;
-  run.make();
+  const config = { ...plan.config, ...(distributed ? { distributed: { worldSize: distributed.worldSize } } : {}) };
+  if (main) run.make();
   // A resumed run records itself in config.json once it has run: a --resume
   // that fails leaves the file as it was.
-  if (!plan.resumeFrom) run.writeJson('config.json', plan.config);
+  if (main && !plan.resumeFrom) run.writeJson('config.json', config);
   const title = `NRNM on ${plan.data.dataset}${plan.data.split ? ` (${plan.data.split})` : ''}`;
   const parameters = Object.values(model.parameterShapes()).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
   out.info(`run directory: ${run.dir}`);
@@ -348,8 +378,7 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
     evalEvery: fit.evalEvery,
     checkpointDir: run.dir,
     signal: interrupt.signal,
-    onStep,
-    onEpoch,
+    ...(main ? { onStep, onEpoch } : {}),
     ...(evalData ? { evalData } : {}),
     ...(fit.maxSteps !== undefined ? { maxSteps: fit.maxSteps } : {}),
   };
@@ -362,8 +391,8 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
     throw withFlagNames(err, FLAG_NAMES);
   }
   progress?.done();
-  if (plan.resumeFrom) run.writeJson('config.json', plan.config);
-  run.writeCurves(title);
+  if (main && plan.resumeFrom) run.writeJson('config.json', config);
+  if (main) run.writeCurves(title);
   const seconds = (performance.now() - started) / 1000;
   const counts = trainer.counts;
 
@@ -375,7 +404,7 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
   }
 
   let final;
-  if (evalData && flags.finalEval !== false) {
+  if (main && evalData && flags.finalEval !== false) {
     const bestFile = run.file('best.nrnm');
     const useBest = fs.existsSync(bestFile) && result.best !== undefined;
     const evalModel = useBest ? await NRNMClassifier.load(bestFile, { device: model.device }) : model;
