@@ -3,6 +3,7 @@
  * clipping, optimizer, scheduler in C++ on the model's device, off the event
  * loop) driven from TypeScript: epochs, batches, callbacks, checkpoints.
  */
+import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { checkpointHeader, readCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint';
@@ -329,6 +330,9 @@ export class Trainer {
     const rankBatch = Math.ceil(batchSize / world);
     const shard = d ? { shard: { rank: d.rank, count: world } } : {};
     const checkpoint = (name: string) => (options.checkpointDir && (d?.rank ?? 0) === 0 ? path.join(options.checkpointDir, name) : undefined);
+    // The checkpoint folder is made once, up front: the atomic writer puts its
+    // temp file beside the target and never creates folders itself.
+    if (checkpoint('.')) await mkdir(options.checkpointDir!, { recursive: true });
     const result: FitResult = { epochs: [], steps: this.counts.steps, stopped: 'completed' };
     const batches = data.batchCount(rankBatch, { dropLast, shards: world });
     let epoch = resumeFrom?.epoch ?? 0;
