@@ -4,7 +4,9 @@
 // (Debian's 1.13 and PyTorch 2.x wheels), in one place.
 
 #include <ATen/autocast_mode.h>
-#include <c10/util/string_utils.h>
+#include <sstream>
+#include <string>
+#include <type_traits>
 #include <torch/optim/optimizer.h>
 #include <torch/version.h>
 
@@ -23,7 +25,11 @@ namespace detail {
 template <typename Key>
 Key optimizer_state_key_as(c10::TensorImpl* impl) {
   if constexpr (std::is_same_v<Key, std::string>) {
-    return c10::guts::to_string(impl);
+    // What LibTorch 1.x's c10::guts::to_string did (gone in 2.x): the
+    // address as an ostream prints it.
+    std::ostringstream key;
+    key << impl;
+    return key.str();
   } else {
     return static_cast<Key>(impl);
   }
