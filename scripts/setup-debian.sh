@@ -3,9 +3,11 @@
 # LibTorch (CPU), OpenBLAS (LibTorch calls the system BLAS; the default
 # reference BLAS is several times slower), a C++ toolchain with CMake,
 # GoogleTest for the C++ tests, Gloo's headers for data-parallel training
-# (c10d's ProcessGroupGloo), and the Fashion-MNIST files (the default dataset).
+# (c10d's ProcessGroupGloo), the Fashion-MNIST files (the default dataset),
+# and Debian's PyTorch for the same LibTorch (python3-torch: its torchrun
+# launches data-parallel runs, and the tests use it as a reference).
 set -euo pipefail
-packages=(libtorch-dev libopenblas0-pthread cmake g++ make libgtest-dev libgloo-dev dataset-fashion-mnist)
+packages=(libtorch-dev libopenblas0-pthread cmake g++ make libgtest-dev libgloo-dev dataset-fashion-mnist python3-torch)
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 missing=()
