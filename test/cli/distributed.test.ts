@@ -101,11 +101,13 @@ describe('train --nproc', () => {
     expect(workerPid(child.pid!, 0)).toBeUndefined();
   });
 
-  torchrunIt('runs under torchrun (python -m torch.distributed.run --no-python)', () => {
+  torchrunIt('runs under torchrun (python -m torch.distributed.run --no_python)', () => {
     const run = path.join(tmp, 'torchrun');
     const r = spawnSync(
       '/usr/bin/python3',
-      ['-m', 'torch.distributed.run', '--standalone', '--nproc-per-node', '2', '--no-python', process.execPath, bin, 'train', '--epochs', '1', ...SMALL, '--out', run],
+      // Underscored flags and --redirects/--tee 1: what Debian's torchrun 1.13
+      // accepts under Python 3.11 (README); 2.x takes them too.
+      ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '--redirects', '1', '--tee', '1', '--no_python', process.execPath, bin, 'train', '--epochs', '1', ...SMALL, '--out', run],
       { cwd: root, encoding: 'utf8', timeout: 180_000, env: { ...process.env, NRNM_PROGRESS_INTERVAL: '0' } },
     );
     expect(r.stderr).not.toMatch(/Traceback|NRNMError/);

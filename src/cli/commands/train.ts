@@ -346,6 +346,7 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
       gradNorm: e.gradNorm,
       lr: e.lr,
       sequencesPerSecond: e.sequencesPerSecond,
+      ...(distributed ? { allreduceMs: e.allreduceMs } : {}),
       time: (performance.now() - started) / 1000,
     });
     out.event('step', { epoch: e.epoch, batch: e.batch, batches: e.batches, step: e.step, loss: e.loss, accuracy, gradNorm: e.gradNorm, lr: e.lr, sequencesPerSecond: e.sequencesPerSecond });
