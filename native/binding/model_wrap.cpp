@@ -17,15 +17,6 @@
 
 namespace nrnm_binding {
 
-namespace {
-
-Napi::FunctionReference& ModelClass() {
-  static Napi::FunctionReference* ref = new Napi::FunctionReference();
-  return *ref;
-}
-
-}  // namespace
-
 Napi::Function ModelWrap::Define(Napi::Env env) {
   Napi::Function ctor = DefineClass(env, "ModelHandle",
                                     {
@@ -43,7 +34,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                                         InstanceMethod<&ModelWrap::Load>("load"),
                                         InstanceMethod<&ModelWrap::Dispose>("dispose"),
                                     });
-  ModelClass() = Napi::Persistent(ctor);
+  GetAddonData(env).model_class = Napi::Persistent(ctor);
   return ctor;
 }
 
@@ -63,7 +54,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
 }
 
 std::shared_ptr<ModelState> ModelWrap::StateOf(const Napi::Value& value, const char* what) {
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(ModelClass().Value())) {
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(GetAddonData(value.Env()).model_class.Value())) {
     throw CodedError("ERR_ARG", std::string(what) + ": expected an NRNMClassifier");
   }
   ModelWrap* wrap = Napi::ObjectWrap<ModelWrap>::Unwrap(value.As<Napi::Object>());
