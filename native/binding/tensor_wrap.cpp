@@ -24,9 +24,14 @@ Napi::Function TensorWrap::Define(Napi::Env env) {
 TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {}
 
 TensorWrap::~TensorWrap() {
-  // The finalizer may run after the environment is torn down; V8 accounting
-  // is only adjusted from live calls (Reset/Dispose).
-  tensor_.reset();
+  // Collected without dispose(): the tensor goes with its handle, and so does
+  // its share of V8's external memory. Finalizers run outside the GC, also
+  // while an environment is torn down (its isolate is still alive then); the
+  // raw call because a destructor must not throw.
+  if (reported_bytes_ != 0) {
+    int64_t total = 0;
+    napi_adjust_external_memory(Env(), -reported_bytes_, &total);
+  }
 }
 
 Napi::Object TensorWrap::New(Napi::Env env, at::Tensor tensor) {
