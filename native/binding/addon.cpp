@@ -56,8 +56,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }  // namespace
 }  // namespace nrnm_binding
 
-static Napi::Object InitNrnmNative(Napi::Env env, Napi::Object exports) {
-  return nrnm_binding::Init(env, exports);
-}
+static Napi::Object InitNrnmNative(Napi::Env env, Napi::Object exports) { return nrnm_binding::Init(env, exports); }
 
 NODE_API_MODULE(nrnm_native, InitNrnmNative)

@@ -9,11 +9,11 @@
 #include "addon_data.h"
 #include "convert.h"
 #include "errors.h"
+#include "nrnm/device.h"
+#include "nrnm/gradients.h"
 #include "options_from_js.h"
 #include "promise_worker.h"
 #include "tensor_wrap.h"
-#include "nrnm/device.h"
-#include "nrnm/gradients.h"
 
 namespace nrnm_binding {
 
@@ -81,8 +81,7 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
           state->Synchronize();
           return logits;
         },
-        [](Napi::Env env, at::Tensor& logits) -> Napi::Value { return TensorWrap::New(env, logits); },
-        {Value()});
+        [](Napi::Env env, at::Tensor& logits) -> Napi::Value { return TensorWrap::New(env, logits); }, {Value()});
   });
 }
 
@@ -151,7 +150,8 @@ Napi::Value ModelWrap::StateDict(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(state.mutex);
     Napi::Object dict = Napi::Object::New(info.Env());
     for (const auto& item : state.model->named_parameters()) {
-      dict.Set(item.key(), TensorWrap::New(info.Env(), item.value().detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true)));
+      dict.Set(item.key(),
+               TensorWrap::New(info.Env(), item.value().detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true)));
     }
     return dict;
   });
@@ -190,9 +190,8 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ModelWrap::Device(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), "model.device", [&]() -> Napi::Value {
-    return Napi::String::New(info.Env(), Live("model.device").device.str());
-  });
+  return Guard(info.Env(), "model.device",
+               [&]() -> Napi::Value { return Napi::String::New(info.Env(), Live("model.device").device.str()); });
 }
 
 Napi::Value ModelWrap::Describe(const Napi::CallbackInfo& info) {

@@ -64,16 +64,15 @@ Napi::Value TensorWrap::FromArray(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "Tensor.from", [&]() -> Napi::Value {
     if (!info[0].IsTypedArray()) throw CodedError("ERR_DTYPE", "Tensor.from: data must be a typed array");
-    at::Tensor tensor = TensorFromTypedArray(info[0].As<Napi::TypedArray>(), ShapeFromJs(info[1], "Tensor.from"),
-                                             "Tensor.from");
+    at::Tensor tensor =
+        TensorFromTypedArray(info[0].As<Napi::TypedArray>(), ShapeFromJs(info[1], "Tensor.from"), "Tensor.from");
     return New(env, std::move(tensor));
   });
 }
 
 Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), "tensor.shape", [&]() -> Napi::Value {
-    return ShapeToJs(info.Env(), Live("tensor.shape").sizes());
-  });
+  return Guard(info.Env(), "tensor.shape",
+               [&]() -> Napi::Value { return ShapeToJs(info.Env(), Live("tensor.shape").sizes()); });
 }
 
 Napi::Value TensorWrap::Dtype(const Napi::CallbackInfo& info) {
@@ -83,15 +82,13 @@ Napi::Value TensorWrap::Dtype(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value TensorWrap::Device(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), "tensor.device", [&]() -> Napi::Value {
-    return Napi::String::New(info.Env(), Live("tensor.device").device().str());
-  });
+  return Guard(info.Env(), "tensor.device",
+               [&]() -> Napi::Value { return Napi::String::New(info.Env(), Live("tensor.device").device().str()); });
 }
 
 Napi::Value TensorWrap::ToArray(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), "tensor.toArray", [&]() -> Napi::Value {
-    return TypedArrayFromTensor(info.Env(), Live("tensor.toArray"));
-  });
+  return Guard(info.Env(), "tensor.toArray",
+               [&]() -> Napi::Value { return TypedArrayFromTensor(info.Env(), Live("tensor.toArray")); });
 }
 
 Napi::Value TensorWrap::To(const Napi::CallbackInfo& info) {

@@ -16,7 +16,7 @@ interface Run {
   code: number | null;
   signal: NodeJS.Signals | null;
   stderr: string;
-  report: any;
+  report: unknown;
 }
 
 function run(name: string, args: object = {}): Promise<Run> {
@@ -84,7 +84,7 @@ describe('worker threads', () => {
     const rounds = 8;
     const r = await run('terminate', { rounds, hiddenSize: 384, delayMs: 5 });
     expectClean(r);
-    const report = r.report.rounds as Array<{ role: string; code: number; stepping: number; rssMiB: number; mainLosses: number[] }>;
+    const report = (r.report as { rounds: unknown }).rounds as Array<{ role: string; code: number; stepping: number; rssMiB: number; mainLosses: number[] }>;
     expect(report).toHaveLength(rounds);
     for (const round of report) {
       expect(round.code).toBe(1); // terminated, not finished
