@@ -205,6 +205,8 @@ export interface NativeAddon {
   /** A checkpoint's metadata, after its checksum and format checks; errors name `source`. */
   checkpointMetadata(bytes: Buffer, source: string): Promise<Record<string, string>>;
   runtimeInfo(): NativeRuntimeInfo;
+  /** The C++ defaults (TORCH_ARG initialisers); test/options-defaults.test.ts holds src/'s to them. */
+  defaultOptions(): { model: Omit<NativeModelOptions, 'inputSize' | 'classes'>; trainer: NativeTrainerOptions };
   setThreads(intraOp: number): void;
   /** A tiny op on cuda:0; run it in a child process (src/device.ts). */
   probeCuda(): { ok: boolean; error?: string };

@@ -54,9 +54,12 @@ export function checkShape(shape: unknown, name = 'shape'): number {
   return shape.reduce((a: number, b: number) => a * b, 1);
 }
 
-// Tensors a user forgets to dispose are freed when they are collected; the
-// addon also reports their size to V8 so the collector knows they are heavy.
-const finalizer = new FinalizationRegistry<NativeTensorHandle>((handle) => handle.dispose());
+// A tensor a user does not dispose is freed with its native handle, which only
+// this object references: the handle's own finalizer frees the LibTorch tensor
+// (and the addon reports its size to V8 so the collector knows it is heavy).
+// No FinalizationRegistry: V8 clears its targets only in full collections, so
+// every tensor left to the collector (a prediction per step) kept its native
+// memory for thousands of steps, and resident memory grew over long runs.
 
 export class Tensor<D extends DType = DType> {
   #handle: NativeTensorHandle | undefined;
@@ -67,7 +70,6 @@ export class Tensor<D extends DType = DType> {
     this.#handle = handle;
     this.#dtype = handle.dtype() as D;
     this.#shape = Object.freeze(handle.shape());
-    finalizer.register(this, handle, this);
   }
 
   /** Copies `data` into a new CPU tensor of the given shape. */
@@ -129,7 +131,6 @@ export class Tensor<D extends DType = DType> {
   /** Frees the native memory now. Idempotent. */
   dispose(): void {
     if (!this.#handle) return;
-    finalizer.unregister(this);
     this.#handle.dispose();
     this.#handle = undefined;
   }

@@ -136,23 +136,38 @@ function nonNegative(name: string, value: unknown, fallback: number, positive = 
   return value;
 }
 
+/** The trainer's defaults (the official script's); C++ has the same (test/options-defaults.test.ts). */
+export const DEFAULT_TRAINER_OPTIONS: Readonly<ResolvedTrainerOptions> = Object.freeze<ResolvedTrainerOptions>({
+  optimizer: 'adam',
+  lr: 1e-3,
+  weightDecay: 1e-4,
+  betas: [0.9, 0.999],
+  eps: 1e-8,
+  scheduler: 'step',
+  stepSize: 600,
+  gamma: 0.1,
+  clip: 0,
+  precision: 'fp32',
+});
+
 export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTrainerOptions {
   checkKeys(options, TRAINER_KEYS, 'Trainer');
-  const betas = options.betas ?? [0.9, 0.999];
+  const d = DEFAULT_TRAINER_OPTIONS;
+  const betas = options.betas ?? d.betas;
   if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) {
     throw argError('betas', 'two numbers in [0, 1)', betas);
   }
   return {
-    optimizer: oneOf('optimizer', options.optimizer, ['adam', 'adamw'] as const, 'adam'),
-    lr: nonNegative('lr', options.lr, 1e-3, true),
-    weightDecay: nonNegative('weightDecay', options.weightDecay, 1e-4),
+    optimizer: oneOf('optimizer', options.optimizer, ['adam', 'adamw'] as const, d.optimizer),
+    lr: nonNegative('lr', options.lr, d.lr, true),
+    weightDecay: nonNegative('weightDecay', options.weightDecay, d.weightDecay),
     betas: [betas[0], betas[1]],
-    eps: nonNegative('eps', options.eps, 1e-8, true),
-    scheduler: oneOf('scheduler', options.scheduler, ['step', 'none'] as const, 'step'),
-    stepSize: intOption('stepSize', options.stepSize, 600, 1),
-    gamma: nonNegative('gamma', options.gamma, 0.1, true),
-    clip: nonNegative('clip', options.clip, 0),
-    precision: oneOf('precision', options.precision, ['fp32', 'tf32', 'bf16'] as const, 'fp32'),
+    eps: nonNegative('eps', options.eps, d.eps, true),
+    scheduler: oneOf('scheduler', options.scheduler, ['step', 'none'] as const, d.scheduler),
+    stepSize: intOption('stepSize', options.stepSize, d.stepSize, 1),
+    gamma: nonNegative('gamma', options.gamma, d.gamma, true),
+    clip: nonNegative('clip', options.clip, d.clip),
+    precision: oneOf('precision', options.precision, ['fp32', 'tf32', 'bf16'] as const, d.precision),
   };
 }
 

@@ -121,6 +121,7 @@ describe('checkpoint files', () => {
       expect(error.code).toBe('ERR_FORMAT');
       expect(error.message).toContain(cut);
       expect(error.message).toMatch(/truncated|malformed|not valid JSON/);
+      // eslint-disable-next-line no-control-regex -- raw archive bytes are what must not appear
       expect(error.message).not.toMatch(/[\x00-\x08]/);
     }
     model.dispose();

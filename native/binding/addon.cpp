@@ -16,6 +16,7 @@ Napi::Value SetThreadsJs(const Napi::CallbackInfo& info);
 Napi::Value ProbeCudaJs(const Napi::CallbackInfo& info);
 Napi::Object DefineBench(Napi::Env env);
 Napi::Value CheckpointMetadataJs(const Napi::CallbackInfo& info);
+Napi::Value DefaultOptionsJs(const Napi::CallbackInfo& info);
 
 namespace {
 
@@ -38,6 +39,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New<RuntimeInfoJs>(env, "runtimeInfo"));
   exports.Set("setThreads", Napi::Function::New<SetThreadsJs>(env, "setThreads"));
   exports.Set("checkpointMetadata", Napi::Function::New<CheckpointMetadataJs>(env, "checkpointMetadata"));
+  exports.Set("defaultOptions", Napi::Function::New<DefaultOptionsJs>(env, "defaultOptions"));
   exports.Set("probeCuda", Napi::Function::New<ProbeCudaJs>(env, "probeCuda"));
   // Known when compiled: reading them touches no driver (device.ts decides
   // from these before probing CUDA in a child process).
@@ -54,8 +56,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }  // namespace
 }  // namespace nrnm_binding
 
-static Napi::Object InitNrnmNative(Napi::Env env, Napi::Object exports) {
-  return nrnm_binding::Init(env, exports);
-}
+static Napi::Object InitNrnmNative(Napi::Env env, Napi::Object exports) { return nrnm_binding::Init(env, exports); }
 
 NODE_API_MODULE(nrnm_native, InitNrnmNative)

@@ -18,8 +18,8 @@ struct TypedArrayKind {
 };
 
 constexpr TypedArrayKind kKinds[] = {
-    {napi_float32_array, c10::kFloat, "float32"},  {napi_float64_array, c10::kDouble, "float64"},
-    {napi_int32_array, c10::kInt, "int32"},        {napi_bigint64_array, c10::kLong, "int64"},
+    {napi_float32_array, c10::kFloat, "float32"}, {napi_float64_array, c10::kDouble, "float64"},
+    {napi_int32_array, c10::kInt, "int32"},       {napi_bigint64_array, c10::kLong, "int64"},
     {napi_uint8_array, c10::kByte, "uint8"},
 };
 
@@ -55,8 +55,7 @@ std::string DtypeName(c10::ScalarType type) {
   return c10::toString(type);
 }
 
-at::Tensor TensorFromTypedArray(const Napi::TypedArray& array, const std::vector<int64_t>& shape,
-                                const char* what) {
+at::Tensor TensorFromTypedArray(const Napi::TypedArray& array, const std::vector<int64_t>& shape, const char* what) {
   const TypedArrayKind* kind = nullptr;
   for (const auto& k : kKinds) {
     if (k.napi == array.TypedArrayType()) kind = &k;
@@ -70,8 +69,8 @@ at::Tensor TensorFromTypedArray(const Napi::TypedArray& array, const std::vector
   for (int64_t d : shape) numel *= d;
   if (numel != static_cast<int64_t>(array.ElementLength())) {
     throw CodedError("ERR_SHAPE", std::string(what) + ": shape " + ShapeString(shape) + " needs " +
-                                      std::to_string(numel) + " elements but the " + kind->name +
-                                      " data has " + std::to_string(array.ElementLength()));
+                                      std::to_string(numel) + " elements but the " + kind->name + " data has " +
+                                      std::to_string(array.ElementLength()));
   }
   at::Tensor tensor = at::empty(shape, at::TensorOptions().dtype(kind->torch));
   const auto* bytes = static_cast<const uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
@@ -86,25 +85,31 @@ Napi::TypedArray TypedArrayFromTensor(Napi::Env env, const at::Tensor& tensor) {
     if (k.torch == cpu.scalar_type()) kind = &k;
   }
   if (kind == nullptr) {
-    throw CodedError("ERR_DTYPE", "tensor dtype " + std::string(c10::toString(cpu.scalar_type())) +
-                                      " has no matching typed array");
+    throw CodedError("ERR_DTYPE",
+                     "tensor dtype " + std::string(c10::toString(cpu.scalar_type())) + " has no matching typed array");
   }
   const size_t bytes = cpu.numel() * cpu.element_size();
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
   if (bytes > 0) std::memcpy(buffer.Data(), cpu.data_ptr(), bytes);
   const size_t length = static_cast<size_t>(cpu.numel());
   switch (kind->napi) {
-    case napi_float32_array: return Napi::Float32Array::New(env, length, buffer, 0);
-    case napi_float64_array: return Napi::Float64Array::New(env, length, buffer, 0);
-    case napi_int32_array: return Napi::Int32Array::New(env, length, buffer, 0);
-    case napi_bigint64_array: return Napi::BigInt64Array::New(env, length, buffer, 0);
-    default: return Napi::Uint8Array::New(env, length, buffer, 0);
+    case napi_float32_array:
+      return Napi::Float32Array::New(env, length, buffer, 0);
+    case napi_float64_array:
+      return Napi::Float64Array::New(env, length, buffer, 0);
+    case napi_int32_array:
+      return Napi::Int32Array::New(env, length, buffer, 0);
+    case napi_bigint64_array:
+      return Napi::BigInt64Array::New(env, length, buffer, 0);
+    default:
+      return Napi::Uint8Array::New(env, length, buffer, 0);
   }
 }
 
 Napi::Array ShapeToJs(Napi::Env env, at::IntArrayRef shape) {
   Napi::Array array = Napi::Array::New(env, shape.size());
-  for (size_t i = 0; i < shape.size(); ++i) array.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(shape[i])));
+  for (size_t i = 0; i < shape.size(); ++i)
+    array.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(shape[i])));
   return array;
 }
 

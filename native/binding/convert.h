@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include <napi.h>
 #include <ATen/core/Tensor.h>
+#include <napi.h>
 
 namespace nrnm_binding {
 
@@ -18,8 +18,7 @@ std::string DtypeName(c10::ScalarType type);
 
 /// Copies a Float32Array/Float64Array/Int32Array/BigInt64Array/Uint8Array
 /// into a new CPU tensor of `shape`; the element count must match.
-at::Tensor TensorFromTypedArray(const Napi::TypedArray& array, const std::vector<int64_t>& shape,
-                                const char* what);
+at::Tensor TensorFromTypedArray(const Napi::TypedArray& array, const std::vector<int64_t>& shape, const char* what);
 
 /// Copies a tensor (any device) into a new typed array of the matching type.
 Napi::TypedArray TypedArrayFromTensor(Napi::Env env, const at::Tensor& tensor);

@@ -12,8 +12,7 @@ namespace nrnm_binding {
 
 /// An error with a stable code (ERR_SHAPE, ERR_DISPOSED, ERR_CUDA_OOM, ...).
 struct CodedError : std::runtime_error {
-  CodedError(std::string code_, const std::string& message)
-      : std::runtime_error(message), code(std::move(code_)) {}
+  CodedError(std::string code_, const std::string& message) : std::runtime_error(message), code(std::move(code_)) {}
   std::string code;
 };
 

@@ -31,8 +31,8 @@ Napi::Value RuntimeInfoJs(const Napi::CallbackInfo& info) {
       gpu.Set("index", static_cast<double>(g.index));
       gpu.Set("name", g.name);
       gpu.Set("totalMemoryBytes", static_cast<double>(g.total_memory_bytes));
-      gpu.Set("computeCapability", std::to_string(g.compute_capability_major) + "." +
-                                       std::to_string(g.compute_capability_minor));
+      gpu.Set("computeCapability",
+              std::to_string(g.compute_capability_major) + "." + std::to_string(g.compute_capability_minor));
       gpu.Set("multiprocessors", static_cast<double>(g.multiprocessors));
       gpus.Set(static_cast<uint32_t>(i), gpu);
     }

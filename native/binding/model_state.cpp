@@ -8,8 +8,8 @@ namespace nrnm_binding {
 
 at::Tensor ModelState::Input(const at::Tensor& x) const {
   if (x.dim() != 3) {
-    throw CodedError("ERR_SHAPE", "x must have shape [batch, time, features] (got " + std::to_string(x.dim()) +
-                                      " dimensions)");
+    throw CodedError("ERR_SHAPE",
+                     "x must have shape [batch, time, features] (got " + std::to_string(x.dim()) + " dimensions)");
   }
   return x.to(device, at::kFloat);
 }

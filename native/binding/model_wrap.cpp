@@ -9,22 +9,13 @@
 #include "addon_data.h"
 #include "convert.h"
 #include "errors.h"
+#include "nrnm/device.h"
+#include "nrnm/gradients.h"
 #include "options_from_js.h"
 #include "promise_worker.h"
 #include "tensor_wrap.h"
-#include "nrnm/device.h"
-#include "nrnm/gradients.h"
 
 namespace nrnm_binding {
-
-namespace {
-
-Napi::FunctionReference& ModelClass() {
-  static Napi::FunctionReference* ref = new Napi::FunctionReference();
-  return *ref;
-}
-
-}  // namespace
 
 Napi::Function ModelWrap::Define(Napi::Env env) {
   Napi::Function ctor = DefineClass(env, "ModelHandle",
@@ -43,7 +34,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                                         InstanceMethod<&ModelWrap::Load>("load"),
                                         InstanceMethod<&ModelWrap::Dispose>("dispose"),
                                     });
-  ModelClass() = Napi::Persistent(ctor);
+  GetAddonData(env).model_class = Napi::Persistent(ctor);
   return ctor;
 }
 
@@ -63,7 +54,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
 }
 
 std::shared_ptr<ModelState> ModelWrap::StateOf(const Napi::Value& value, const char* what) {
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(ModelClass().Value())) {
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(GetAddonData(value.Env()).model_class.Value())) {
     throw CodedError("ERR_ARG", std::string(what) + ": expected an NRNMClassifier");
   }
   ModelWrap* wrap = Napi::ObjectWrap<ModelWrap>::Unwrap(value.As<Napi::Object>());
@@ -90,8 +81,7 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
           state->Synchronize();
           return logits;
         },
-        [](Napi::Env env, at::Tensor& logits) -> Napi::Value { return TensorWrap::New(env, logits); },
-        {Value()});
+        [](Napi::Env env, at::Tensor& logits) -> Napi::Value { return TensorWrap::New(env, logits); }, {Value()});
   });
 }
 
@@ -160,7 +150,8 @@ Napi::Value ModelWrap::StateDict(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(state.mutex);
     Napi::Object dict = Napi::Object::New(info.Env());
     for (const auto& item : state.model->named_parameters()) {
-      dict.Set(item.key(), TensorWrap::New(info.Env(), item.value().detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true)));
+      dict.Set(item.key(),
+               TensorWrap::New(info.Env(), item.value().detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true)));
     }
     return dict;
   });
@@ -199,9 +190,8 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ModelWrap::Device(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), "model.device", [&]() -> Napi::Value {
-    return Napi::String::New(info.Env(), Live("model.device").device.str());
-  });
+  return Guard(info.Env(), "model.device",
+               [&]() -> Napi::Value { return Napi::String::New(info.Env(), Live("model.device").device.str()); });
 }
 
 Napi::Value ModelWrap::Describe(const Napi::CallbackInfo& info) {

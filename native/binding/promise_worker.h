@@ -2,6 +2,15 @@
 // One Promise-returning AsyncWorker for every slow native call: the work runs
 // on the libuv thread pool, never on the event loop; its exception (if any)
 // becomes the promise's rejection through ExceptionToJs.
+//
+// A worker thread terminated while a call runs (worker.terminate() during
+// trainer.step) still completes that call: Node runs the completion while it
+// tears the worker's environment down, when no JS can run any more. The
+// promise can then be neither resolved nor rejected, and nothing is left to
+// observe it; trying would throw from a completion callback and abort the
+// whole process. So the completion only settles the promise in a live
+// environment; either way the worker is deleted with its captured state
+// (the model's shared state, tensors, references) afterwards.
 #include <exception>
 #include <functional>
 #include <utility>
@@ -39,6 +48,7 @@ class PromiseWorker final : public Napi::AsyncWorker {
   }
 
   void OnOK() override {
+    if (!CanRunJs(Env())) return;
     Napi::HandleScope scope(Env());
     if (error_) {
       deferred_.Reject(ExceptionToJs(Env(), error_, where_).Value());
@@ -53,7 +63,19 @@ class PromiseWorker final : public Napi::AsyncWorker {
     }
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    if (CanRunJs(Env())) deferred_.Reject(e.Value());
+  }
+
+  /// False while the environment is torn down. Node-API refuses calls into
+  /// JS then with napi_pending_exception although no exception is pending.
+  static bool CanRunJs(Napi::Env env) {
+    Napi::HandleScope scope(env);
+    napi_value object = nullptr;
+    napi_value value = nullptr;
+    if (napi_create_object(env, &object) != napi_ok) return false;
+    return napi_get_named_property(env, object, "then", &value) == napi_ok;
+  }
 
  private:
   PromiseWorker(Napi::Env env, const char* where, Work work, ToJs to_js)

@@ -24,9 +24,14 @@ Napi::Function TensorWrap::Define(Napi::Env env) {
 TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {}
 
 TensorWrap::~TensorWrap() {
-  // The finalizer may run after the environment is torn down; V8 accounting
-  // is only adjusted from live calls (Reset/Dispose).
-  tensor_.reset();
+  // Collected without dispose(): the tensor goes with its handle, and so does
+  // its share of V8's external memory. Finalizers run outside the GC, also
+  // while an environment is torn down (its isolate is still alive then); the
+  // raw call because a destructor must not throw.
+  if (reported_bytes_ != 0) {
+    int64_t total = 0;
+    napi_adjust_external_memory(Env(), -reported_bytes_, &total);
+  }
 }
 
 Napi::Object TensorWrap::New(Napi::Env env, at::Tensor tensor) {
@@ -59,16 +64,15 @@ Napi::Value TensorWrap::FromArray(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "Tensor.from", [&]() -> Napi::Value {
     if (!info[0].IsTypedArray()) throw CodedError("ERR_DTYPE", "Tensor.from: data must be a typed array");
-    at::Tensor tensor = TensorFromTypedArray(info[0].As<Napi::TypedArray>(), ShapeFromJs(info[1], "Tensor.from"),
-                                             "Tensor.from");
+    at::Tensor tensor =
+        TensorFromTypedArray(info[0].As<Napi::TypedArray>(), ShapeFromJs(info[1], "Tensor.from"), "Tensor.from");
     return New(env, std::move(tensor));
   });
 }
 
 Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), "tensor.shape", [&]() -> Napi::Value {
-    return ShapeToJs(info.Env(), Live("tensor.shape").sizes());
-  });
+  return Guard(info.Env(), "tensor.shape",
+               [&]() -> Napi::Value { return ShapeToJs(info.Env(), Live("tensor.shape").sizes()); });
 }
 
 Napi::Value TensorWrap::Dtype(const Napi::CallbackInfo& info) {
@@ -78,15 +82,13 @@ Napi::Value TensorWrap::Dtype(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value TensorWrap::Device(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), "tensor.device", [&]() -> Napi::Value {
-    return Napi::String::New(info.Env(), Live("tensor.device").device().str());
-  });
+  return Guard(info.Env(), "tensor.device",
+               [&]() -> Napi::Value { return Napi::String::New(info.Env(), Live("tensor.device").device().str()); });
 }
 
 Napi::Value TensorWrap::ToArray(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), "tensor.toArray", [&]() -> Napi::Value {
-    return TypedArrayFromTensor(info.Env(), Live("tensor.toArray"));
-  });
+  return Guard(info.Env(), "tensor.toArray",
+               [&]() -> Napi::Value { return TypedArrayFromTensor(info.Env(), Live("tensor.toArray")); });
 }
 
 Napi::Value TensorWrap::To(const Napi::CallbackInfo& info) {

@@ -1,7 +1,7 @@
 #pragma once
 // A LibTorch tensor owned by a JS object (the handle behind src/tensor.ts).
-#include <napi.h>
 #include <ATen/core/Tensor.h>
+#include <napi.h>
 
 namespace nrnm_binding {
 

@@ -72,14 +72,14 @@ void deallocate(void* ptr) {
 }
 
 // c10::alloc_cpu reports a failed allocation as a plain c10::Error in
-// LibTorch 1.x; callers get the typed c10::OutOfMemoryError of 2.x (the
-// binding's ERR_OOM), after one retry without the cached blocks.
+// LibTorch 1.x (c10::OutOfMemoryError in 2.x). Callers get a
+// c10::OutOfMemoryError (the binding's ERR_OOM) in both, after one retry
+// without the cached blocks, with a message that says what was asked for
+// instead of alloc_cpu's "[enforce fail at alloc_cpu.cpp:75] err == 0".
 void* alloc_or_oom(size_t n) {
   try {
     return c10::alloc_cpu(n);
-  } catch (const c10::OutOfMemoryError&) {
-    throw;
-  } catch (const c10::Error&) {
+  } catch (const c10::Error&) { // OutOfMemoryError included
   }
   {
     Cache& c = cache();
@@ -88,10 +88,9 @@ void* alloc_or_oom(size_t n) {
   }
   try {
     return c10::alloc_cpu(n);
-  } catch (const c10::OutOfMemoryError&) {
-    throw;
-  } catch (const c10::Error& e) {
-    TORCH_CHECK_WITH(OutOfMemoryError, false, e.what_without_backtrace());
+  } catch (const c10::Error&) {
+    TORCH_CHECK_WITH(OutOfMemoryError, false, "out of host memory: cannot allocate ", n, " bytes (",
+                     static_cast<double>(n) / double(1 << 30), " GiB)");
   }
   return nullptr;
 }
@@ -147,8 +146,14 @@ class CachingCpuAllocator final : public c10::Allocator {
 };
 
 CachingCpuAllocator caching_allocator;
-c10::Allocator* previous = nullptr;
 constexpr uint8_t kPriority = 1; // above LibTorch's default registration (0)
+bool installed = false; // guarded by cache().mutex
+
+void install_locked() {
+  if (installed) return;
+  c10::SetCPUAllocator(&caching_allocator, kPriority);
+  installed = true;
+}
 
 } // namespace
 
@@ -156,17 +161,14 @@ void enable_cpu_caching_allocator(size_t limit_bytes) {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   c.stats.limit_bytes = limit_bytes > 0 ? limit_bytes : default_limit();
-  if (c.stats.enabled) return;
-  previous = c10::GetCPUAllocator();
-  c10::SetCPUAllocator(&caching_allocator, kPriority);
+  install_locked();
   c.stats.enabled = true;
 }
 
 void disable_cpu_caching_allocator() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
-  if (!c.stats.enabled) return;
-  c10::SetCPUAllocator(previous != nullptr ? previous : c10::GetDefaultCPUAllocator(), kPriority);
+  install_locked();
   c.stats.enabled = false;
   c.release_cached_locked();
 }

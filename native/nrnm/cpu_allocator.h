@@ -25,13 +25,17 @@ struct CpuCacheStats {
   uint64_t misses = 0; // large requests that went to the system
 };
 
-/// Installs the allocator as LibTorch's CPU allocator. limit_bytes: the most
-/// freed memory kept (0: a quarter of physical memory, at most 4 GiB). When
-/// a request misses and the cache is full, the cache is emptied first (a
-/// change of shapes does not leave stale blocks behind). Idempotent.
+/// Installs the allocator as LibTorch's CPU allocator and turns caching on.
+/// limit_bytes: the most freed memory kept (0: a quarter of physical memory,
+/// at most 4 GiB). When a request misses and the cache is full, the cache is
+/// emptied first (a change of shapes does not leave stale blocks behind).
+/// Idempotent.
 void enable_cpu_caching_allocator(size_t limit_bytes = 0);
-/// Puts LibTorch's default CPU allocator back and frees the cached blocks
-/// (blocks still in use are freed when their tensors go).
+/// Turns caching off and frees the cached blocks (blocks still in use are
+/// freed when their tensors go). The allocator stays (or is now) installed
+/// and passes every request to LibTorch's alloc_cpu / free_cpu, so that a
+/// failed allocation is a c10::OutOfMemoryError in every LibTorch version
+/// (ERR_OOM in JS), not the plain c10::Error of LibTorch 1.x's allocator.
 void disable_cpu_caching_allocator();
 /// Frees the cached blocks (not those in use).
 void empty_cpu_cache();

@@ -114,7 +114,11 @@ void apply_cpu_defaults() {
     // on ATen's OpenMP threads, and one thread would serialise them.
     if (!user_threads && openblas().set_num_threads != nullptr) at::set_num_threads(1);
     const char* cache = std::getenv("NRNM_CPU_CACHE");
-    if (cache == nullptr || std::string(cache) != "0") enable_cpu_caching_allocator();
+    if (cache == nullptr || std::string(cache) != "0") {
+      enable_cpu_caching_allocator();
+    } else {
+      disable_cpu_caching_allocator();  // installed without a cache: typed OOM errors
+    }
   });
 }
 

@@ -58,7 +58,8 @@ int64_t blas_threads();
 ///    OMP_NUM_THREADS, MKL_NUM_THREADS, OPENBLAS_NUM_THREADS or
 ///    GOTO_NUM_THREADS; later set_threads() calls win.
 ///  - the caching CPU allocator of cpu_allocator.h; NRNM_CPU_CACHE=0 in the
-///    environment keeps LibTorch's default allocator.
+///    environment installs it without a cache (every request goes to
+///    LibTorch's alloc_cpu / free_cpu; failures stay typed as out of memory).
 /// Idempotent.
 void apply_cpu_defaults();
 

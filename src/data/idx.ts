@@ -45,7 +45,7 @@ function gunzipError(file: string, e: unknown): NRNMError {
 function gunzipIdx(gz: Uint8Array, file: string): Uint8Array {
   const where = `${file} (after gunzip)`;
   // The header is at most 4 + 4 * 255 bytes; 1 compressed byte yields at most 1032.
-  let head = new Uint8Array(0);
+  let head: Uint8Array;
   for (let take = 64; ; take *= 4) {
     try {
       head = zlib.gunzipSync(gz.subarray(0, take), { finishFlush: zlib.constants.Z_SYNC_FLUSH });

@@ -65,4 +65,5 @@ export function cliInterrupted(args: string[], trigger: RegExp, options: { cwd?:
 }
 
 /** Control characters other than newline and tab (ANSI escapes, carriage returns). */
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
 export const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;

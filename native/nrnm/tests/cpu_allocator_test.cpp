@@ -68,4 +68,25 @@ TEST(CpuAllocator, SameSizeIsReusedAndTheLimitHolds) {
   nrnm::disable_cpu_caching_allocator();
 }
 
+TEST(CpuAllocator, AFailedAllocationIsOutOfMemoryWithAndWithoutTheCache) {
+  // 2^46 floats: 256 TiB, beyond any x86-64 address space, so the request
+  // fails whatever the overcommit policy, without touching memory.
+  for (const bool caching : {false, true}) {
+    if (caching) {
+      nrnm::enable_cpu_caching_allocator();
+    } else {
+      nrnm::disable_cpu_caching_allocator();
+    }
+    try {
+      torch::empty({int64_t(1) << 46});
+      ADD_FAILURE() << "a 256 TiB tensor was allocated (caching " << caching << ")";
+    } catch (const c10::OutOfMemoryError& e) {
+      EXPECT_NE(std::string(e.what_without_backtrace()).find("cannot allocate 281474976710656 bytes"),
+                std::string::npos)
+          << e.what_without_backtrace();
+    }
+  }
+  nrnm::disable_cpu_caching_allocator();
+}
+
 } // namespace

@@ -12,6 +12,8 @@ import type { SequenceDataset } from '../../data';
 import { NRNMError } from '../../errors';
 import { distributedFromEnv, rankDevice, type DistributedOptions } from '../../distributed';
 import { NRNMClassifier, Trainer, resolveModelOptions, runtimeReport, type EpochEvent, type FitOptions, type StepEvent, type TrainerOptions } from '../../index';
+import { DEFAULT_MODEL_OPTIONS } from '../../options';
+import { DEFAULT_TRAINER_OPTIONS } from '../../trainer';
 import { DATASET_KINDS, type DataFlags, type DatasetKind, NTU_SPLITS, type NtuSplitFlag, type OpenedData, openData } from '../data';
 import { evaluateModel, formatEvaluation } from '../evaluation';
 import { CliExit, choice, deviceFlag, nonNegativeInt, positiveInt, usageError, withFlagNames } from '../flags';
@@ -71,15 +73,15 @@ function flagOf(attribute: string): string {
 }
 
 function describeDefaults(name: string, d: Defaults): string {
-  const m = { ...d.model, ...variantOptions(d.variant) };
-  const k = m.blockLength ?? 10;
-  const s = m.stride ?? 5;
+  const m = { ...DEFAULT_MODEL_OPTIONS, ...d.model, ...variantOptions(d.variant) };
+  const k = m.blockLength;
+  const s = m.stride;
   const aggregation = m.inputAggregation === 'dilated' && (k !== 10 || s !== 5) ? 'strided' : m.inputAggregation;
-  const t = { lr: 1e-3, weightDecay: 1e-4, clip: 0, scheduler: 'step', stepSize: 600, gamma: 0.1, ...d.trainer } as Required<TrainerOptions>;
+  const t = { ...DEFAULT_TRAINER_OPTIONS, ...d.trainer } as Required<TrainerOptions>;
   const schedule = t.scheduler === 'step' ? `--scheduler step --step-size ${t.stepSize} --gamma ${t.gamma}` : '--scheduler none';
   return [
     `  ${name}:`,
-    `    --variant ${d.variant} --hidden ${m.hiddenSize ?? 512} --layers ${m.layers ?? 2} --block-length ${k} --stride ${s} --heads ${m.heads ?? 4} --aggregation ${aggregation}`,
+    `    --variant ${d.variant} --hidden ${m.hiddenSize} --layers ${m.layers} --block-length ${k} --stride ${s} --heads ${m.heads} --aggregation ${aggregation}`,
     `    --epochs ${d.epochs} --batch-size ${d.batchSize} --lr ${t.lr} --weight-decay ${t.weightDecay} --clip ${t.clip} ${schedule} --eval-every ${d.evalEvery}`,
   ].join('\n');
 }
@@ -92,7 +94,7 @@ export function trainHelp(): string {
     '    a small model: `nrnm-native train` takes 3.5 to 5 minutes on 2 CPU cores and reaches about 88% test accuracy',
     describeDefaults('ntu, ntu-preprocessed (the official script: action_mylstm_cv.py)', NTU_DEFAULTS),
     describeDefaults('npy', NPY_DEFAULTS),
-    '  every dataset: --zoneout 0.2 --memory-dropout 0.5 --aggregation-dropout 0.5 --seed 0 --device auto --precision fp32',
+    `  every dataset: --zoneout ${DEFAULT_MODEL_OPTIONS.zoneout} --memory-dropout ${DEFAULT_MODEL_OPTIONS.memoryDropout} --aggregation-dropout ${DEFAULT_MODEL_OPTIONS.aggregationDropout} --seed ${DEFAULT_MODEL_OPTIONS.seed} --device auto --precision ${DEFAULT_TRAINER_OPTIONS.precision}`,
     '',
     'The official script\'s flags work as aliases: --nlayers, --nhid, --bl (block length), --dm (zoneout), --wd,',
     '--data_mode CV|CS (= --split cv|cs, implies --dataset ntu), --cell_type ORG_MEMO, --sb NAME (run directory runs/NAME):',
