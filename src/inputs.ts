@@ -9,6 +9,12 @@ import { typedArrayTag } from './validate';
 /** A batch of sequences: a Tensor, or data plus shape [B, T, F]. */
 export type SequenceInput = Tensor | { data: Float32Array; shape: readonly number[] };
 export type LabelInput = Int32Array | BigInt64Array | readonly number[] | Tensor;
+/**
+ * Valid steps of each sequence of a padded batch x [B, T, F]: B integers in
+ * [1, T]. Steps past a sequence's end change nothing (no state or memory
+ * update, no loss); outputs are read at each sequence's last valid step.
+ */
+export type LengthsInput = Int32Array | BigInt64Array | readonly number[] | Tensor;
 
 /** A tensor for x, and whether the caller owns it (else dispose after use). */
 export interface Prepared {
@@ -71,7 +77,38 @@ export function prepareLabels(labels: LabelInput, batch: number, classes: number
   return { tensor: Tensor.from(int64, [values.length]), owned: true };
 }
 
+/** Checks lengths against x [B, T, F]; undefined stays undefined (every sequence fills T). */
+export function prepareLengths(lengths: LengthsInput | undefined, shape: readonly number[], name = 'lengths'): Prepared | undefined {
+  if (lengths === undefined || lengths === null) return undefined;
+  const batch = shape[0]!;
+  const steps = shape[1]!;
+  let values: ArrayLike<number | bigint>;
+  if (lengths instanceof Tensor) {
+    if (lengths.dtype !== 'int32' && lengths.dtype !== 'int64') {
+      throw new NRNMError(`Expected ${name} to be an int32 or int64 tensor but received ${lengths.dtype}`, 'ERR_DTYPE');
+    }
+    values = lengths.toArray() as Int32Array | BigInt64Array;
+  } else if (Array.isArray(lengths) || ['Int32Array', 'BigInt64Array'].includes(typedArrayTag(lengths) ?? '')) {
+    values = lengths as ArrayLike<number | bigint>;
+  } else {
+    throw new NRNMError(`Expected ${name} to be an Int32Array, BigInt64Array, number[] or Tensor but received ${describe(lengths)}`, 'ERR_ARG');
+  }
+  if (values.length !== batch) {
+    throw new NRNMError(`Expected ${batch} ${name} (one per sequence of x [${shape.join(', ')}]) but received ${values.length}`, 'ERR_SHAPE');
+  }
+  const int64 = new BigInt64Array(batch);
+  for (let i = 0; i < batch; i++) {
+    const raw: unknown = values[i];
+    const v = typeof raw === 'number' || typeof raw === 'bigint' ? Number(raw) : NaN;
+    if (!Number.isInteger(v) || v < 1 || v > steps) {
+      throw new NRNMError(`Expected ${name}[${i}] to be an integer in [1, ${steps}] (x has ${steps} steps) but received ${describe(raw)}`, 'ERR_ARG');
+    }
+    int64[i] = BigInt(v);
+  }
+  return { tensor: Tensor.from(int64, [batch]), owned: true };
+}
+
 /** Disposes the tensors this module created for a call. */
-export function release(...prepared: Prepared[]): void {
-  for (const p of prepared) if (p.owned) p.tensor.dispose();
+export function release(...prepared: (Prepared | undefined)[]): void {
+  for (const p of prepared) if (p?.owned) p.tensor.dispose();
 }
