@@ -108,6 +108,63 @@ export function prepareLengths(lengths: LengthsInput | undefined, shape: readonl
   return { tensor: Tensor.from(int64, [batch]), owned: true };
 }
 
+/**
+ * Targets of a batch x [B, T, F] for the model's task:
+ *  - 'classify-sequence': B labels;
+ *  - 'classify-steps': B labels (the sequence's class at every step) or
+ *    B * T labels (row-major [B, T]);
+ *  - 'regress-steps': a Float32Array of B * T * C values ([B, T, C]) or a
+ *    float32 Tensor of that shape.
+ */
+export type TargetInput = LabelInput | Float32Array;
+
+export function prepareTargets(targets: TargetInput, shape: readonly number[], model: { classes: number; task: string }, name = 'labels'): Prepared {
+  const [batch, steps] = [shape[0]!, shape[1]!];
+  if (model.task === 'regress-steps') {
+    const want = [batch, steps, model.classes];
+    if (targets instanceof Tensor) {
+      if (targets.dtype !== 'float32') throw new NRNMError(`Expected ${name} to be a float32 tensor of regression targets but received ${targets.dtype}`, 'ERR_DTYPE');
+      if (targets.shape.join(',') !== want.join(',')) {
+        throw new NRNMError(`Expected ${name} of shape [${want.join(', ')}] (a value per step and output) but received [${targets.shape.join(', ')}]`, 'ERR_SHAPE');
+      }
+      return { tensor: targets, owned: false };
+    }
+    if (typedArrayTag(targets) !== 'Float32Array') {
+      throw new NRNMError(`Expected ${name} to be a Float32Array of regression targets [${want.join(', ')}] but received ${describe(targets)}`, 'ERR_DTYPE');
+    }
+    const values = targets as Float32Array;
+    if (values.length !== batch * steps * model.classes) {
+      throw new NRNMError(`Expected ${batch * steps * model.classes} ${name} ([${want.join(', ')}]) but received ${values.length}`, 'ERR_SHAPE');
+    }
+    return { tensor: Tensor.from(values, want), owned: true };
+  }
+  if (model.task !== 'classify-steps') return prepareLabels(targets as LabelInput, batch, model.classes, name);
+  // Per-step classes: [B, T], or one class per sequence repeated over its steps.
+  const count = targets instanceof Tensor ? targets.shape.reduce((a, b) => a * b, 1) : (targets as ArrayLike<unknown>).length;
+  const flat = targets instanceof Tensor ? (prepareLabelTensor(targets, name), targets.toArray() as Int32Array | BigInt64Array) : (targets as LabelInput);
+  if (count === batch * steps) {
+    const prepared = prepareLabels(flat as LabelInput, batch * steps, model.classes, name);
+    const reshaped = Tensor.from(prepared.tensor.toArray() as BigInt64Array, [batch, steps]);
+    release(prepared);
+    return { tensor: reshaped, owned: true };
+  }
+  if (count !== batch) {
+    throw new NRNMError(`Expected ${batch} ${name} (one per sequence) or ${batch * steps} (one per step, [${batch}, ${steps}]) but received ${count}`, 'ERR_SHAPE');
+  }
+  const perSequence = prepareLabels(flat as LabelInput, batch, model.classes, name);
+  const values = perSequence.tensor.toArray() as BigInt64Array;
+  release(perSequence);
+  const repeated = new BigInt64Array(batch * steps);
+  for (let b = 0; b < batch; b++) repeated.fill(values[b]!, b * steps, (b + 1) * steps);
+  return { tensor: Tensor.from(repeated, [batch, steps]), owned: true };
+}
+
+function prepareLabelTensor(labels: Tensor, name: string): void {
+  if (labels.dtype !== 'int32' && labels.dtype !== 'int64') {
+    throw new NRNMError(`Expected ${name} to be an int32 or int64 tensor but received ${labels.dtype}`, 'ERR_DTYPE');
+  }
+}
+
 /** Disposes the tensors this module created for a call. */
 export function release(...prepared: (Prepared | undefined)[]): void {
   for (const p of prepared) if (p?.owned) p.tensor.dispose();

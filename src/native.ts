@@ -66,6 +66,8 @@ export interface NativeModelOptions {
   aggregationDropout: number;
   init: string;
   head: string;
+  task: string;
+  attention: string;
   seed: number;
 }
 

@@ -11,7 +11,7 @@ import type { SequenceDataset } from './data/dataset';
 import { applyRankThreads, resolveDistributed, type DistributedOptions, type ResolvedDistributed } from './distributed';
 import { checkKeys, intOption, oneOf } from './validate';
 import { NRNMError, argError } from './errors';
-import { prepareLabels, prepareLengths, prepareSequences, release, type LabelInput, type LengthsInput, type SequenceInput } from './inputs';
+import { prepareLengths, prepareTargets, prepareSequences, release, type LengthsInput, type TargetInput, type SequenceInput } from './inputs';
 import { NRNMClassifier } from './model';
 import { native, type NativeTrainerHandle, type NativeTrainerOptions, type Precision } from './native';
 import type { DeviceSpec } from './options';
@@ -189,13 +189,13 @@ export class Trainer {
    * `lengths` (B values in [1, T]): each sequence's valid steps; padding
    * past them changes nothing and adds nothing to the loss.
    */
-  async step(x: SequenceInput, labels: LabelInput, lengths?: LengthsInput): Promise<StepResult> {
+  async step(x: SequenceInput, labels: TargetInput, lengths?: LengthsInput): Promise<StepResult> {
     await this.#join();
     const input = prepareSequences(x, this.model.options.inputSize);
     let steps: ReturnType<typeof prepareLengths>;
     try {
       steps = prepareLengths(lengths, input.tensor.shape);
-      const y = prepareLabels(labels, input.tensor.shape[0], this.model.options.classes);
+      const y = prepareTargets(labels, input.tensor.shape, this.model.options);
       try {
         const r = await this.#run(() => this.#handle.step(input.tensor.handle(), y.tensor.handle(), steps?.tensor.handle()));
         return { loss: r.loss, correct: r.correct, gradNorm: r.gradNorm, batchSize: r.samples, targets: r.targets, allreduceMs: r.allreduceMs };
@@ -208,12 +208,12 @@ export class Trainer {
   }
 
   /** Loss and accuracy in eval mode without autograd (the model's mode is restored). */
-  async evaluate(x: SequenceInput, labels: LabelInput, lengths?: LengthsInput): Promise<EvaluateResult & { logits: Tensor<'float32'> }> {
+  async evaluate(x: SequenceInput, labels: TargetInput, lengths?: LengthsInput): Promise<EvaluateResult & { logits: Tensor<'float32'> }> {
     const input = prepareSequences(x, this.model.options.inputSize);
     let steps: ReturnType<typeof prepareLengths>;
     try {
       steps = prepareLengths(lengths, input.tensor.shape);
-      const y = prepareLabels(labels, input.tensor.shape[0], this.model.options.classes);
+      const y = prepareTargets(labels, input.tensor.shape, this.model.options);
       try {
         const r = await this.#run(() => this.#handle.evaluate(input.tensor.handle(), y.tensor.handle(), steps?.tensor.handle()));
         const total = r.targets;
@@ -237,7 +237,7 @@ export class Trainer {
     const end = d ? Math.floor((data.length * (d.rank + 1)) / d.worldSize) : data.length;
     for (let start = first; start < end; start += batchSize) {
       const batch = await data.readRange(start, Math.min(batchSize, end - start));
-      const r = await this.evaluate({ data: batch.x, shape: batch.shape }, batch.y, batch.lengths);
+      const r = await this.evaluate({ data: batch.x, shape: batch.shape }, batch.targets ?? batch.y, batch.lengths);
       r.logits.dispose();
       lossSum += r.loss * r.total;
       correct += r.correct;
@@ -330,7 +330,11 @@ export class Trainer {
     if (data.features !== this.model.options.inputSize) {
       throw new NRNMError(`The data has ${data.features} features per step but the model's inputSize is ${this.model.options.inputSize}`, 'ERR_SHAPE');
     }
-    if (data.classes > this.model.options.classes) {
+    if (this.model.options.task === 'regress-steps') {
+      if (data.targets?.outputs !== this.model.options.classes) {
+        throw new NRNMError(`Task 'regress-steps' needs a dataset with per-step targets of ${this.model.options.classes} values (the model's classes); ${data.name} has ${data.targets ? data.targets.outputs : 'none'}`, 'ERR_SHAPE');
+      }
+    } else if (data.classes > this.model.options.classes) {
       throw new NRNMError(`The data has ${data.classes} classes but the model only ${this.model.options.classes}`, 'ERR_SHAPE');
     }
     await this.#join();
@@ -372,7 +376,7 @@ export class Trainer {
           return result;
         }
         const t0 = performance.now();
-        const r = await this.step({ data: batch.x, shape: batch.shape }, batch.y, batch.lengths);
+        const r = await this.step({ data: batch.x, shape: batch.shape }, batch.targets ?? batch.y, batch.lengths);
         const seconds = (performance.now() - t0) / 1000;
         result.steps += 1;
         lossSum += r.loss * r.targets;

@@ -65,7 +65,10 @@ torch::Tensor NRNMClassifierImpl::run(const torch::Tensor& x, const torch::Tenso
   // (B, H): the top layer's h at T-1, which past a sequence's end is the h of
   // its last valid step (the state is kept there): no gather needed.
   torch::Tensor last_h;
-  rnn->forward(sequence, generator, trace, &last_h, valid);
+  const torch::Tensor outputs = rnn->forward(sequence, generator, trace, &last_h, valid); // (T, B, H)
+  if (options.task() != Task::kClassifySequence) {
+    return decoder->forward(outputs.transpose(0, 1)); // (B, T, C): the head at every step
+  }
   return decoder->forward(last_h); // (B, C)
 }
 
@@ -84,7 +87,10 @@ void NRNMClassifierImpl::pretty_print(std::ostream& stream) const {
          << options.classes() << ", hidden=" << options.hidden_size()
          << ", layers=" << options.layers() << ", k=" << options.block_length()
          << ", s=" << options.stride() << ", heads=" << options.heads() << ", "
-         << to_string(options.input_aggregation()) << ")";
+         << to_string(options.input_aggregation());
+  if (options.task() != Task::kClassifySequence) stream << ", " << to_string(options.task());
+  if (options.attention() != AttentionKind::kSelf) stream << ", attention=" << to_string(options.attention());
+  stream << ")";
 }
 
 } // namespace nrnm

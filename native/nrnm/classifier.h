@@ -43,10 +43,12 @@ class NRNMClassifierImpl : public torch::nn::Cloneable<NRNMClassifierImpl> {
   /// Initialises every parameter per options.init(), drawing from `generator`.
   void reset_parameters();
 
-  /// x: (B, T, F) -> logits (B, C). x is moved to the parameters' device and
+  /// x: (B, T, F) -> logits (B, C), or (B, T, C) at every step for the
+  /// per-step tasks (options.task). x is moved to the parameters' device and
   /// dtype. Training mode draws masks from `generator`. `lengths` (B)
   /// integer, when given, holds each sequence's valid steps in [1, T]
-  /// (lengths.h): the logits are read at each sequence's last valid step.
+  /// (lengths.h): the logits are read at each sequence's last valid step;
+  /// per-step outputs past a sequence's end repeat its last valid step's.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& lengths = {});
   /// forward() that also fills `trace` (see NRNMTrace).
   torch::Tensor forward_traced(const torch::Tensor& x, NRNMTrace& trace, const torch::Tensor& lengths = {});

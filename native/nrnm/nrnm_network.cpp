@@ -24,7 +24,8 @@ void NRNMNetworkImpl::reset() {
                      .stride(options.stride())
                      .heads(options.heads())
                      .input_aggregation(options.input_aggregation())
-                     .init(options.init()))));
+                     .init(options.init())
+                     .attention(options.attention()))));
   }
 }
 

@@ -18,6 +18,8 @@ export interface Batch {
   y: Int32Array;
   indices: Int32Array;
   lengths?: Int32Array;
+  /** Per-step regression targets [B, T, C] when the dataset has them (task 'regress-steps'). */
+  targets?: Float32Array;
 }
 
 /** One sequence: `x` is [T, F] float32. */
@@ -54,6 +56,8 @@ export interface SequenceDataset {
   readonly steps: number;
   /** Valid steps of each of the N sequences, when they differ; else undefined (all T). */
   readonly lengths?: Int32Array | undefined;
+  /** Per-step regression targets, [N, T, outputs] row-major, when the dataset has them. */
+  readonly targets?: { data: Float32Array; outputs: number } | undefined;
   /** Features per step F. */
   readonly features: number;
   /** Number of classes; every label is in [0, classes). */
@@ -85,9 +89,18 @@ export abstract class BaseSequenceDataset implements SequenceDataset {
   readonly classes: number;
   readonly labels: Int32Array;
   readonly lengths: Int32Array | undefined;
+  readonly targets: { data: Float32Array; outputs: number } | undefined;
   private closed = false;
 
-  protected constructor(info: { name: string; steps: number; features: number; classes: number; labels: Int32Array; lengths?: Int32Array | undefined }) {
+  protected constructor(info: {
+    name: string;
+    steps: number;
+    features: number;
+    classes: number;
+    labels: Int32Array;
+    lengths?: Int32Array | undefined;
+    targets?: Float32Array | undefined;
+  }) {
     this.name = info.name;
     this.length = info.labels.length;
     this.steps = info.steps;
@@ -95,6 +108,15 @@ export abstract class BaseSequenceDataset implements SequenceDataset {
     this.classes = info.classes;
     this.labels = info.labels;
     this.lengths = info.lengths === undefined ? undefined : checkLengths(info.lengths, info.labels.length, info.steps, 'lengths');
+    if (info.targets !== undefined) {
+      const perRow = this.length === 0 ? 0 : info.targets.length / (this.length * info.steps);
+      if (this.length > 0 && (!Number.isInteger(perRow) || perRow < 1)) {
+        throw new NRNMError(`targets has ${info.targets.length} values, not N (${this.length}) x steps (${info.steps}) x outputs`, 'ERR_SHAPE');
+      }
+      this.targets = { data: info.targets, outputs: perRow };
+    } else {
+      this.targets = undefined;
+    }
   }
 
   /** Copies rows `indices` into `out` (row k at k * steps * features). */
@@ -203,6 +225,12 @@ export abstract class BaseSequenceDataset implements SequenceDataset {
       const lengths = this.lengths;
       batch.lengths = Int32Array.from(idx, (i) => lengths[i]!);
     }
+    if (this.targets) {
+      const row = this.steps * this.targets.outputs;
+      const targets = new Float32Array(idx.length * row);
+      for (let k = 0; k < idx.length; k++) targets.set(this.targets.data.subarray(idx[k]! * row, (idx[k]! + 1) * row), k * row);
+      batch.targets = targets;
+    }
     return batch;
   }
 
@@ -230,6 +258,8 @@ export interface InMemoryOptions {
   name?: string;
   /** Valid steps of each sequence (N integers in [1, steps]) when x is padded; default all steps. */
   lengths?: ArrayLike<number>;
+  /** Per-step regression targets [N, steps, outputs] (task 'regress-steps'); y may then be all zeros. */
+  targets?: Float32Array;
 }
 
 /**
@@ -241,7 +271,7 @@ export class InMemoryDataset extends BaseSequenceDataset {
   private readonly table: Float32Array | null;
 
   constructor(x: Float32Array | Uint8Array | ArrayLike<number>, y: ArrayLike<number>, options: InMemoryOptions = {}) {
-    checkKeys(options, ['steps', 'features', 'classes', 'scale', 'name', 'lengths'], 'inMemory()');
+    checkKeys(options, ['steps', 'features', 'classes', 'scale', 'name', 'lengths', 'targets'], 'inMemory()');
     const tag = typedArrayTag(x);
     const data = tag === 'Float32Array' || tag === 'Uint8Array' ? (x as Float32Array | Uint8Array) : Float32Array.from(x);
     const labels = toLabels(y, 'y');
@@ -263,7 +293,7 @@ export class InMemoryDataset extends BaseSequenceDataset {
     const scale = options.scale ?? 1;
     if (typeof scale !== 'number' || !Number.isFinite(scale)) throw argError('scale', 'a finite number', scale);
     const lengths = options.lengths === undefined ? undefined : Int32Array.from(options.lengths);
-    super({ name: options.name ?? 'in-memory', steps, features, classes, labels, lengths });
+    super({ name: options.name ?? 'in-memory', steps, features, classes, labels, lengths, targets: options.targets });
     this.data = data;
     this.table = tag === 'Uint8Array' ? byteTable(scale) : null;
   }
