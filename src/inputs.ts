@@ -9,6 +9,12 @@ import { typedArrayTag } from './validate';
 /** A batch of sequences: a Tensor, or data plus shape [B, T, F]. */
 export type SequenceInput = Tensor | { data: Float32Array; shape: readonly number[] };
 export type LabelInput = Int32Array | BigInt64Array | readonly number[] | Tensor;
+/**
+ * Valid steps of each sequence of a padded batch x [B, T, F]: B integers in
+ * [1, T]. Steps past a sequence's end change nothing (no state or memory
+ * update, no loss); outputs are read at each sequence's last valid step.
+ */
+export type LengthsInput = Int32Array | BigInt64Array | readonly number[] | Tensor;
 
 /** A tensor for x, and whether the caller owns it (else dispose after use). */
 export interface Prepared {
@@ -71,7 +77,95 @@ export function prepareLabels(labels: LabelInput, batch: number, classes: number
   return { tensor: Tensor.from(int64, [values.length]), owned: true };
 }
 
+/** Checks lengths against x [B, T, F]; undefined stays undefined (every sequence fills T). */
+export function prepareLengths(lengths: LengthsInput | undefined, shape: readonly number[], name = 'lengths'): Prepared | undefined {
+  if (lengths === undefined || lengths === null) return undefined;
+  const batch = shape[0]!;
+  const steps = shape[1]!;
+  let values: ArrayLike<number | bigint>;
+  if (lengths instanceof Tensor) {
+    if (lengths.dtype !== 'int32' && lengths.dtype !== 'int64') {
+      throw new NRNMError(`Expected ${name} to be an int32 or int64 tensor but received ${lengths.dtype}`, 'ERR_DTYPE');
+    }
+    values = lengths.toArray() as Int32Array | BigInt64Array;
+  } else if (Array.isArray(lengths) || ['Int32Array', 'BigInt64Array'].includes(typedArrayTag(lengths) ?? '')) {
+    values = lengths as ArrayLike<number | bigint>;
+  } else {
+    throw new NRNMError(`Expected ${name} to be an Int32Array, BigInt64Array, number[] or Tensor but received ${describe(lengths)}`, 'ERR_ARG');
+  }
+  if (values.length !== batch) {
+    throw new NRNMError(`Expected ${batch} ${name} (one per sequence of x [${shape.join(', ')}]) but received ${values.length}`, 'ERR_SHAPE');
+  }
+  const int64 = new BigInt64Array(batch);
+  for (let i = 0; i < batch; i++) {
+    const raw: unknown = values[i];
+    const v = typeof raw === 'number' || typeof raw === 'bigint' ? Number(raw) : NaN;
+    if (!Number.isInteger(v) || v < 1 || v > steps) {
+      throw new NRNMError(`Expected ${name}[${i}] to be an integer in [1, ${steps}] (x has ${steps} steps) but received ${describe(raw)}`, 'ERR_ARG');
+    }
+    int64[i] = BigInt(v);
+  }
+  return { tensor: Tensor.from(int64, [batch]), owned: true };
+}
+
+/**
+ * Targets of a batch x [B, T, F] for the model's task:
+ *  - 'classify-sequence': B labels;
+ *  - 'classify-steps': B labels (the sequence's class at every step) or
+ *    B * T labels (row-major [B, T]);
+ *  - 'regress-steps': a Float32Array of B * T * C values ([B, T, C]) or a
+ *    float32 Tensor of that shape.
+ */
+export type TargetInput = LabelInput | Float32Array;
+
+export function prepareTargets(targets: TargetInput, shape: readonly number[], model: { classes: number; task: string }, name = 'labels'): Prepared {
+  const [batch, steps] = [shape[0]!, shape[1]!];
+  if (model.task === 'regress-steps') {
+    const want = [batch, steps, model.classes];
+    if (targets instanceof Tensor) {
+      if (targets.dtype !== 'float32') throw new NRNMError(`Expected ${name} to be a float32 tensor of regression targets but received ${targets.dtype}`, 'ERR_DTYPE');
+      if (targets.shape.join(',') !== want.join(',')) {
+        throw new NRNMError(`Expected ${name} of shape [${want.join(', ')}] (a value per step and output) but received [${targets.shape.join(', ')}]`, 'ERR_SHAPE');
+      }
+      return { tensor: targets, owned: false };
+    }
+    if (typedArrayTag(targets) !== 'Float32Array') {
+      throw new NRNMError(`Expected ${name} to be a Float32Array of regression targets [${want.join(', ')}] but received ${describe(targets)}`, 'ERR_DTYPE');
+    }
+    const values = targets as Float32Array;
+    if (values.length !== batch * steps * model.classes) {
+      throw new NRNMError(`Expected ${batch * steps * model.classes} ${name} ([${want.join(', ')}]) but received ${values.length}`, 'ERR_SHAPE');
+    }
+    return { tensor: Tensor.from(values, want), owned: true };
+  }
+  if (model.task !== 'classify-steps') return prepareLabels(targets as LabelInput, batch, model.classes, name);
+  // Per-step classes: [B, T], or one class per sequence repeated over its steps.
+  const count = targets instanceof Tensor ? targets.shape.reduce((a, b) => a * b, 1) : (targets as ArrayLike<unknown>).length;
+  const flat = targets instanceof Tensor ? (prepareLabelTensor(targets, name), targets.toArray() as Int32Array | BigInt64Array) : (targets as LabelInput);
+  if (count === batch * steps) {
+    const prepared = prepareLabels(flat as LabelInput, batch * steps, model.classes, name);
+    const reshaped = Tensor.from(prepared.tensor.toArray() as BigInt64Array, [batch, steps]);
+    release(prepared);
+    return { tensor: reshaped, owned: true };
+  }
+  if (count !== batch) {
+    throw new NRNMError(`Expected ${batch} ${name} (one per sequence) or ${batch * steps} (one per step, [${batch}, ${steps}]) but received ${count}`, 'ERR_SHAPE');
+  }
+  const perSequence = prepareLabels(flat as LabelInput, batch, model.classes, name);
+  const values = perSequence.tensor.toArray() as BigInt64Array;
+  release(perSequence);
+  const repeated = new BigInt64Array(batch * steps);
+  for (let b = 0; b < batch; b++) repeated.fill(values[b]!, b * steps, (b + 1) * steps);
+  return { tensor: Tensor.from(repeated, [batch, steps]), owned: true };
+}
+
+function prepareLabelTensor(labels: Tensor, name: string): void {
+  if (labels.dtype !== 'int32' && labels.dtype !== 'int64') {
+    throw new NRNMError(`Expected ${name} to be an int32 or int64 tensor but received ${labels.dtype}`, 'ERR_DTYPE');
+  }
+}
+
 /** Disposes the tensors this module created for a call. */
-export function release(...prepared: Prepared[]): void {
-  for (const p of prepared) if (p.owned) p.tensor.dispose();
+export function release(...prepared: (Prepared | undefined)[]): void {
+  for (const p of prepared) if (p?.owned) p.tensor.dispose();
 }

@@ -4,7 +4,7 @@
  */
 import { checkpointHeader, readCheckpoint, writeCheckpoint } from './checkpoint';
 import { NRNMError } from './errors';
-import { prepareLabels, prepareSequences, release, type LabelInput, type SequenceInput } from './inputs';
+import { prepareLengths, prepareTargets, prepareSequences, release, type LengthsInput, type TargetInput, type SequenceInput } from './inputs';
 import { native, type NativeModelHandle } from './native';
 import { isOfficialExtraName, officialExtras, officialOrder } from './official';
 import { chooseDevice } from './device';
@@ -18,7 +18,7 @@ import { readStateDict, writeStateDict, type StateDictEntry } from './serializat
 import { Tensor } from './tensor';
 
 export interface LossAndGradients {
-  /** Mean cross-entropy over the batch. */
+  /** The task's mean loss: cross-entropy over sequences or valid steps, or squared error per valid step. */
   loss: number;
   /** Gradient of the loss for every parameter, by official name (CPU tensors). */
   gradients: Record<string, Tensor<'float32'>>;
@@ -61,24 +61,33 @@ export class NRNMClassifier {
     return this.train(false);
   }
 
-  /** Logits [B, classes] for x [B, T, inputSize], without gradients, in the current mode. */
-  async predict(x: SequenceInput): Promise<Tensor<'float32'>> {
+  /**
+   * Logits [B, classes] for x [B, T, inputSize] (task 'classify-sequence'),
+   * or [B, T, classes] outputs at every step (the per-step tasks), without
+   * gradients, in the current mode. With `lengths` (B values in [1, T]) each sequence is read
+   * up to its own end: padding past it changes nothing.
+   */
+  async predict(x: SequenceInput, lengths?: LengthsInput): Promise<Tensor<'float32'>> {
     const input = prepareSequences(x, this.options.inputSize);
+    let steps: ReturnType<typeof prepareLengths>;
     try {
-      const logits = await this.#run(() => this.#handle.predict(input.tensor.handle()));
+      steps = prepareLengths(lengths, input.tensor.shape);
+      const logits = await this.#run(() => this.#handle.predict(input.tensor.handle(), steps?.tensor.handle()));
       return Tensor.fromHandle<'float32'>(logits);
     } finally {
-      release(input);
+      release(input, steps);
     }
   }
 
   /** Mean cross-entropy of x against labels and its gradient for every parameter, in the current mode. */
-  async lossAndGradients(x: SequenceInput, labels: LabelInput): Promise<LossAndGradients> {
+  async lossAndGradients(x: SequenceInput, labels: TargetInput, lengths?: LengthsInput): Promise<LossAndGradients> {
     const input = prepareSequences(x, this.options.inputSize);
+    let steps: ReturnType<typeof prepareLengths>;
     try {
-      const y = prepareLabels(labels, input.tensor.shape[0], this.options.classes);
+      steps = prepareLengths(lengths, input.tensor.shape);
+      const y = prepareTargets(labels, input.tensor.shape, this.options);
       try {
-        const r = await this.#run(() => this.#handle.lossAndGradients(input.tensor.handle(), y.tensor.handle()));
+        const r = await this.#run(() => this.#handle.lossAndGradients(input.tensor.handle(), y.tensor.handle(), steps?.tensor.handle()));
         const gradients: Record<string, Tensor<'float32'>> = {};
         for (const [name, handle] of Object.entries(r.gradients)) gradients[name] = Tensor.fromHandle<'float32'>(handle);
         return { loss: r.loss, gradients };
@@ -86,7 +95,7 @@ export class NRNMClassifier {
         release(y);
       }
     } finally {
-      release(input);
+      release(input, steps);
     }
   }
 

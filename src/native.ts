@@ -66,12 +66,14 @@ export interface NativeModelOptions {
   aggregationDropout: number;
   init: string;
   head: string;
+  task: string;
+  attention: string;
   seed: number;
 }
 
 export interface NativeModelHandle {
-  predict(x: NativeTensorHandle): Promise<NativeTensorHandle>;
-  lossAndGradients(x: NativeTensorHandle, y: NativeTensorHandle): Promise<{ loss: number; gradients: Record<string, NativeTensorHandle> }>;
+  predict(x: NativeTensorHandle, lengths?: NativeTensorHandle): Promise<NativeTensorHandle>;
+  lossAndGradients(x: NativeTensorHandle, y: NativeTensorHandle, lengths?: NativeTensorHandle): Promise<{ loss: number; gradients: Record<string, NativeTensorHandle> }>;
   setTraining(on: boolean): void;
   isTraining(): boolean;
   parameterNames(): string[];
@@ -104,8 +106,8 @@ export interface NativeTrainerOptions {
 }
 
 export interface NativeTrainerHandle {
-  step(x: NativeTensorHandle, y: NativeTensorHandle): Promise<{ loss: number; correct: number; gradNorm: number; samples: number; allreduceMs: number }>;
-  evaluate(x: NativeTensorHandle, y: NativeTensorHandle): Promise<{ lossSum: number; correct: number; logits: NativeTensorHandle }>;
+  step(x: NativeTensorHandle, y: NativeTensorHandle, lengths?: NativeTensorHandle): Promise<{ loss: number; correct: number; gradNorm: number; samples: number; allreduceMs: number; targets: number }>;
+  evaluate(x: NativeTensorHandle, y: NativeTensorHandle, lengths?: NativeTensorHandle): Promise<{ lossSum: number; correct: number; targets: number; logits: NativeTensorHandle }>;
   lr(): number;
   setLr(lr: number): void;
   endEpoch(): void;

@@ -12,13 +12,20 @@ export type ZoneoutMode = 'shared' | 'per-step';
 export type MemoryDropoutMode = 'shared' | 'per-sample';
 export type InitScheme = 'official' | 'standard';
 export type HeadKind = 'linear-elu' | 'linear';
+/**
+ * What the model predicts: one class per sequence at its last step
+ * (official), one class at every step, or C values at every step.
+ */
+export type Task = 'classify-sequence' | 'classify-steps' | 'regress-steps';
+/** The memory block's token mixing: 'self'-attention (official) or 'linear' (the papers' "NRNM w/o SA"). */
+export type AttentionKind = 'self' | 'linear';
 export type DeviceSpec = 'cpu' | 'cuda' | `cuda:${number}` | 'auto';
 
 /** The architecture and regularisation of an NRNM network. */
 export interface NRNMModelOptions {
   /** Features per time step (F of [B, T, F]). */
   inputSize: number;
-  /** Number of classes of the classifier. */
+  /** Number of classes of the classifier (for 'regress-steps': values per step). */
   classes: number;
   /** LSTM and memory width H (default 512); divisible by heads. */
   hiddenSize?: number;
@@ -44,8 +51,12 @@ export interface NRNMModelOptions {
   aggregationDropout?: number;
   /** 'official' (everything U(-1/sqrt(H), 1/sqrt(H))) or 'standard'. */
   init?: InitScheme;
-  /** 'linear-elu' (official) or 'linear'. */
+  /** 'linear-elu' (official) or 'linear' (the default for task 'regress-steps'). */
   head?: HeadKind;
+  /** 'classify-sequence' (official), 'classify-steps' or 'regress-steps'. */
+  task?: Task;
+  /** 'self' (official) or 'linear' (NRNM w/o SA). */
+  attention?: AttentionKind;
 }
 
 export interface NRNMClassifierOptions extends NRNMModelOptions {
@@ -72,6 +83,8 @@ export const DEFAULT_MODEL_OPTIONS: Omit<ResolvedModelOptions, 'inputSize' | 'cl
   aggregationDropout: 0.5,
   init: 'official',
   head: 'linear-elu',
+  task: 'classify-sequence',
+  attention: 'self',
   seed: 0,
 };
 
@@ -102,9 +115,11 @@ export function resolveModelOptions(options: NRNMClassifierOptions, allowDevice 
   if (options === null || typeof options !== 'object') throw argError('options', 'an object', options);
   checkKeys(options, allowDevice ? CLASSIFIER_KEYS : MODEL_KEYS, 'NRNMClassifier');
   const d = DEFAULT_MODEL_OPTIONS;
+  const task = oneOf('task', options.task, ['classify-sequence', 'classify-steps', 'regress-steps'] as const, d.task);
+  const regression = task === 'regress-steps';
   const r: ResolvedModelOptions = {
     inputSize: intOption('inputSize', options.inputSize ?? NaN, 0, 1),
-    classes: intOption('classes', options.classes ?? NaN, 0, 2),
+    classes: intOption('classes', options.classes ?? NaN, 0, regression ? 1 : 2),
     hiddenSize: intOption('hiddenSize', options.hiddenSize, d.hiddenSize, 1),
     layers: intOption('layers', options.layers, d.layers, 1),
     blockLength: intOption('blockLength', options.blockLength, d.blockLength, 1),
@@ -117,7 +132,10 @@ export function resolveModelOptions(options: NRNMClassifierOptions, allowDevice 
     memoryDropoutMode: oneOf('memoryDropoutMode', options.memoryDropoutMode, ['shared', 'per-sample'] as const, d.memoryDropoutMode),
     aggregationDropout: probability('aggregationDropout', options.aggregationDropout, d.aggregationDropout),
     init: oneOf('init', options.init, ['official', 'standard'] as const, d.init),
-    head: oneOf('head', options.head, ['linear-elu', 'linear'] as const, d.head),
+    // ELU would bound regression outputs below by -1: plain linear there.
+    head: oneOf('head', options.head, ['linear-elu', 'linear'] as const, regression ? 'linear' : d.head),
+    task,
+    attention: oneOf('attention', options.attention, ['self', 'linear'] as const, d.attention),
     seed: intOption('seed', options.seed, d.seed, 0),
   };
   if (r.stride > r.blockLength || r.blockLength % r.stride !== 0) {

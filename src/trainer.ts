@@ -11,7 +11,7 @@ import type { SequenceDataset } from './data/dataset';
 import { applyRankThreads, resolveDistributed, type DistributedOptions, type ResolvedDistributed } from './distributed';
 import { checkKeys, intOption, oneOf } from './validate';
 import { NRNMError, argError } from './errors';
-import { prepareLabels, prepareSequences, release, type LabelInput, type SequenceInput } from './inputs';
+import { prepareLengths, prepareTargets, prepareSequences, release, type LengthsInput, type TargetInput, type SequenceInput } from './inputs';
 import { NRNMClassifier } from './model';
 import { native, type NativeTrainerHandle, type NativeTrainerOptions, type Precision } from './native';
 import type { DeviceSpec } from './options';
@@ -55,14 +55,17 @@ export interface StepResult {
   gradNorm: number;
   /** Sequences of the batch (of all ranks together when distributed). */
   batchSize: number;
+  /** What loss and correct cover: sequences, or valid steps for per-step tasks. */
+  targets: number;
   /** Milliseconds spent averaging the gradients over the ranks (0 on one process). */
   allreduceMs: number;
 }
 
 export interface EvaluateResult {
-  /** Mean cross-entropy. */
+  /** The task's mean loss (cross-entropy, or squared error for regress-steps). */
   loss: number;
   correct: number;
+  /** Targets scored: sequences, or valid steps for per-step tasks. */
   total: number;
   accuracy: number;
 }
@@ -196,37 +199,45 @@ export class Trainer {
     this.#handle = new (native().TrainerHandle)(model.native().handle, toNative(this.options));
   }
 
-  /** One optimisation step on a batch, in training mode, off the event loop. */
-  async step(x: SequenceInput, labels: LabelInput): Promise<StepResult> {
+  /**
+   * One optimisation step on a batch, in training mode, off the event loop.
+   * `lengths` (B values in [1, T]): each sequence's valid steps; padding
+   * past them changes nothing and adds nothing to the loss.
+   */
+  async step(x: SequenceInput, labels: TargetInput, lengths?: LengthsInput): Promise<StepResult> {
     await this.#join();
     const input = prepareSequences(x, this.model.options.inputSize);
+    let steps: ReturnType<typeof prepareLengths>;
     try {
-      const y = prepareLabels(labels, input.tensor.shape[0], this.model.options.classes);
+      steps = prepareLengths(lengths, input.tensor.shape);
+      const y = prepareTargets(labels, input.tensor.shape, this.model.options);
       try {
-        const r = await this.#run(() => this.#handle.step(input.tensor.handle(), y.tensor.handle()));
-        return { loss: r.loss, correct: r.correct, gradNorm: r.gradNorm, batchSize: r.samples, allreduceMs: r.allreduceMs };
+        const r = await this.#run(() => this.#handle.step(input.tensor.handle(), y.tensor.handle(), steps?.tensor.handle()));
+        return { loss: r.loss, correct: r.correct, gradNorm: r.gradNorm, batchSize: r.samples, targets: r.targets, allreduceMs: r.allreduceMs };
       } finally {
         release(y);
       }
     } finally {
-      release(input);
+      release(input, steps);
     }
   }
 
   /** Loss and accuracy in eval mode without autograd (the model's mode is restored). */
-  async evaluate(x: SequenceInput, labels: LabelInput): Promise<EvaluateResult & { logits: Tensor<'float32'> }> {
+  async evaluate(x: SequenceInput, labels: TargetInput, lengths?: LengthsInput): Promise<EvaluateResult & { logits: Tensor<'float32'> }> {
     const input = prepareSequences(x, this.model.options.inputSize);
+    let steps: ReturnType<typeof prepareLengths>;
     try {
-      const y = prepareLabels(labels, input.tensor.shape[0], this.model.options.classes);
+      steps = prepareLengths(lengths, input.tensor.shape);
+      const y = prepareTargets(labels, input.tensor.shape, this.model.options);
       try {
-        const r = await this.#run(() => this.#handle.evaluate(input.tensor.handle(), y.tensor.handle()));
-        const total = input.tensor.shape[0];
+        const r = await this.#run(() => this.#handle.evaluate(input.tensor.handle(), y.tensor.handle(), steps?.tensor.handle()));
+        const total = r.targets;
         return { loss: r.lossSum / total, correct: r.correct, total, accuracy: r.correct / total, logits: Tensor.fromHandle<'float32'>(r.logits) };
       } finally {
         release(y);
       }
     } finally {
-      release(input);
+      release(input, steps);
     }
   }
 
@@ -241,7 +252,7 @@ export class Trainer {
     const end = d ? Math.floor((data.length * (d.rank + 1)) / d.worldSize) : data.length;
     for (let start = first; start < end; start += batchSize) {
       const batch = await data.readRange(start, Math.min(batchSize, end - start));
-      const r = await this.evaluate({ data: batch.x, shape: batch.shape }, batch.y);
+      const r = await this.evaluate({ data: batch.x, shape: batch.shape }, batch.targets ?? batch.y, batch.lengths);
       r.logits.dispose();
       lossSum += r.loss * r.total;
       correct += r.correct;
@@ -334,7 +345,11 @@ export class Trainer {
     if (data.features !== this.model.options.inputSize) {
       throw new NRNMError(`The data has ${data.features} features per step but the model's inputSize is ${this.model.options.inputSize}`, 'ERR_SHAPE');
     }
-    if (data.classes > this.model.options.classes) {
+    if (this.model.options.task === 'regress-steps') {
+      if (data.targets?.outputs !== this.model.options.classes) {
+        throw new NRNMError(`Task 'regress-steps' needs a dataset with per-step targets of ${this.model.options.classes} values (the model's classes); ${data.name} has ${data.targets ? data.targets.outputs : 'none'}`, 'ERR_SHAPE');
+      }
+    } else if (data.classes > this.model.options.classes) {
       throw new NRNMError(`The data has ${data.classes} classes but the model only ${this.model.options.classes}`, 'ERR_SHAPE');
     }
     await this.#join();
@@ -358,7 +373,8 @@ export class Trainer {
       const started = performance.now();
       let lossSum = 0;
       let correct = 0;
-      let seen = 0;
+      let seen = 0; // targets: sequences, or valid steps for per-step tasks
+      let sequences = 0;
       let batchIndex = 0;
       const iterator = data.batches(rankBatch, { shuffle, seed, epoch, dropLast, ...shard });
       for await (const batch of iterator) {
@@ -375,12 +391,13 @@ export class Trainer {
           return result;
         }
         const t0 = performance.now();
-        const r = await this.step({ data: batch.x, shape: batch.shape }, batch.y);
+        const r = await this.step({ data: batch.x, shape: batch.shape }, batch.targets ?? batch.y, batch.lengths);
         const seconds = (performance.now() - t0) / 1000;
         result.steps += 1;
-        lossSum += r.loss * r.batchSize;
+        lossSum += r.loss * r.targets;
         correct += r.correct;
-        seen += r.batchSize;
+        seen += r.targets;
+        sequences += r.batchSize;
         await options.onStep?.({
           ...r,
           epoch,
@@ -398,7 +415,7 @@ export class Trainer {
         epoch,
         step: result.steps,
         lr: this.lr,
-        train: { loss: seen ? lossSum / seen : NaN, accuracy: seen ? correct / seen : NaN, sequences: seen, seconds: (performance.now() - started) / 1000 },
+        train: { loss: seen ? lossSum / seen : NaN, accuracy: seen ? correct / seen : NaN, sequences, seconds: (performance.now() - started) / 1000 },
       };
       if (options.evalData && (epoch + 1) % evalEvery === 0) {
         event.eval = await this.evaluateDataset(options.evalData, batchSize);

@@ -14,7 +14,9 @@ at::Tensor ModelState::Input(const at::Tensor& x) const {
   return x.to(device, at::kFloat);
 }
 
-at::Tensor ModelState::Labels(const at::Tensor& y) const { return y.to(device, at::kLong); }
+at::Tensor ModelState::Labels(const at::Tensor& y) const {
+  return y.to(device, y.is_floating_point() ? at::kFloat : at::kLong);
+}
 
 void ModelState::Synchronize() const {
   if (device.is_cuda()) torch::cuda::synchronize(device.index());

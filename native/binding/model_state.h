@@ -23,7 +23,8 @@ struct ModelState {
   std::mutex mutex;
   bool disposed = false;
 
-  /// Moves x to the model's device and dtype; labels to int64.
+  /// Moves x to the model's device and dtype; labels to int64, regression
+  /// targets to float32.
   at::Tensor Input(const at::Tensor& x) const;
   at::Tensor Labels(const at::Tensor& y) const;
   /// Waits for queued GPU work so a resolved promise means "done" and CUDA

@@ -72,12 +72,13 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   return Guard(env, "model.predict", [&]() -> Napi::Value {
     std::shared_ptr<ModelState> state = StateOf(Value(), "model.predict");
     at::Tensor x = TensorWrap::TensorOf(info[0], "model.predict");
+    at::Tensor lengths = TensorWrap::OptionalTensorOf(info[1], "model.predict");
     return PromiseWorker<at::Tensor>::Run(
         env, "model.predict",
-        [state, x]() {
+        [state, x, lengths]() {
           std::lock_guard<std::mutex> lock(state->mutex);
           at::NoGradGuard no_grad;
-          at::Tensor logits = state->model->forward(state->Input(x)).to(at::kCPU);
+          at::Tensor logits = state->model->forward(state->Input(x), lengths).to(at::kCPU);
           state->Synchronize();
           return logits;
         },
@@ -91,11 +92,12 @@ Napi::Value ModelWrap::LossAndGradients(const Napi::CallbackInfo& info) {
     std::shared_ptr<ModelState> state = StateOf(Value(), "model.lossAndGradients");
     at::Tensor x = TensorWrap::TensorOf(info[0], "model.lossAndGradients");
     at::Tensor y = TensorWrap::TensorOf(info[1], "model.lossAndGradients");
+    at::Tensor lengths = TensorWrap::OptionalTensorOf(info[2], "model.lossAndGradients");
     return PromiseWorker<nrnm::LossAndGradients>::Run(
         env, "model.lossAndGradients",
-        [state, x, y]() {
+        [state, x, y, lengths]() {
           std::lock_guard<std::mutex> lock(state->mutex);
-          return nrnm::loss_and_gradients(state->model, state->Input(x), state->Labels(y));
+          return nrnm::loss_and_gradients(state->model, state->Input(x), state->Labels(y), lengths);
         },
         [](Napi::Env env, nrnm::LossAndGradients& r) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);

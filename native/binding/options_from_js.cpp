@@ -77,6 +77,11 @@ nrnm::NRNMOptions ModelOptionsFromJs(const Napi::Object& o) {
       .aggregation_dropout(Real(o, "aggregationDropout"))
       .init(Choice<InitScheme>(o, "init", {{"official", InitScheme::kOfficial}, {"standard", InitScheme::kStandard}}))
       .head(Choice<HeadKind>(o, "head", {{"linear-elu", HeadKind::kLinearElu}, {"linear", HeadKind::kLinear}}))
+      .task(Choice<Task>(o, "task",
+                         {{"classify-sequence", Task::kClassifySequence},
+                          {"classify-steps", Task::kClassifySteps},
+                          {"regress-steps", Task::kRegressSteps}}))
+      .attention(Choice<AttentionKind>(o, "attention", {{"self", AttentionKind::kSelf}, {"linear", AttentionKind::kLinear}}))
       .seed(static_cast<uint64_t>(Int(o, "seed")));
   return options;
 }

@@ -40,6 +40,11 @@ Napi::Object TensorWrap::New(Napi::Env env, at::Tensor tensor) {
   return object;
 }
 
+at::Tensor TensorWrap::OptionalTensorOf(const Napi::Value& value, const char* what) {
+  if (value.IsUndefined() || value.IsNull()) return at::Tensor();
+  return TensorOf(value, what);
+}
+
 const at::Tensor& TensorWrap::TensorOf(const Napi::Value& value, const char* what) {
   AddonData& data = GetAddonData(value.Env());
   if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(data.tensor_class.Value())) {

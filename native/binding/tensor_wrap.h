@@ -12,6 +12,8 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   static Napi::Object New(Napi::Env env, at::Tensor tensor);
   /// The tensor of a handle passed from JS; throws ERR_DISPOSED/ERR_ARG.
   static const at::Tensor& TensorOf(const Napi::Value& value, const char* what);
+  /// TensorOf, or an undefined tensor for `undefined`/`null` (optional arguments).
+  static at::Tensor OptionalTensorOf(const Napi::Value& value, const char* what);
 
   explicit TensorWrap(const Napi::CallbackInfo& info);
   ~TensorWrap() override;

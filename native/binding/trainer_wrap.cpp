@@ -51,12 +51,13 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
     auto trainer = trainer_;
     at::Tensor x = TensorWrap::TensorOf(info[0], "trainer.step");
     at::Tensor y = TensorWrap::TensorOf(info[1], "trainer.step");
+    at::Tensor lengths = TensorWrap::OptionalTensorOf(info[2], "trainer.step");
     return PromiseWorker<nrnm::StepResult>::Run(
         env, "trainer.step",
-        [state, trainer, x, y]() {
+        [state, trainer, x, y, lengths]() {
           std::lock_guard<std::mutex> lock(state->mutex);
           // Labels stay on the CPU: step() range-checks them there, then moves them.
-          nrnm::StepResult r = trainer->step(state->Input(x), y);
+          nrnm::StepResult r = trainer->step(state->Input(x), y, lengths);
           state->Synchronize();
           return r;
         },
@@ -67,6 +68,7 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
           out.Set("gradNorm", r.grad_norm);
           out.Set("samples", static_cast<double>(r.samples));
           out.Set("allreduceMs", r.allreduce_ms);
+          out.Set("targets", static_cast<double>(r.targets));
           return out;
         },
         {Value(), model_.Value()});
@@ -80,11 +82,12 @@ Napi::Value TrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
     auto trainer = trainer_;
     at::Tensor x = TensorWrap::TensorOf(info[0], "trainer.evaluate");
     at::Tensor y = TensorWrap::TensorOf(info[1], "trainer.evaluate");
+    at::Tensor lengths = TensorWrap::OptionalTensorOf(info[2], "trainer.evaluate");
     return PromiseWorker<nrnm::EvalResult>::Run(
         env, "trainer.evaluate",
-        [state, trainer, x, y]() {
+        [state, trainer, x, y, lengths]() {
           std::lock_guard<std::mutex> lock(state->mutex);
-          nrnm::EvalResult r = trainer->evaluate(state->Input(x), y);
+          nrnm::EvalResult r = trainer->evaluate(state->Input(x), y, lengths);
           r.logits = r.logits.to(at::kCPU);
           return r;
         },
@@ -92,6 +95,7 @@ Napi::Value TrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
           Napi::Object out = Napi::Object::New(env);
           out.Set("lossSum", r.loss_sum);
           out.Set("correct", static_cast<double>(r.correct));
+          out.Set("targets", static_cast<double>(r.targets));
           out.Set("logits", TensorWrap::New(env, r.logits));
           return out;
         },

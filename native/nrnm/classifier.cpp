@@ -1,5 +1,6 @@
 #include "nrnm/classifier.h"
 
+#include "nrnm/lengths.h"
 #include "nrnm/random.h"
 
 #include <torch/nn/modules/activation.h>
@@ -37,16 +38,16 @@ void NRNMClassifierImpl::reset_parameters() {
   linear_default_init_(linear->weight, linear->bias, generator);
 }
 
-torch::Tensor NRNMClassifierImpl::forward(const torch::Tensor& x) {
-  return run(x, nullptr);
+torch::Tensor NRNMClassifierImpl::forward(const torch::Tensor& x, const torch::Tensor& lengths) {
+  return run(x, lengths, nullptr);
 }
 
 torch::Tensor NRNMClassifierImpl::forward_traced(
-    const torch::Tensor& x, NRNMTrace& trace) {
-  return run(x, &trace);
+    const torch::Tensor& x, NRNMTrace& trace, const torch::Tensor& lengths) {
+  return run(x, lengths, &trace);
 }
 
-torch::Tensor NRNMClassifierImpl::run(const torch::Tensor& x, NRNMTrace* trace) {
+torch::Tensor NRNMClassifierImpl::run(const torch::Tensor& x, const torch::Tensor& lengths, NRNMTrace* trace) {
   TORCH_CHECK(x.dim() == 3 && x.size(2) == options.input_size(),
       "NRNMClassifier expects x of shape (batch, time, ", options.input_size(),
       ") but got ", x.sizes());
@@ -59,8 +60,15 @@ torch::Tensor NRNMClassifierImpl::run(const torch::Tensor& x, NRNMTrace* trace) 
   // sequence: (T, B, F), time-major for the step loop
   torch::Tensor sequence =
       x.to(weight.device(), weight.scalar_type()).transpose(0, 1).contiguous();
-  torch::Tensor last_h; // (B, H): the top layer's h at T-1
-  rnn->forward(sequence, generator, trace, &last_h);
+  const torch::Tensor valid = valid_steps( // (T, B) or undefined: every step valid
+      checked_lengths(lengths, x.size(0), x.size(1), "NRNMClassifier"), x.size(1), weight.options());
+  // (B, H): the top layer's h at T-1, which past a sequence's end is the h of
+  // its last valid step (the state is kept there): no gather needed.
+  torch::Tensor last_h;
+  const torch::Tensor outputs = rnn->forward(sequence, generator, trace, &last_h, valid); // (T, B, H)
+  if (options.task() != Task::kClassifySequence) {
+    return decoder->forward(outputs.transpose(0, 1)); // (B, T, C): the head at every step
+  }
   return decoder->forward(last_h); // (B, C)
 }
 
@@ -79,7 +87,10 @@ void NRNMClassifierImpl::pretty_print(std::ostream& stream) const {
          << options.classes() << ", hidden=" << options.hidden_size()
          << ", layers=" << options.layers() << ", k=" << options.block_length()
          << ", s=" << options.stride() << ", heads=" << options.heads() << ", "
-         << to_string(options.input_aggregation()) << ")";
+         << to_string(options.input_aggregation());
+  if (options.task() != Task::kClassifySequence) stream << ", " << to_string(options.task());
+  if (options.attention() != AttentionKind::kSelf) stream << ", attention=" << to_string(options.attention());
+  stream << ")";
 }
 
 } // namespace nrnm

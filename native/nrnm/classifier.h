@@ -20,6 +20,9 @@
 
 #include <ATen/core/Generator.h>
 #include <torch/nn/cloneable.h>
+#include <torch/nn/modules/common.h>
+#include <torch/nn/modules/container/any_module_holder.h>
+#include <torch/nn/modules/container/any_value.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
@@ -40,11 +43,15 @@ class NRNMClassifierImpl : public torch::nn::Cloneable<NRNMClassifierImpl> {
   /// Initialises every parameter per options.init(), drawing from `generator`.
   void reset_parameters();
 
-  /// x: (B, T, F) -> logits (B, C). x is moved to the parameters' device and
-  /// dtype. Training mode draws masks from `generator`.
-  torch::Tensor forward(const torch::Tensor& x);
+  /// x: (B, T, F) -> logits (B, C), or (B, T, C) at every step for the
+  /// per-step tasks (options.task). x is moved to the parameters' device and
+  /// dtype. Training mode draws masks from `generator`. `lengths` (B)
+  /// integer, when given, holds each sequence's valid steps in [1, T]
+  /// (lengths.h): the logits are read at each sequence's last valid step;
+  /// per-step outputs past a sequence's end repeat its last valid step's.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& lengths = {});
   /// forward() that also fills `trace` (see NRNMTrace).
-  torch::Tensor forward_traced(const torch::Tensor& x, NRNMTrace& trace);
+  torch::Tensor forward_traced(const torch::Tensor& x, NRNMTrace& trace, const torch::Tensor& lengths = {});
 
   /// A deep copy whose generator continues from this one's state without
   /// sharing it.
@@ -61,7 +68,11 @@ class NRNMClassifierImpl : public torch::nn::Cloneable<NRNMClassifierImpl> {
   torch::nn::Sequential decoder{nullptr};
 
  private:
-  torch::Tensor run(const torch::Tensor& x, NRNMTrace* trace);
+  torch::Tensor run(const torch::Tensor& x, const torch::Tensor& lengths, NRNMTrace* trace);
+
+ protected:
+  // torch::nn::AnyModule (the Trainer) may call forward(x) alone.
+  FORWARD_HAS_DEFAULT_ARGS({1, torch::nn::AnyValue(torch::Tensor())})
 };
 
 TORCH_MODULE(NRNMClassifier);

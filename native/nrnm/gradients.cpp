@@ -1,6 +1,7 @@
 #include "nrnm/gradients.h"
 
-#include <torch/nn/functional/loss.h>
+#include "nrnm/lengths.h"
+#include "nrnm/loss.h"
 
 namespace nrnm {
 
@@ -17,10 +18,12 @@ void clear_gradients(NRNMClassifier& model) {
 LossAndGradients loss_and_gradients(
     NRNMClassifier& model,
     const torch::Tensor& x,
-    const torch::Tensor& y) {
+    const torch::Tensor& y,
+    const torch::Tensor& lengths_in) {
+  const torch::Tensor lengths =
+      checked_lengths(lengths_in, x.size(0), x.dim() > 1 ? x.size(1) : 0, "lossAndGradients");
   clear_gradients(model);
-  const torch::Tensor loss =
-      torch::nn::functional::cross_entropy(model->forward(x), y);
+  const torch::Tensor loss = task_loss(model->forward(x, lengths), y, lengths).loss;
   loss.backward();
   LossAndGradients out;
   out.loss = loss.item<double>();

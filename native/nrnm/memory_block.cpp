@@ -26,9 +26,13 @@ void MemoryBlockImpl::reset() {
   // Registration order follows the official state_dict.
   forget_bias = register_parameter("forget_bias", torch::empty({}));
   input_bias = register_parameter("input_bias", torch::empty({}));
-  qkv_projector = register_module("qkv_projector", torch::nn::Linear(H, 3 * H));
-  qkv_layernorm = register_module("qkv_layernorm",
-      torch::nn::LayerNorm(torch::nn::LayerNormOptions({N, 3 * H}).eps(1e-5)));
+  if (options.attention() == AttentionKind::kSelf) {
+    qkv_projector = register_module("qkv_projector", torch::nn::Linear(H, 3 * H));
+    qkv_layernorm = register_module("qkv_layernorm",
+        torch::nn::LayerNorm(torch::nn::LayerNormOptions({N, 3 * H}).eps(1e-5)));
+  } else {
+    linear_transform = register_module("linear_transform", torch::nn::Linear(N * H, N * H));
+  }
   // The official ModuleList holds the same Linear twice; registered once.
   attention_mlp = register_module(
       "attention_mlp", torch::nn::ModuleList(torch::nn::Linear(H, H)));
@@ -64,11 +68,13 @@ void MemoryBlockImpl::reset_parameters(
   constant_init_(input_bias, 0.0);
   for (const torch::nn::LayerNorm& norm :
       {qkv_layernorm, attended_memory_layernorm, attended_memory_layernorm2}) {
+    if (!norm) continue; // qkv_layernorm: attention 'self' only
     constant_init_(norm->weight, 1.0);
     constant_init_(norm->bias, 0.0);
   }
   auto mlp = attention_mlp->ptr<torch::nn::LinearImpl>(0);
-  for (auto* linear : {qkv_projector.get(), mlp.get(), input_projector.get(),
+  torch::nn::LinearImpl* mixer = qkv_projector ? qkv_projector.get() : linear_transform.get();
+  for (auto* linear : {mixer, mlp.get(), input_projector.get(),
            input_gate_projector.get(), memory_gate_projector.get()}) {
     linear_default_init_(linear->weight, linear->bias, generator);
   }
@@ -88,6 +94,10 @@ torch::Tensor MemoryBlockImpl::attend(const torch::Tensor& tokens) {
   const int64_t B = tokens.size(0);
   const int64_t N = tokens.size(1);
   const int64_t H = options.hidden_size();
+  if (linear_transform) {
+    // Ablation: (B, N H) W_l + b_l -> (B, N, H)
+    return linear_transform->forward(tokens.reshape({B, N * H})).view({B, N, H});
+  }
   const int64_t heads = options.heads();
   const int64_t hs = H / heads;
   // qkv: (B, N, 3H), normalised over each sample's whole (N, 3H) slab.
@@ -145,7 +155,9 @@ torch::Tensor MemoryBlockImpl::forward(const torch::Tensor& a,
 void MemoryBlockImpl::pretty_print(std::ostream& stream) const {
   stream << "MemoryBlock(" << options.input_size() << ", "
          << options.hidden_size() << ", slots=" << options.slots()
-         << ", heads=" << options.heads() << ")";
+         << ", heads=" << options.heads();
+  if (options.attention() == AttentionKind::kLinear) stream << ", attention=linear";
+  stream << ")";
 }
 
 } // namespace nrnm

@@ -6,12 +6,21 @@
 // memory carried from the previous block:
 //
 //   X  = [hidden tokens..., e]                         (B, n+1, H)
-//   Y  = LN_1(X + MultiHead(LN_qkv(X W_qkv + b_qkv)))
+//   Y  = LN_1(X + MultiHead(LN_qkv(X W_qkv + b_qkv)))     attention 'self'
+//   Y  = LN_1(X + unvec(vec(X) W_l + b_l))                 attention 'linear'
 //   Z  = LN_2(Y + relu(relu(Y W_f + b_f) W_f + b_f))   W_f shared
 //   M' = sigmoid(. + b_i) * tanh(Z[:, :n]) + sigmoid(. + b_f) * M
 //
 // Parameters carry the official names (MC.qkv_projector.weight, ...); the
 // shared MLP Linear is registered once, as attention_mlp.0.
+//
+// Attention 'linear' is the papers' "NRNM w/o SA" ablation: the attention
+// is replaced by one Linear W_l [(n+1)H -> (n+1)H] on the sample's tokens
+// side by side (registered as linear_transform, instead of qkv_projector
+// and qkv_layernorm). It maps the token set to a token set as attention
+// does and still mixes the tokens (a per-token Linear would not: the slots
+// would never see the input token), so the ablation removes the attention
+// mechanism, not the exchange between the tokens.
 
 #include "nrnm/options.h"
 
@@ -42,6 +51,8 @@ struct MemoryBlockOptions {
   TORCH_ARG(int64_t, heads) = 4;
   /// Initialisation used by reset() (official: U(-1/sqrt(H), 1/sqrt(H))).
   TORCH_ARG(InitScheme, init) = InitScheme::kOfficial;
+  /// Official self-attention, or the linear transform of the ablation.
+  TORCH_ARG(AttentionKind, attention) = AttentionKind::kSelf;
 };
 
 /// The input side of an update, which depends on the layer input only and
@@ -84,8 +95,9 @@ class MemoryBlockImpl : public torch::nn::Cloneable<MemoryBlockImpl> {
 
   torch::Tensor forget_bias; // () scalar, added to the forget gate
   torch::Tensor input_bias; // () scalar, added to the input gate
-  torch::nn::Linear qkv_projector{nullptr}; // H -> 3H
-  torch::nn::LayerNorm qkv_layernorm{nullptr}; // over (n+1, 3H)
+  torch::nn::Linear qkv_projector{nullptr}; // H -> 3H (attention 'self')
+  torch::nn::LayerNorm qkv_layernorm{nullptr}; // over (n+1, 3H) (attention 'self')
+  torch::nn::Linear linear_transform{nullptr}; // (n+1)H -> (n+1)H (attention 'linear')
   torch::nn::ModuleList attention_mlp{nullptr}; // [0]: the shared Linear H -> H
   torch::nn::LayerNorm attended_memory_layernorm{nullptr}; // over (n+1, H)
   torch::nn::LayerNorm attended_memory_layernorm2{nullptr}; // over (n+1, H)

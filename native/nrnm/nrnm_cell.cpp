@@ -39,7 +39,8 @@ void NRNMCellImpl::reset() {
   MC = register_module("MC",
       MemoryBlock(MemoryBlockOptions(d, H, slots())
                       .heads(options.heads())
-                      .init(options.init())));
+                      .init(options.init())
+                      .attention(options.attention())));
   if (options.input_aggregation() == InputAggregation::kDilated) {
     aggregation = register_module(
         DilatedAggregationImpl::official_name(d), DilatedAggregation(d));

@@ -52,6 +52,8 @@ struct NRNMCellOptions {
   TORCH_ARG(InputAggregation, input_aggregation) = InputAggregation::kDilated;
   /// Initialisation used by reset() (official uniform).
   TORCH_ARG(InitScheme, init) = InitScheme::kOfficial;
+  /// The memory block's attention (official self-attention).
+  TORCH_ARG(AttentionKind, attention) = AttentionKind::kSelf;
 };
 
 /// The memory as the LSTM step reads it, refreshed at each memory update.

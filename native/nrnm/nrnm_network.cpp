@@ -24,7 +24,8 @@ void NRNMNetworkImpl::reset() {
                      .stride(options.stride())
                      .heads(options.heads())
                      .input_aggregation(options.input_aggregation())
-                     .init(options.init()))));
+                     .init(options.init())
+                     .attention(options.attention()))));
   }
 }
 
@@ -36,7 +37,7 @@ void NRNMNetworkImpl::reset_parameters(
 }
 
 torch::Tensor NRNMNetworkImpl::forward(const torch::Tensor& x, at::Generator& generator,
-    NRNMTrace* trace, torch::Tensor* last_h) {
+    NRNMTrace* trace, torch::Tensor* last_h, const torch::Tensor& valid) {
   TORCH_CHECK(x.dim() == 3 && x.size(0) > 0 && x.size(1) > 0 &&
           x.size(2) == options.input_size(),
       "NRNMNetwork expects x of shape (time, batch, ", options.input_size(),
@@ -44,11 +45,13 @@ torch::Tensor NRNMNetworkImpl::forward(const torch::Tensor& x, at::Generator& ge
   if (trace != nullptr) {
     trace->layers.assign(cells.size(), NRNMTrace::Layer());
   }
+  TORCH_CHECK(!valid.defined() || valid.sizes() == torch::IntArrayRef({x.size(0), x.size(1)}),
+      "NRNMNetwork expects valid of shape (", x.size(0), ", ", x.size(1), ") but got ", valid.sizes());
   torch::Tensor sequence = x.contiguous(); // (T, B, d) of the current layer
   for (size_t layer = 0; layer < cells.size(); ++layer) {
     sequence = run_layer(cells[layer], sequence, generator,
         trace != nullptr ? &trace->layers[layer] : nullptr,
-        layer + 1 == cells.size() ? last_h : nullptr);
+        layer + 1 == cells.size() ? last_h : nullptr, valid);
   }
   return sequence; // (T, B, H)
 }
@@ -137,7 +140,8 @@ torch::Tensor NRNMNetworkImpl::run_layer(NRNMCell& cell,
     const torch::Tensor& x,
     at::Generator& generator,
     NRNMTrace::Layer* trace,
-    torch::Tensor* last_h) {
+    torch::Tensor* last_h,
+    const torch::Tensor& valid) {
   const Schedule schedule = Schedule::from(options);
   const int64_t T = x.size(0);
   const int64_t B = x.size(1);
@@ -166,6 +170,15 @@ torch::Tensor NRNMNetworkImpl::run_layer(NRNMCell& cell,
       zoneout.mask = shared_zoneout ? masks.zoneout : masks.zoneout.narrow(0, t0, steps);
     } else if (!is_training()) {
       zoneout.keep = keep;
+    }
+    if (valid.defined()) {
+      // Variable lengths: zeta = 0 past a sequence's end keeps h and c, a
+      // per-step (steps, B, H) zeta that both recurrences take as it is.
+      const torch::Tensor inside = valid.narrow(0, t0, steps).unsqueeze(2); // (steps, B, 1)
+      zoneout.mask = (zoneout.mask.defined() ? inside * zoneout.mask : inside * zoneout.keep)
+                         .expand({steps, B, H})
+                         .contiguous();
+      zoneout.keep = 1.0;
     }
     return zoneout;
   };
@@ -200,9 +213,15 @@ torch::Tensor NRNMNetworkImpl::run_layer(NRNMCell& cell,
       const torch::Tensor memory_new = cell->MC->update(
           {in.tokens[u], in.token_gates[u]}, memory, hidden_tokens); // (B, n, H)
       terms = cell->memory_terms(in.memory_gates[segment - 1], cell->read_memory(memory_new));
-      const torch::Tensor carried = masks.memory.defined()
+      torch::Tensor carried = masks.memory.defined()
           ? memory_new * masks.memory[u]
           : memory_new; // (B, n, H)
+      if (valid.defined()) {
+        // A sequence that ended before t keeps its memory. (Its later steps
+        // keep their state too, so this changes no output; it keeps M what
+        // the sequence left, as the trace shows.)
+        carried = torch::where(valid[t].view({B, 1, 1}) > 0, carried, memory);
+      }
       if (trace != nullptr) {
         NRNMTrace::Update record;
         record.step = t;

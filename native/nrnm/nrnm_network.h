@@ -56,11 +56,16 @@ class NRNMNetworkImpl : public torch::nn::Cloneable<NRNMNetworkImpl> {
   /// cleared and filled. `last_h`, when given, receives the top layer's h at
   /// T-1 as its own tensor: equal to outputs[T-1], but its gradient does not
   /// go through a (T, B, H) tensor of zeros and the concatenation.
+  /// `valid` (T, B) from valid_steps() (lengths.h), when defined, marks the
+  /// steps inside each sequence: at the others the state is kept (zeta = 0)
+  /// and the memory is not updated, so h at T-1 is h at the sequence's last
+  /// step and the outputs past its end repeat that h.
   torch::Tensor forward(
       const torch::Tensor& x,
       at::Generator& generator,
       NRNMTrace* trace = nullptr,
-      torch::Tensor* last_h = nullptr);
+      torch::Tensor* last_h = nullptr,
+      const torch::Tensor& valid = {});
 
   /// Prints `NRNMNetwork(150, 512, layers=2, k=10, s=5, heads=4, dilated)`.
   void pretty_print(std::ostream& stream) const override;
@@ -75,7 +80,8 @@ class NRNMNetworkImpl : public torch::nn::Cloneable<NRNMNetworkImpl> {
       const torch::Tensor& x,
       at::Generator& generator,
       NRNMTrace::Layer* trace,
-      torch::Tensor* last_h);
+      torch::Tensor* last_h,
+      const torch::Tensor& valid);
 };
 
 TORCH_MODULE(NRNMNetwork);

@@ -27,6 +27,22 @@ const char* to_string(HeadKind value) {
   return value == HeadKind::kLinearElu ? "linear-elu" : "linear";
 }
 
+const char* to_string(Task value) {
+  switch (value) {
+    case Task::kClassifySequence:
+      return "classify-sequence";
+    case Task::kClassifySteps:
+      return "classify-steps";
+    case Task::kRegressSteps:
+      return "regress-steps";
+  }
+  return "unknown";
+}
+
+const char* to_string(AttentionKind value) {
+  return value == AttentionKind::kSelf ? "self" : "linear";
+}
+
 namespace {
 
 void check_positive(int64_t value, const char* name) {

@@ -37,12 +37,27 @@ enum class HeadKind {
   kLinear, // logits = h W_o + b_o
 };
 
+/// What the network predicts (loss.h computes the matching loss).
+enum class Task {
+  kClassifySequence, // official: logits (B, C) at each sequence's last step
+  kClassifySteps, // logits (B, T, C) at every step, cross-entropy per valid step
+  kRegressSteps, // values (B, T, C) at every step, squared error per valid step
+};
+
+/// What stands in the memory block where the official code attends.
+enum class AttentionKind {
+  kSelf, // official: multi-head self-attention over the n + 1 tokens
+  kLinear, // "NRNM w/o SA" (the papers' ablation): one Linear over the tokens
+};
+
 /// The names the user sees ("dilated", "per-step", "linear-elu", ...).
 const char* to_string(InputAggregation value);
 const char* to_string(ZoneoutMode value);
 const char* to_string(MemoryDropoutMode value);
 const char* to_string(InitScheme value);
 const char* to_string(HeadKind value);
+const char* to_string(Task value);
+const char* to_string(AttentionKind value);
 
 struct NRNMOptions {
   NRNMOptions(int64_t input_size, int64_t classes);
@@ -77,6 +92,10 @@ struct NRNMOptions {
   TORCH_ARG(InitScheme, init) = InitScheme::kOfficial;
   /// Official: Linear followed by ELU.
   TORCH_ARG(HeadKind, head) = HeadKind::kLinearElu;
+  /// Official: one prediction per sequence, read at its last step.
+  TORCH_ARG(Task, task) = Task::kClassifySequence;
+  /// Official: self-attention in the memory block; kLinear is the ablation.
+  TORCH_ARG(AttentionKind, attention) = AttentionKind::kSelf;
   /// Seeds the model's generator: initialisation and every dropout/zoneout mask.
   TORCH_ARG(uint64_t, seed) = 0;
 };

@@ -13,13 +13,23 @@
 #endif
 
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace nrnm {
 
 namespace {
 
-std::atomic<bool> fused_enabled{true};
+// NRNM_RECURRENCE=reference in the environment (read once, at load) sends
+// every segment to the reference path: how a whole program, e.g. a jest
+// test in a child process, checks a result on both recurrences.
+bool fused_by_default() {
+  const char* choice = std::getenv("NRNM_RECURRENCE");
+  return choice == nullptr || std::strcmp(choice, "reference") != 0;
+}
+
+std::atomic<bool> fused_enabled{fused_by_default()};
 
 // Rows of a (B, H) loop per parallel chunk: ATen's grain (32768 elements),
 // so the small sizes of a recurrence stay on one thread.

@@ -60,8 +60,9 @@ SegmentOutput lstm_segment_reference(
     const torch::Tensor& weight_hh,
     const SegmentZoneout& zoneout);
 
-/// Whether lstm_segment may take the fused path (default true). Tests
-/// switch it off to run whole models on the reference path.
+/// Whether lstm_segment may take the fused path (default true, or false when
+/// the environment has NRNM_RECURRENCE=reference at load). Tests switch it
+/// off to run whole models on the reference path.
 void set_fused_recurrence(bool enabled);
 
 } // namespace nrnm

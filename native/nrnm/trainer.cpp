@@ -1,6 +1,8 @@
 #include "nrnm/trainer.h"
 
 #include "nrnm/errors.h"
+#include "nrnm/lengths.h"
+#include "nrnm/loss.h"
 #include "nrnm/torch_compat.h"
 
 #include <ATen/Context.h>
@@ -146,7 +148,9 @@ class ModeGuard {
   bool was_training_;
 };
 
-// x: (B, T, F) floating, y: (B) integer. Returns y as int64.
+// x: (B, T, F) floating; y: (B) or (B, T) integer labels, or (B, T, C)
+// floating targets (loss.h checks them against the outputs). Returns y as
+// int64 for labels, else as it is.
 torch::Tensor check_batch(const torch::Tensor& x, const torch::Tensor& y) {
   TORCH_CHECK(x.defined() && y.defined(), "x and y must both be given");
   TORCH_CHECK(
@@ -158,12 +162,16 @@ torch::Tensor check_batch(const torch::Tensor& x, const torch::Tensor& y) {
   TORCH_CHECK(
       x.size(0) > 0, "the batch is empty (x has shape ", shape_of(x), ")");
   TORCH_CHECK(
-      y.dim() == 1 && y.size(0) == x.size(0),
-      "expected y of shape (", x.size(0), ") (one label per sample of x ",
-      shape_of(x), ") but got ", shape_of(y));
+      y.dim() >= 1 && y.size(0) == x.size(0),
+      "expected y with one entry per sample of x ", shape_of(x),
+      " (shape (", x.size(0), ") or (", x.size(0), ", ", x.size(1),
+      ") labels, or (", x.size(0), ", ", x.size(1), ", outputs) values) but got ",
+      shape_of(y));
+  if (y.is_floating_point()) return y;
   TORCH_CHECK(
       y.scalar_type() == torch::kLong || y.scalar_type() == torch::kInt,
-      "expected y to hold int64 or int32 class indices but got ",
+      "expected y to hold int64 or int32 class indices (or floating-point "
+      "regression targets) but got ",
       y.scalar_type());
   return y.to(torch::kLong);
 }
@@ -178,13 +186,15 @@ struct LabelRange {
 };
 
 LabelRange label_range(const torch::Tensor& y) {
+  if (y.is_floating_point()) return {}; // regression targets: no range
   torch::Tensor lo, hi;
   std::tie(lo, hi) = at::aminmax(y);
   const torch::Tensor range = torch::stack({lo, hi}).cpu(); // one sync
   return {range[0].item<int64_t>(), range[1].item<int64_t>()};
 }
 
-void check_labels(const LabelRange& labels, int64_t classes) {
+void check_labels(const LabelRange& labels, const torch::Tensor& logits) {
+  const int64_t classes = logits.size(logits.dim() - 1);
   const int64_t min = labels.min;
   const int64_t max = labels.max;
   TORCH_CHECK(
@@ -263,34 +273,39 @@ torch::Device Trainer::device() const {
   return params_.front().device();
 }
 
-StepResult Trainer::step(const torch::Tensor& x_in, const torch::Tensor& y_in) {
-  const torch::Tensor y_long = check_batch(x_in, y_in);
+StepResult Trainer::step(const torch::Tensor& x_in, const torch::Tensor& y_in,
+    const torch::Tensor& lengths_in) {
+  const torch::Tensor y_checked = check_batch(x_in, y_in);
+  const torch::Tensor lengths =
+      checked_lengths(lengths_in, x_in.size(0), x_in.size(1), "trainer.step");
   const torch::Tensor x = x_in.to(device(), params_.front().scalar_type());
-  const torch::Tensor y = y_long.to(device()); // (B)
-  const LabelRange labels = label_range(y_long);
+  const torch::Tensor y = y_checked.to(device());
+  const LabelRange labels = label_range(y_checked);
   const int64_t n = step_count_ + 1; // the step being taken, counted from 1
   if (!module_ptr_->is_training()) {
     module_ptr_->train(true);
   }
 
-  const torch::Tensor logits = forward_logits(x); // (B, C) float32
-  check_labels(labels, logits.size(1));
-  const torch::Tensor loss = at::cross_entropy_loss(logits, y); // () mean
+  const torch::Tensor logits = forward_logits(x, lengths); // (B, C) or (B, T, C) float32
+  check_labels(labels, logits);
+  const TaskLoss task = task_loss(logits, y, lengths); // loss: () mean
+  const torch::Tensor& loss = task.loss;
   zero_grad();
   loss.backward();
   average_gradients(); // data-parallel: before clipping, so all ranks agree
   const torch::Tensor norm =
       clip_grad_norm(params_, options_.clip_norm(), device()); // () pre-clip
-  const torch::Tensor correct = logits.detach().argmax(1).eq(y).sum();
 
   // One host synchronisation for everything the step reports.
   const torch::Tensor host = torch::stack({loss.detach().to(torch::kDouble),
                                            norm.to(torch::kDouble),
-                                           correct.to(torch::kDouble)})
+                                           task.correct.to(torch::kDouble),
+                                           task.targets.to(torch::kDouble)})
                                  .cpu();
   const double* v = host.data_ptr<double>();
-  const StepResult result = reduce_over_ranks(
-      {v[0], static_cast<int64_t>(v[2]), v[1], x.size(0)});
+  StepResult local{v[0], static_cast<int64_t>(v[2]), v[1], x.size(0)};
+  local.targets = static_cast<int64_t>(v[3]);
+  const StepResult result = reduce_over_ranks(local);
   if (!std::isfinite(result.loss) || !std::isfinite(result.grad_norm)) {
     zero_grad(); // drop the non-finite gradients; the weights are untouched
     const bool loss_bad = !std::isfinite(result.loss);
@@ -309,40 +324,46 @@ StepResult Trainer::step(const torch::Tensor& x_in, const torch::Tensor& y_in) {
 
 EvalResult Trainer::evaluate(
     const torch::Tensor& x_in,
-    const torch::Tensor& y_in) {
-  const torch::Tensor y_long = check_batch(x_in, y_in);
+    const torch::Tensor& y_in,
+    const torch::Tensor& lengths_in) {
+  const torch::Tensor y_checked = check_batch(x_in, y_in);
+  const torch::Tensor lengths =
+      checked_lengths(lengths_in, x_in.size(0), x_in.size(1), "trainer.evaluate");
   const torch::Tensor x = x_in.to(device(), params_.front().scalar_type());
-  const torch::Tensor y = y_long.to(device()); // (B)
-  const LabelRange labels = label_range(y_long);
+  const torch::Tensor y = y_checked.to(device());
+  const LabelRange labels = label_range(y_checked);
   torch::NoGradGuard no_grad;
   ModeGuard eval_mode(*module_ptr_, /*train=*/false);
 
   EvalResult result;
-  result.logits = forward_logits(x); // (B, C) float32
-  check_labels(labels, result.logits.size(1));
-  const torch::Tensor loss_sum =
-      at::cross_entropy_loss(result.logits, y, {}, at::Reduction::Sum);
-  const torch::Tensor correct = result.logits.argmax(1).eq(y).sum();
+  result.logits = forward_logits(x, lengths); // (B, C) or (B, T, C) float32
+  check_labels(labels, result.logits);
+  const TaskLoss task = task_loss(result.logits, y, lengths);
   const torch::Tensor host =
-      torch::stack({loss_sum.to(torch::kDouble), correct.to(torch::kDouble)})
+      torch::stack({task.loss_sum.to(torch::kDouble), task.correct.to(torch::kDouble),
+                    task.targets.to(torch::kDouble)})
           .cpu();
   result.loss_sum = host[0].item<double>();
   result.correct = static_cast<int64_t>(host[1].item<double>());
+  result.targets = static_cast<int64_t>(host[2].item<double>());
   return result;
 }
 
-torch::Tensor Trainer::forward_logits(const torch::Tensor& x) {
+torch::Tensor Trainer::forward_logits(const torch::Tensor& x, const torch::Tensor& lengths) {
   apply_matmul_precision();
   torch::Tensor logits;
   {
     CudaAutocastGuard autocast(options_.precision() == Precision::kBF16);
-    logits = module_.forward(x);
+    logits = lengths.defined() ? module_.forward(x, lengths) : module_.forward(x);
   }
+  const bool per_sequence = logits.defined() && logits.dim() == 2;
+  const bool per_step = logits.defined() && logits.dim() == 3 && logits.size(1) == x.size(1);
   TORCH_CHECK(
-      logits.defined() && logits.dim() == 2 && logits.size(0) == x.size(0) &&
-          logits.size(1) > 0,
+      (per_sequence || per_step) && logits.size(0) == x.size(0) &&
+          logits.size(-1) > 0,
       "expected the model to return logits of shape (", x.size(0),
-      ", classes) for x of shape ", shape_of(x), " but got ",
+      ", classes) or (", x.size(0), ", ", x.size(1), ", outputs) for x of shape ",
+      shape_of(x), " but got ",
       logits.defined() ? shape_of(logits) : std::string("nothing"));
   return logits.to(torch::kFloat); // the loss is computed in float32
 }

@@ -4,8 +4,10 @@
 // the state a checkpoint needs to resume training exactly.
 //
 // Generic over the model: anything with `Tensor forward(const Tensor& x)`
-// mapping x (B, T, F) float to logits (B, C), held in a torch::nn::AnyModule
-// (NRNMClassifier, LSTMClassifier, a test module, ...).
+// mapping x (B, T, F) float to logits (B, C) or per-step outputs (B, T, C),
+// held in a torch::nn::AnyModule (NRNMClassifier, LSTMClassifier, a test
+// module, ...). Batches with `lengths` call `forward(x, lengths)` instead.
+// The loss follows from the outputs and the targets (loss.h).
 //
 // Defaults reproduce the authors' script (F-Frida/NRNM codes/
 // action_mylstm_cv.py): torch.optim.Adam(lr=1e-3, weight_decay=1e-4),
@@ -75,19 +77,21 @@ struct TrainerOptions {
 };
 
 struct StepResult {
-  double loss = 0; // cross-entropy, mean over the batch (before the update)
-  int64_t correct = 0; // samples whose argmax logit equals the label
+  double loss = 0; // the task's loss (loss.h), mean over its targets (before the update)
+  int64_t correct = 0; // targets whose argmax logit equals the label
   double grad_norm = 0; // global L2 norm of all gradients, before clipping
   // Data-parallel: loss and correct cover the batches of all ranks.
   int64_t samples = 0; // sequences in the batch (of all ranks together)
   double allreduce_ms = 0; // time spent averaging the gradients over ranks
+  int64_t targets = 0; // what loss and correct cover: sequences or valid steps
 };
 
 struct EvalResult {
-  double loss_sum = 0; // cross-entropy SUMMED over the batch: add the batches
-                       // up, divide by the number of samples for the mean
-  int64_t correct = 0; // samples whose argmax logit equals the label
-  torch::Tensor logits; // (B, C) float32, on the model's device, no grad
+  double loss_sum = 0; // the loss SUMMED over the targets: add the batches
+                       // up, divide by the number of targets for the mean
+  int64_t correct = 0; // targets whose argmax logit equals the label
+  int64_t targets = 0; // sequences, or valid steps for per-step tasks
+  torch::Tensor logits; // (B, C) or (B, T, C) float32, on the model's device, no grad
 };
 
 /// A trainer's resumable state (Trainer::state / Trainer::restore).
@@ -126,16 +130,18 @@ class Trainer {
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
 
-  /// One optimisation step on x (B, T, F) floating and y (B) integer labels
-  /// in [0, C); inputs on another device are copied to the model's. Puts the
-  /// model in training mode. A non-finite loss or gradient throws
+  /// One optimisation step on x (B, T, F) floating and targets y: (B) integer
+  /// labels in [0, C), (B, T) per-step labels or (B, T, C) per-step values
+  /// (loss.h); `lengths` (B), when given, the valid steps of each sequence
+  /// (lengths.h). Inputs on another device are copied to the model's. Puts
+  /// the model in training mode. A non-finite loss or gradient throws
   /// nrnm::NonFiniteError (errors.h)
   /// before the optimizer step, so the weights stay those of the last step.
-  StepResult step(const torch::Tensor& x, const torch::Tensor& y);
+  StepResult step(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& lengths = {});
 
   /// Loss, correct count and logits in eval mode without autograd; the
   /// model's previous train/eval mode is restored afterwards.
-  EvalResult evaluate(const torch::Tensor& x, const torch::Tensor& y);
+  EvalResult evaluate(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& lengths = {});
 
   /// Learning rate of the next step.
   double lr() const;
@@ -185,7 +191,7 @@ class Trainer {
   void average_gradients();
   StepResult reduce_over_ranks(StepResult local);
   torch::Device device() const;
-  torch::Tensor forward_logits(const torch::Tensor& x);
+  torch::Tensor forward_logits(const torch::Tensor& x, const torch::Tensor& lengths);
   void zero_grad();
   void apply_matmul_precision() const;
 

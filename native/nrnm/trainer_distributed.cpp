@@ -39,16 +39,19 @@ void Trainer::average_gradients() {
 StepResult Trainer::reduce_over_ranks(StepResult local) {
   if (!group_)
     return local;
-  // Mean loss over all ranks' sequences; a non-finite loss on any rank makes
-  // it non-finite on all, so every rank stops with the same error.
+  // Mean loss over all ranks' targets (sequences or valid steps); a
+  // non-finite loss on any rank makes it non-finite on all, so every rank
+  // stops with the same error.
   const std::vector<double> sums = group_->sum(
-      {local.loss * static_cast<double>(local.samples),
-       static_cast<double>(local.correct), static_cast<double>(local.samples)},
+      {local.loss * static_cast<double>(local.targets),
+       static_cast<double>(local.correct), static_cast<double>(local.samples),
+       static_cast<double>(local.targets)},
       "the allreduce of the step's loss and accuracy");
   StepResult global = local; // grad_norm: of the averaged, identical gradients
-  global.loss = sums[0] / sums[2];
+  global.loss = sums[0] / sums[3];
   global.correct = static_cast<int64_t>(sums[1]);
   global.samples = static_cast<int64_t>(sums[2]);
+  global.targets = static_cast<int64_t>(sums[3]);
   global.allreduce_ms = group_->take_allreduce_ms();
   return global;
 }

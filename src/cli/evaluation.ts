@@ -23,6 +23,12 @@ export interface EvaluationReport {
   /** confusion[true][predicted] */
   confusion: number[][];
   seconds: number;
+  /**
+   * Task 'classify-steps': the accuracy after t + 1 steps (rows seen), over
+   * the sequences that have that many steps; the report above scores each
+   * sequence at its last step.
+   */
+  byStep?: Array<{ steps: number; accuracy: number; total: number }>;
 }
 
 /** Accumulates logits batch by batch. */
@@ -74,6 +80,33 @@ export class ConfusionAccumulator {
   }
 }
 
+/** Adds, per step t, the sequences whose argmax at t is their label (and those that reach t). */
+function countByStep(logits: Float32Array, shape: readonly number[], classes: number, labels: Int32Array,
+  lengths: Int32Array | undefined, correct: number[], total: number[]): void {
+  const [B, T] = [shape[0]!, shape[1]!];
+  for (let b = 0; b < B; b++) {
+    const L = lengths ? lengths[b]! : T;
+    for (let t = 0; t < L; t++) {
+      const row = logits.subarray((b * T + t) * classes, (b * T + t + 1) * classes);
+      let best = 0;
+      for (let j = 1; j < classes; j++) if (row[j]! > row[best]!) best = j;
+      correct[t] = (correct[t] ?? 0) + (best === labels[b] ? 1 : 0);
+      total[t] = (total[t] ?? 0) + 1;
+    }
+  }
+}
+
+/** Rows [B, C] of per-step logits [B, T, C] at each sequence's last valid step. */
+export function lastSteps(logits: Float32Array, shape: readonly number[], classes: number, lengths?: Int32Array): Float32Array {
+  const [B, T] = [shape[0]!, shape[1]!];
+  const out = new Float32Array(B * classes);
+  for (let b = 0; b < B; b++) {
+    const t = (lengths ? lengths[b]! : T) - 1;
+    out.set(logits.subarray((b * T + t) * classes, (b * T + t + 1) * classes), b * classes);
+  }
+  return out;
+}
+
 /** Evaluates in eval mode (the model's mode is restored afterwards). */
 export async function evaluateModel(
   model: NRNMClassifier,
@@ -84,12 +117,18 @@ export async function evaluateModel(
   const wasTraining = model.training;
   model.eval();
   const acc = new ConfusionAccumulator(model.options.classes);
+  const perStep = model.options.task === 'classify-steps';
+  const stepCorrect: number[] = [];
+  const stepTotal: number[] = [];
   let done = 0;
   try {
     for await (const batch of data.batches(options.batchSize, { shuffle: false })) {
-      const logits = await model.predict({ data: batch.x, shape: batch.shape });
+      const logits = await model.predict({ data: batch.x, shape: batch.shape }, batch.lengths);
       try {
-        acc.add(logits.toArray(), batch.y);
+        // Per-step classes: the report scores each sequence at its last valid step.
+        const values = logits.toArray() as Float32Array;
+        if (perStep) countByStep(values, batch.shape, model.options.classes, batch.y, batch.lengths, stepCorrect, stepTotal);
+        acc.add(perStep ? lastSteps(values, batch.shape, model.options.classes, batch.lengths) : values, batch.y);
       } finally {
         logits.dispose();
       }
@@ -99,7 +138,9 @@ export async function evaluateModel(
   } finally {
     model.train(wasTraining);
   }
-  return acc.report(data.name, options.classNames, (performance.now() - started) / 1000);
+  const report = acc.report(data.name, options.classNames, (performance.now() - started) / 1000);
+  if (perStep) report.byStep = stepTotal.map((total, t) => ({ steps: t + 1, accuracy: total ? stepCorrect[t]! / total : NaN, total }));
+  return report;
 }
 
 function pct(v: number): string {

@@ -24,6 +24,8 @@ export const FLAG_NAMES: Record<string, string> = {
   aggregationDropout: '--aggregation-dropout',
   init: '--init',
   head: '--head',
+  task: '--task',
+  attention: '--attention',
   inputSize: '--input-size',
   classes: '--classes',
   lr: '--lr',
@@ -111,6 +113,8 @@ export function addModelFlags(cmd: Command): Command {
     .option('--aggregation-dropout <p>', 'dropout in the dilated aggregation (official: 0.5)', probability)
     .addOption(choice('--init <scheme>', 'official: official', ['official', 'standard']))
     .addOption(choice('--head <kind>', 'classifier head (official: linear-elu)', ['linear-elu', 'linear']))
+    .addOption(choice('--task <task>', 'one class per sequence (official), a class or values at every step', ['classify-sequence', 'classify-steps', 'regress-steps']))
+    .addOption(choice('--attention <kind>', 'memory block: self-attention (official) or linear (NRNM w/o SA)', ['self', 'linear']))
     .addOption(hidden(new Option('--nlayers <n>', 'alias of --layers (official script)').argParser(positiveInt)))
     .addOption(hidden(new Option('--nhid <n>', 'alias of --hidden (official script)').argParser(positiveInt)))
     .addOption(hidden(new Option('--bl <k>', 'alias of --block-length (official script)').argParser(positiveInt)))
@@ -149,6 +153,8 @@ export interface ModelFlagValues {
   aggregationDropout?: number;
   init?: 'official' | 'standard';
   head?: 'linear-elu' | 'linear';
+  task?: 'classify-sequence' | 'classify-steps' | 'regress-steps';
+  attention?: 'self' | 'linear';
   nlayers?: number;
   nhid?: number;
   bl?: number;
@@ -202,6 +208,8 @@ export function modelFlagOverrides(f: ModelFlagValues): Partial<NRNMModelOptions
   set('aggregationDropout', f.aggregationDropout);
   set('init', f.init);
   set('head', f.head);
+  set('task', f.task);
+  set('attention', f.attention);
   return o;
 }
 

@@ -172,6 +172,18 @@ export class RunDir {
     writeFileAtomicSync(this.file('curves.svg'), svg);
   }
 
+  /** accuracy-by-step.svg: task 'classify-steps', accuracy against the number of steps (rows) seen. */
+  writeAccuracyByStep(report: EvaluationReport, title: string, file = this.file('accuracy-by-step.svg')): void {
+    if (!report.byStep) return;
+    const points: Array<[number, number]> = report.byStep.map((s) => [s.steps, 100 * s.accuracy]);
+    const at = (fraction: number) => report.byStep![Math.max(0, Math.round(fraction * report.byStep!.length) - 1)]!;
+    const subtitle = `${report.dataset}: accuracy after ${at(0.25).steps} steps ${(100 * at(0.25).accuracy).toFixed(1)}%, ${at(0.5).steps} steps ${(100 * at(0.5).accuracy).toFixed(1)}%, all ${report.byStep.length} steps ${(100 * at(1).accuracy).toFixed(1)}%`;
+    const svg = lineChartsSvg(title, subtitle, [
+      { title: 'How early can the model tell?', yLabel: 'accuracy (%)', series: [{ name: 'eval, prediction at this step', points, color: COLORS.eval, markers: true }], yLimits: [0, 100], legend: 'bottom' },
+    ], 'steps (rows) seen');
+    writeFileAtomicSync(file, svg);
+  }
+
   writeConfusion(report: EvaluationReport, title: string, file = this.file('confusion.svg')): void {
     const subtitle = `${report.dataset}: accuracy ${(100 * report.accuracy).toFixed(2)}% (${report.correct}/${report.total}), loss ${report.loss.toFixed(4)}; rows normalised`;
     writeFileAtomicSync(file, confusionSvg({ title, subtitle, counts: report.confusion, classNames: report.perClass.map((c) => c.name) }));

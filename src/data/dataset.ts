@@ -7,12 +7,19 @@ import { permutation } from './random';
 import { shardRows } from './shard';
 import { boolOption, checkKeys, intOption, typedArrayTag } from '../validate';
 
-/** One batch: `x` is [B, T, F] float32 (row-major), `y` the B labels, `indices` the dataset rows. */
+/**
+ * One batch: `x` is [B, T, F] float32 (row-major), `y` the B labels, `indices`
+ * the dataset rows; `lengths` the valid steps of each sequence when the
+ * dataset holds sequences of different lengths (zero padding after them).
+ */
 export interface Batch {
   x: Float32Array;
   shape: [number, number, number];
   y: Int32Array;
   indices: Int32Array;
+  lengths?: Int32Array;
+  /** Per-step regression targets [B, T, C] when the dataset has them (task 'regress-steps'). */
+  targets?: Float32Array;
 }
 
 /** One sequence: `x` is [T, F] float32. */
@@ -21,6 +28,8 @@ export interface Sample {
   shape: [number, number];
   y: number;
   index: number;
+  /** Valid steps of x when the dataset has variable lengths (x is padded to `steps`). */
+  length?: number;
 }
 
 export interface BatchOptions {
@@ -43,8 +52,12 @@ export interface SequenceDataset {
   readonly name: string;
   /** Number of sequences N. */
   readonly length: number;
-  /** Sequence length T. */
+  /** Sequence length T (the longest sequence when lengths vary). */
   readonly steps: number;
+  /** Valid steps of each of the N sequences, when they differ; else undefined (all T). */
+  readonly lengths?: Int32Array | undefined;
+  /** Per-step regression targets, [N, T, outputs] row-major, when the dataset has them. */
+  readonly targets?: { data: Float32Array; outputs: number } | undefined;
   /** Features per step F. */
   readonly features: number;
   /** Number of classes; every label is in [0, classes). */
@@ -75,15 +88,35 @@ export abstract class BaseSequenceDataset implements SequenceDataset {
   readonly features: number;
   readonly classes: number;
   readonly labels: Int32Array;
+  readonly lengths: Int32Array | undefined;
+  readonly targets: { data: Float32Array; outputs: number } | undefined;
   private closed = false;
 
-  protected constructor(info: { name: string; steps: number; features: number; classes: number; labels: Int32Array }) {
+  protected constructor(info: {
+    name: string;
+    steps: number;
+    features: number;
+    classes: number;
+    labels: Int32Array;
+    lengths?: Int32Array | undefined;
+    targets?: Float32Array | undefined;
+  }) {
     this.name = info.name;
     this.length = info.labels.length;
     this.steps = info.steps;
     this.features = info.features;
     this.classes = info.classes;
     this.labels = info.labels;
+    this.lengths = info.lengths === undefined ? undefined : checkLengths(info.lengths, info.labels.length, info.steps, 'lengths');
+    if (info.targets !== undefined) {
+      const perRow = this.length === 0 ? 0 : info.targets.length / (this.length * info.steps);
+      if (this.length > 0 && (!Number.isInteger(perRow) || perRow < 1)) {
+        throw new NRNMError(`targets has ${info.targets.length} values, not N (${this.length}) x steps (${info.steps}) x outputs`, 'ERR_SHAPE');
+      }
+      this.targets = { data: info.targets, outputs: perRow };
+    } else {
+      this.targets = undefined;
+    }
   }
 
   /** Copies rows `indices` into `out` (row k at k * steps * features). */
@@ -102,7 +135,9 @@ export abstract class BaseSequenceDataset implements SequenceDataset {
     const i = this.checkIndex(index, 'index');
     const x = new Float32Array(this.steps * this.features);
     this.readRowsSync(Int32Array.of(i), x);
-    return { x, shape: [this.steps, this.features], y: this.labels[i]!, index: i };
+    const sample: Sample = { x, shape: [this.steps, this.features], y: this.labels[i]!, index: i };
+    if (this.lengths) sample.length = this.lengths[i]!;
+    return sample;
   }
 
   async read(indices: ArrayLike<number>): Promise<Batch> {
@@ -185,7 +220,18 @@ export abstract class BaseSequenceDataset implements SequenceDataset {
     if (idx.length > 0) await this.readRows(idx, x);
     const y = new Int32Array(idx.length);
     for (let k = 0; k < idx.length; k++) y[k] = this.labels[idx[k]!]!;
-    return { x, shape: [idx.length, this.steps, this.features], y, indices: idx };
+    const batch: Batch = { x, shape: [idx.length, this.steps, this.features], y, indices: idx };
+    if (this.lengths) {
+      const lengths = this.lengths;
+      batch.lengths = Int32Array.from(idx, (i) => lengths[i]!);
+    }
+    if (this.targets) {
+      const row = this.steps * this.targets.outputs;
+      const targets = new Float32Array(idx.length * row);
+      for (let k = 0; k < idx.length; k++) targets.set(this.targets.data.subarray(idx[k]! * row, (idx[k]! + 1) * row), k * row);
+      batch.targets = targets;
+    }
+    return batch;
   }
 
   private checkIndex(value: unknown, name: string): number {
@@ -210,6 +256,10 @@ export interface InMemoryOptions {
   /** Multiplies Uint8Array data (e.g. 1 / 255). Default 1. */
   scale?: number;
   name?: string;
+  /** Valid steps of each sequence (N integers in [1, steps]) when x is padded; default all steps. */
+  lengths?: ArrayLike<number>;
+  /** Per-step regression targets [N, steps, outputs] (task 'regress-steps'); y may then be all zeros. */
+  targets?: Float32Array;
 }
 
 /**
@@ -221,7 +271,7 @@ export class InMemoryDataset extends BaseSequenceDataset {
   private readonly table: Float32Array | null;
 
   constructor(x: Float32Array | Uint8Array | ArrayLike<number>, y: ArrayLike<number>, options: InMemoryOptions = {}) {
-    checkKeys(options, ['steps', 'features', 'classes', 'scale', 'name'], 'inMemory()');
+    checkKeys(options, ['steps', 'features', 'classes', 'scale', 'name', 'lengths', 'targets'], 'inMemory()');
     const tag = typedArrayTag(x);
     const data = tag === 'Float32Array' || tag === 'Uint8Array' ? (x as Float32Array | Uint8Array) : Float32Array.from(x);
     const labels = toLabels(y, 'y');
@@ -242,7 +292,8 @@ export class InMemoryDataset extends BaseSequenceDataset {
     checkLabels(labels, classes, 'y');
     const scale = options.scale ?? 1;
     if (typeof scale !== 'number' || !Number.isFinite(scale)) throw argError('scale', 'a finite number', scale);
-    super({ name: options.name ?? 'in-memory', steps, features, classes, labels });
+    const lengths = options.lengths === undefined ? undefined : Int32Array.from(options.lengths);
+    super({ name: options.name ?? 'in-memory', steps, features, classes, labels, lengths, targets: options.targets });
     this.data = data;
     this.table = tag === 'Uint8Array' ? byteTable(scale) : null;
   }
@@ -269,6 +320,67 @@ function byteTable(scale: number): Float32Array {
   const d = Math.round(1 / scale);
   const divide = d > 0 && Math.abs(1 / scale - d) <= 1e-9 * d;
   return Float32Array.from({ length: 256 }, (_, v) => (divide ? v / d : v * scale));
+}
+
+/** Checks N lengths in [1, steps]; returns them. */
+export function checkLengths(lengths: Int32Array, n: number, steps: number, what: string): Int32Array {
+  if (lengths.length !== n) throw new NRNMError(`${what} has ${lengths.length} entries but there are ${n} sequences`, 'ERR_SHAPE');
+  for (let i = 0; i < n; i++) {
+    const v = lengths[i]!;
+    if (v < 1 || v > steps) throw new NRNMError(`${what}[${i}] is ${v}; lengths must be integers in [1, ${steps}] (the padded length)`, 'ERR_ARG');
+  }
+  return lengths;
+}
+
+export interface SequencesOptions {
+  /** Features per step F; needed when the sequences are flat arrays. */
+  features?: number;
+  /** Default: the largest label + 1. */
+  classes?: number;
+  name?: string;
+}
+
+/**
+ * Sequences of different lengths, each [T_i][F] (arrays of rows) or a flat
+ * T_i * F array: padded with zeros to the longest, with their lengths, so
+ * that batches carry `lengths` and the padding changes nothing.
+ */
+export function sequencesDataset(
+  sequences: ReadonlyArray<ArrayLike<number> | ReadonlyArray<ArrayLike<number>>>,
+  y: ArrayLike<number>,
+  options: SequencesOptions = {},
+): InMemoryDataset {
+  checkKeys(options, ['features', 'classes', 'name'], 'sequences()');
+  if (!Array.isArray(sequences)) throw argError('sequences', 'an array of sequences', sequences);
+  let features = intOption('features', options.features, 0, 1);
+  const rows: Float32Array[] = [];
+  sequences.forEach((seq, i) => {
+    const nested = seq.length > 0 && typeof (seq as ArrayLike<unknown>)[0] === 'object';
+    if (nested) {
+      const steps = seq as ReadonlyArray<ArrayLike<number>>;
+      if (features === 0) features = steps[0]!.length;
+      const flat = new Float32Array(steps.length * features);
+      steps.forEach((step, t) => {
+        if (step.length !== features) throw new NRNMError(`sequences[${i}][${t}] has ${step.length} features but the others ${features}`, 'ERR_SHAPE');
+        flat.set(step, t * features);
+      });
+      rows.push(flat);
+    } else {
+      rows.push(Float32Array.from(seq as ArrayLike<number>));
+    }
+  });
+  if (features === 0) throw argError('features', 'a positive integer (the sequences are flat arrays)', options.features);
+  const lengths = new Int32Array(rows.length);
+  rows.forEach((r, i) => {
+    if (r.length === 0 || r.length % features !== 0) {
+      throw new NRNMError(`sequences[${i}] has ${r.length} values, not a positive multiple of features (${features})`, 'ERR_SHAPE');
+    }
+    lengths[i] = r.length / features;
+  });
+  const steps = Math.max(1, ...lengths);
+  const x = new Float32Array(rows.length * steps * features);
+  rows.forEach((r, i) => x.set(r, i * steps * features));
+  return new InMemoryDataset(x, y, { steps, features, lengths, name: options.name ?? 'sequences', ...(options.classes !== undefined ? { classes: options.classes } : {}) });
 }
 
 /** Labels as Int32Array, each a non-negative integer. */

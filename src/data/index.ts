@@ -10,7 +10,7 @@
  * Every reader returns a SequenceDataset; `.batches(batchSize, options)`
  * yields `{ x: Float32Array [B, T, F], shape, y: Int32Array [B], indices }`.
  */
-import { InMemoryDataset, type InMemoryOptions } from './dataset';
+import { InMemoryDataset, sequencesDataset, type InMemoryOptions } from './dataset';
 import { FASHION_MNIST_CLASSES, fashionMnistDirs, loadFashionMnist, loadIdxDataset } from './fashion-mnist';
 import { readIdx } from './idx';
 import { NpyFile, NpyWriter, readNpy, writeNpy } from './npy';
@@ -29,6 +29,8 @@ export {
   type BatchOptions,
   type InMemoryOptions,
   type Sample,
+  type SequencesOptions,
+  sequencesDataset,
   type SequenceDataset,
 } from './dataset';
 export { FASHION_MNIST_CLASSES, fashionMnistDirs, loadFashionMnist, loadIdxDataset, type FashionMnistOptions } from './fashion-mnist';
@@ -91,6 +93,8 @@ export const datasets = {
   inMemory(x: Float32Array | Uint8Array | ArrayLike<number>, y: ArrayLike<number>, options: InMemoryOptions): InMemoryDataset {
     return new InMemoryDataset(x, y, options);
   },
+  /** Sequences of different lengths (arrays of rows or flat arrays), padded, with their lengths. */
+  sequences: sequencesDataset,
   fashionMnist: {
     load: loadFashionMnist,
     /** Where load() looks without a dir. */

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { NRNMError } from '../errors';
-import { BaseSequenceDataset, InMemoryDataset, type SequenceDataset, checkLabels, maxLabel } from './dataset';
+import { BaseSequenceDataset, InMemoryDataset, type SequenceDataset, checkLabels, checkLengths, maxLabel } from './dataset';
 import { NpyFile, readNpy, toInt32 } from './npy';
 import { readLabelPkl } from './ntu/labels';
 import { boolOption, checkKeys, intOption, stringOption } from '../validate';
@@ -21,6 +21,8 @@ export interface NpyLoadOptions {
   /** Read the whole file into memory now (faster random access when it fits). Default false. */
   preload?: boolean;
   name?: string;
+  /** A .npy of N integers: the valid steps of each (padded) sequence. Default: all T. */
+  lengths?: string;
 }
 
 /** Sequences read row by row from an open NpyFile. */
@@ -29,8 +31,8 @@ export class NpyDataset extends BaseSequenceDataset {
   readonly names: string[] | undefined;
   private readonly x: NpyFile;
 
-  constructor(x: NpyFile, labels: Int32Array, info: { steps: number; features: number; classes: number; name: string; names?: string[] }) {
-    super({ name: info.name, steps: info.steps, features: info.features, classes: info.classes, labels });
+  constructor(x: NpyFile, labels: Int32Array, info: { steps: number; features: number; classes: number; name: string; names?: string[]; lengths?: Int32Array | undefined }) {
+    super({ name: info.name, steps: info.steps, features: info.features, classes: info.classes, labels, lengths: info.lengths });
     this.x = x;
     this.names = info.names;
   }
@@ -93,9 +95,16 @@ export function readLabels(file: string): { labels: Int32Array; names?: string[]
   return { labels };
 }
 
+/** Lengths from a .npy of N integers in [1, steps]. */
+function readLengths(file: string, rows: number, steps: number): Int32Array {
+  const a = readNpy(file);
+  if (a.shape.length !== 1) throw new NRNMError(`${file}: expected lengths of shape (N) but found shape (${a.shape.join(', ')})`, 'ERR_SHAPE');
+  return checkLengths(toInt32(a, file), rows, steps, file);
+}
+
 /** Sequences from `xPath` (N, T, F) with labels from `yPath` (.npy or label .pkl). */
 export function loadNpy(xPath: string, yPath: string, options: NpyLoadOptions = {}): SequenceDataset & { names?: string[] | undefined } {
-  checkKeys(options, ['steps', 'features', 'classes', 'preload', 'name'], 'npy.load()');
+  checkKeys(options, ['steps', 'features', 'classes', 'preload', 'name', 'lengths'], 'npy.load()');
   stringOption('xPath', xPath);
   stringOption('yPath', yPath);
   return openNpy(xPath, { ...readLabels(yPath), source: yPath }, options);
@@ -118,14 +127,15 @@ export function openNpy(
     const classes = intOption('classes', options.classes, maxLabel(labels) + 1, 1);
     checkLabels(labels, classes, y.source);
     const name = options.name ?? path.basename(xPath, '.npy');
+    const lengths = options.lengths === undefined ? undefined : readLengths(stringOption('lengths', options.lengths), x.rows, steps);
     if (preload) {
       const data = new Float32Array(x.count);
       if (x.rows > 0) x.readFloat32Sync(0, x.rows, data);
       x.close();
-      const ds = new InMemoryDataset(data, labels, { steps, features, classes, name });
+      const ds = new InMemoryDataset(data, labels, { steps, features, classes, name, ...(lengths ? { lengths } : {}) });
       return Object.assign(ds, { names });
     }
-    return new NpyDataset(x, labels, { steps, features, classes, name, ...(names ? { names } : {}) });
+    return new NpyDataset(x, labels, { steps, features, classes, name, lengths, ...(names ? { names } : {}) });
   } catch (e) {
     x.close();
     throw e;

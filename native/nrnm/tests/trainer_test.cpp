@@ -341,11 +341,12 @@ TEST(Trainer, BadLabelsAndShapesThrowClearly) {
       "in [0, 3)");
   EXPECT_ERROR_HAS(
       trainer.step(batch.x, torch::tensor({0, 1, 2})),
-      "expected y of shape (4) (one label per sample of x [4, 2, 3]) but got "
-      "[3]");
+      "expected y with one entry per sample of x [4, 2, 3] (shape (4) or (4, 2) "
+      "labels, or (4, 2, outputs) values) but got [3]");
   EXPECT_ERROR_HAS(
       trainer.step(batch.x, torch::tensor({0., 1., 2., 1.})),
-      "expected y to hold int64 or int32 class indices but got Float");
+      "expected labels of shape (4) holding int64 or int32 class indices for "
+      "logits of shape [4, 3] (one label per sequence) but got [4] Float");
   EXPECT_ERROR_HAS(
       trainer.step(batch.x.select(1, 0), batch.y),
       "expected x of shape (batch, time, features) but got [4, 3]");
@@ -359,11 +360,12 @@ TEST(Trainer, BadLabelsAndShapesThrowClearly) {
   trainer.step(batch.x, batch.y.to(torch::kInt));
   EXPECT_EQ(trainer.step_count(), 1);
 
-  Trainer broken(EveryStepLinear{}, plain());
+  // Per-step outputs (B, T, C) need per-step targets (loss.h).
+  Trainer per_step(EveryStepLinear{}, plain());
   EXPECT_ERROR_HAS(
-      broken.step(batch.x, batch.y),
-      "expected the model to return logits of shape (4, classes) for x of "
-      "shape [4, 2, 3] but got [4, 2, 3]");
+      per_step.step(batch.x, batch.y),
+      "expected labels of shape (4, 2) (one class per step) for per-step "
+      "logits of shape [4, 2, 3] but got [4]");
 }
 
 TEST(Trainer, OptionsAreValidated) {

@@ -429,6 +429,7 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
     run.writeJson('eval.json', { checkpoint: useBest ? bestFile : run.file('last.nrnm'), ...final });
     run.appendMetric({ type: 'evaluation', step: counts.steps, checkpoint: useBest ? 'best.nrnm' : 'last.nrnm', loss: final.loss, accuracy: final.accuracy, total: final.total });
     run.writeConfusion(final, `${title}: confusion matrix of ${which}`);
+    run.writeAccuracyByStep(final, `${title}: accuracy by steps seen (${which})`);
     out.info(`final evaluation of ${which}:`);
     out.info(formatEvaluation(final));
     out.event('evaluation', { checkpoint: useBest ? 'best.nrnm' : 'last.nrnm', ...final });
