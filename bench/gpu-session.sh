@@ -1,58 +1,98 @@
 #!/usr/bin/env bash
-# One command for a visit to a GPU machine (no Node there): builds native/nrnm
-# against the machine's CUDA LibTorch, runs the C++ tests (the CUDA ones run
-# instead of skipping: kernels vs the ATen path, CUDA vs CPU, tf32/bf16
-# trainer steps) and the benchmark in fp32, tf32 and bf16, and leaves the logs
-# and JSON in $OUT (default ./gpu-out).
+# One command for a visit to the GPU machine (DEVELOPERS.md: H200, CUDA 13,
+# Python 3.12 with torch 2.11.0+cu130, no Node, no network). Prepare here
+# first with `bash bench/gpu-prepare.sh` (Node, node_modules, GoogleTest and
+# Gloo headers into .device/), then there:
 #
-#   bash bench/gpu-session.sh                 # full: --config all
-#   QUICK=1 bash bench/gpu-session.sh         # small config, few steps (a dry run, also on a CPU)
+#   run(command="bash bench/gpu-session.sh", carry=[".device"])
 #
-# LibTorch: TORCH_CMAKE_PREFIX, else the CMake prefix of python3's torch, else
-# CMake's default search. GoogleTest: libgtest-dev, or GTEST_SOURCE_DIR
-# pointing at a googletest source tree (GPU machines usually lack the former;
-# carry /usr/src/googletest into the repository, e.g. as .device/googletest).
+# It builds the addon and the C++ tests against python3's (CUDA) torch with
+# the project's own build (scripts/build.js: discovery, CUDA toolkit and
+# nvidia-* packages as a user's install finds them), runs ctest (the CUDA
+# tests run instead of skipping) and the whole jest suite with that binary,
+# then the benchmark in fp32, tf32 and bf16 (fp32 only without a GPU). Logs
+# and JSON go to $OUT (default ./gpu-out), 8 files at most:
+# environment.txt build.log ctest.log jest.log bench.log bench-{fp32,tf32,bf16}.json
+#
+#   QUICK=1 bash bench/gpu-session.sh     # small config, few steps (the dry run on a CPU)
+#   NRNM_PYTHON=/usr/bin/python3 ...      # another interpreter's torch (the dry run here)
 set -uo pipefail
-out=${OUT:-$PWD/gpu-out}
-build=${BUILD_DIR:-build/gpu-session}
+cd "$(dirname "$0")/.."
+root=$PWD
+out=${OUT:-$root/gpu-out}
+build=${BUILD_DIR:-$root/build/gpu-session}
+dev=$root/.device
 mkdir -p "$out"
+t0=$(date +%s)
+status=0
+stamp() { echo "session: $1 in $(( $(date +%s) - $2 )) s" | tee -a "$out/environment.txt"; }
 
-prefix=${TORCH_CMAKE_PREFIX:-}
-if [ -z "$prefix" ] && command -v python3 >/dev/null; then
-  candidate=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)
-  [ -n "$candidate" ] && [ -d "$candidate" ] && prefix=$candidate
+# 1. Node and node_modules from .device (the machine has neither).
+if [ -s "$dev/node.tgz" ]; then
+  node_home=${TMPDIR:-/tmp}/nrnm-node
+  [ -x "$node_home/bin/node" ] || { mkdir -p "$node_home" && tar -xzf "$dev/node.tgz" -C "$node_home" --strip-components=1; }
+  export PATH="$node_home/bin:$PATH"
 fi
-gtest=${GTEST_SOURCE_DIR:-}
-[ -z "$gtest" ] && [ -d .device/googletest ] && gtest=$PWD/.device/googletest
+if [ ! -d node_modules/cmake-js ] && [ -s "$dev/node_modules.tgz" ]; then
+  tar -xzf "$dev/node_modules.tgz"
+fi
+command -v node >/dev/null || { echo "session: no Node: run bench/gpu-prepare.sh here and carry .device"; exit 1; }
+[ -d node_modules/cmake-js ] || { echo "session: no node_modules: run bench/gpu-prepare.sh here and carry .device"; exit 1; }
+# npm's own launcher needs npm; `node node_modules/.bin/...` does not.
+jest=(node node_modules/jest/bin/jest.js)
+
+extra=()
+[ -d "$dev/googletest" ] && extra+=("--CDGTEST_SOURCE_DIR=$dev/googletest")
+[ -d "$dev/gloo/include/gloo" ] && extra+=("--CDNRNM_GLOO_INCLUDE_DIR=$dev/gloo/include")
 
 {
   echo "date: $(date -u +%FT%TZ)"
-  echo "torch cmake prefix: ${prefix:-<cmake default>}"
+  echo "node: $(command -v node) $(node --version)"
+  echo "python: ${NRNM_PYTHON:-python3} $("${NRNM_PYTHON:-python3}" -c 'import torch, sys; print(sys.version.split()[0], "torch", torch.__version__, "CUDA", torch.version.cuda)' 2>&1 | tail -n 1)"
   command -v nvidia-smi >/dev/null && nvidia-smi -L
-  command -v nvcc >/dev/null && nvcc --version | tail -1
+  command -v nvcc >/dev/null && nvcc --version | tail -n 1
+  echo "libtorch: $(node -p "const l = require('./scripts/libtorch.js').findLibTorch(); l.variant + ' ' + l.root" 2>&1)"
 } | tee "$out/environment.txt"
 
-cmake -S native/nrnm -B "$build" -DCMAKE_BUILD_TYPE=Release \
-  ${prefix:+-DCMAKE_PREFIX_PATH="$prefix"} ${gtest:+-DGTEST_SOURCE_DIR="$gtest"} \
-  > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
-grep -E "nrnm|CUDA" "$out/configure.log" | tee -a "$out/environment.txt"
-cmake --build "$build" -j"$(nproc)" > "$out/build.log" 2>&1 || { grep -m20 -E "error" "$out/build.log"; exit 1; }
+# 2. Build: the addon, the C++ tests and nrnm_bench, in one tree.
+t=$(date +%s)
+node scripts/build.js --out "$build" -- --CDNRNM_BUILD_TESTS=ON --CDNRNM_BUILD_BENCH=ON "${extra[@]}" > "$out/build.log" 2>&1 \
+  || { grep -m20 -E "error|Error" "$out/build.log"; tail -20 "$out/build.log"; exit 1; }
+grep -E "^-- nrnm" "$out/build.log" | tee -a "$out/environment.txt"
+stamp "build" "$t"
+addon=$build/Release/nrnm_native.node
+# The CLI runs from dist/ (npm's `prepare` would compile it).
+node node_modules/typescript/bin/tsc -p tsconfig.build.json >> "$out/build.log" 2>&1 || status=1
+NRNM_NATIVE_BINARY=$addon node bin/nrnm-native info 2>&1 | tee -a "$out/environment.txt"
 
-status=0
-ctest --test-dir "$build" --output-on-failure --timeout 600 > "$out/ctest.log" 2>&1 || status=1
-grep -E "tests passed|tests failed|Skipped|Failed" "$out/ctest.log"
+# 3. C++ tests.
+t=$(date +%s)
+ctest --test-dir "$build" --output-on-failure --no-tests=error --timeout 600 -j"$(nproc)" > "$out/ctest.log" 2>&1 || status=1
+grep -E "tests passed|tests failed|\(Skipped\)|\(Failed\)" "$out/ctest.log" | tee -a "$out/environment.txt"
+stamp "ctest" "$t"
 
-device=$("$build"/nrnm_bench --config small --steps 1 --warmup 0 --infer-steps -1 --device auto --json \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["environment"]["device"])' 2>/dev/null || echo cpu)
+# 4. The jest suite with this binary (the CUDA blocks run where a GPU is).
+t=$(date +%s)
+NRNM_NATIVE_BINARY=$addon "${jest[@]}" > "$out/jest.log" 2>&1 || status=1
+grep -E "^(Tests|Test Suites):|skipped: " "$out/jest.log" | sort -u | tee -a "$out/environment.txt"
+stamp "jest" "$t"
+
+# 5. Benchmark (nrnm_bench: no Node in the timed process).
+t=$(date +%s)
+bench=$build/native/nrnm/nrnm_bench
+py=${NRNM_PYTHON:-python3}
+device=$("$bench" --config small --steps 1 --warmup 0 --infer-steps -1 --device auto --json 2>/dev/null \
+  | "$py" -c 'import json,sys; print(json.load(sys.stdin)["environment"]["device"])' 2>/dev/null || echo cpu)
 precisions="fp32"
 case "$device" in cuda*) precisions="fp32 tf32 bf16" ;; esac
 flags=(--config all --steps 20 --warmup 5 --infer-steps 50)
 [ -n "${QUICK:-}" ] && flags=(--config small --steps 3 --warmup 1 --infer-steps 3)
+: > "$out/bench.log"
 for precision in $precisions; do
-  echo "bench $precision on $device"
-  "$build"/nrnm_bench "${flags[@]}" --device auto --precision "$precision" --json \
-    > "$out/bench-$precision.json" 2> "$out/bench-$precision.err" || { status=1; tail -5 "$out/bench-$precision.err"; continue; }
-  python3 - "$out/bench-$precision.json" <<'PY'
+  echo "bench $precision on $device" | tee -a "$out/bench.log"
+  "$bench" "${flags[@]}" --device auto --precision "$precision" --json \
+    > "$out/bench-$precision.json" 2>> "$out/bench.log" || { status=1; tail -5 "$out/bench.log"; continue; }
+  "$py" - "$out/bench-$precision.json" <<'PY' | tee -a "$out/bench.log"
 import json, sys
 report = json.load(open(sys.argv[1]))
 print(json.dumps(report["environment"]))
@@ -65,4 +105,6 @@ for result in report["results"]:
         nrnm["infer"]["medianMs"], lstm["infer"]["medianMs"]))
 PY
 done
+stamp "bench" "$t"
+stamp "session (status $status)" "$t0"
 exit $status

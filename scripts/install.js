@@ -22,6 +22,35 @@ function matchingPrebuild() {
   return { libtorch, file: fs.existsSync(file) ? file : null };
 }
 
+/** The prebuild variants this package ships (prebuilds/<variant>/). */
+function shippedVariants() {
+  try {
+    return fs.readdirSync(path.join(root, 'prebuilds')).filter((v) => fs.existsSync(prebuildFile(root, v)));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Why none of the shipped prebuilds fits this LibTorch, said before
+ * anything is compiled or loaded: a binary runs only with the LibTorch
+ * version (C++ ABI) and CUDA flavour it was built for.
+ */
+function mismatch(libtorch, variants) {
+  if (variants.length === 0) return null;
+  const [torch, flavour] = libtorch.variant.split('-');
+  const reasons = variants.map((v) => {
+    const [otherTorch, otherFlavour] = v.split('-');
+    if (otherTorch === torch) return `${v} (same LibTorch, but ${otherFlavour} instead of ${flavour})`;
+    return `${v} (LibTorch ${otherTorch.slice(5)}, yours is ${torch.slice(5)})`;
+  });
+  return (
+    `the prebuilds shipped are ${reasons.join(', ')}; the LibTorch found is ${libtorch.variant} ` +
+    `(${libtorch.version} from ${libtorch.source}: ${libtorch.root}). Compiling takes 5-15 minutes ` +
+    '(cmake and a C++ compiler needed); or install the torch a prebuild was made for (README, "Prebuilt binaries").'
+  );
+}
+
 function main() {
   if (process.env.NRNM_SKIP_BUILD === '1') {
     console.log('nrnm-native: NRNM_SKIP_BUILD=1, not building the native addon.');
@@ -34,6 +63,8 @@ function main() {
   }
   if (libtorch) {
     console.log(`nrnm-native: no prebuilt addon for ${libtorch.variant}; building from source.`);
+    const why = mismatch(libtorch, shippedVariants());
+    if (why) console.log(`nrnm-native: ${why}`);
   }
   return require('./build.js').build({ libtorch });
 }

@@ -36,11 +36,23 @@ function cudaArchitectures(cacheFile) {
   return archs ? (archs[1] || archs[2]).trim() : null;
 }
 
+/**
+ * The main build tree when it is configured for this LibTorch (incremental),
+ * else build-<variant>: prebuilding the CUDA variant next to the CPU one
+ * must not reconfigure (and fully rebuild) the developer's build/.
+ */
+function buildTree(libtorch) {
+  const main = path.join(root, 'build');
+  const cache = path.join(main, 'CMakeCache.txt');
+  if (!fs.existsSync(cache)) return main;
+  const torchDir = /^Torch_DIR:\w+=(.*)$/m.exec(fs.readFileSync(cache, 'utf8'));
+  if (torchDir && path.resolve(torchDir[1].trim()) === path.resolve(libtorch.cmakeDir)) return main;
+  return path.join(root, `build-${libtorch.variant}`);
+}
+
 function prebuild() {
   const libtorch = findLibTorch();
-  // The main build tree: incremental, and it holds a build for the same
-  // LibTorch (the build configures it with the discovered Torch_DIR).
-  const out = path.join(root, 'build');
+  const out = buildTree(libtorch);
   const status = build({ out, libtorch });
   if (status !== 0) return status;
   const file = prebuildFile(root, libtorch.variant);

@@ -344,7 +344,7 @@ function loadFailure(tried: string[], cause?: unknown): NRNMError {
     'The native addon could not be loaded.',
     `Tried:\n${tried.map((t) => `  - ${t}`).join('\n')}`,
     'To fix: build it for the LibTorch on this machine with `npx nrnm-native build`',
-    '(needs cmake, a C++17 compiler and LibTorch: LIBTORCH=/path/to/libtorch, a Python with',
+    '(needs cmake, a C++17 compiler (C++20 for LibTorch 2.14+) and LibTorch: LIBTORCH=/path/to/libtorch, a Python with',
     'PyTorch, or `apt-get install libtorch-dev`), or point NRNM_NATIVE_BINARY at a .node file.',
   ];
   return new NRNMError(lines.join('\n'), 'ERR_NATIVE_LOAD', { cause });

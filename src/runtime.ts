@@ -18,10 +18,14 @@ export interface RuntimeReport {
   libtorch: { version: string; path: string | null; variant: string };
   cuda: {
     builtWithCuda: boolean;
+    /** The CUDA version of the LibTorch this binary was built for ("13.0"), from its variant. */
+    builtWith: string | null;
     available: boolean;
     runtimeVersion: string | null;
     driverVersion: string | null;
     cudnnVersion: string | null;
+    /** The CUDA libraries this process mapped (cudart, cuBLAS, cuDNN, NCCL, NVRTC...), with their files. */
+    libraries: { name: string; path: string }[];
   };
   gpus: NativeGpuInfo[];
   threads: { intraOp: number; interOp: number; parallelBackend: string };
@@ -52,6 +56,32 @@ function mappedLibTorchDir(): string | null {
   }
 }
 
+/** 'torch2.14-cu130' -> '13.0'; null for a CPU variant. */
+function builtWithCuda(variant: string): string | null {
+  const match = /-cu(\d+)(\d)$/.exec(variant);
+  return match ? `${match[1]}.${match[2]}` : null;
+}
+
+/**
+ * The CUDA libraries mapped into this process, by soname stem: which cuBLAS
+ * or cuDNN a CUDA build really uses (the toolkit's, or the nvidia-* pip
+ * packages next to torch) is the first question when CUDA misbehaves.
+ */
+const CUDA_LIBRARY = /\s(\/\S*\/lib(cudart|cublas|cublasLt|cudnn|nccl|nvrtc|cusparse|cufft|curand|cusolver|nvJitLink|cuda)\.so[.\d]*)$/gm;
+function mappedCudaLibraries(): { name: string; path: string }[] {
+  let maps: string;
+  try {
+    maps = fs.readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    return [];
+  }
+  const seen = new Map<string, string>();
+  for (const match of maps.matchAll(CUDA_LIBRARY)) {
+    if (!seen.has(match[2])) seen.set(match[2], match[1]);
+  }
+  return [...seen].map(([name, file]) => ({ name, path: file }));
+}
+
 function glibcVersion(): string | null {
   const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
   return report?.header?.glibcVersionRuntime ?? null;
@@ -75,10 +105,12 @@ export function runtimeReport(): RuntimeReport {
     libtorch: { version: info.torchVersion, path: mappedLibTorchDir(), variant: info.variant },
     cuda: {
       builtWithCuda: info.builtWithCuda,
+      builtWith: info.builtWithCuda ? builtWithCuda(info.variant) : null,
       available: info.cudaAvailable,
       runtimeVersion: cudaVersion(info.cudaRuntimeVersion),
       driverVersion: cudaVersion(info.cudaDriverVersion),
       cudnnVersion: cudnnVersion(info.cudnnVersion),
+      libraries: info.builtWithCuda ? mappedCudaLibraries() : [],
     },
     gpus: info.gpus,
     threads: { intraOp: info.intraOpThreads, interOp: info.interOpThreads, parallelBackend: backend(info.parallelInfo) },

@@ -38,6 +38,9 @@ if grep -q "building from source" "$work/install.log" || [ -e node_modules/nrnm-
 fi
 PATH="$bin" npx nrnm-native info | tee "$work/info.log"
 grep -q "prebuild for" "$work/info.log" || { echo "pack: info does not report the prebuild"; exit 1; }
+if [ -n "${NRNM_EXPECT_VARIANT:-}" ]; then
+  grep -q "prebuild for $NRNM_EXPECT_VARIANT" "$work/info.log" || { echo "pack: info does not report the $NRNM_EXPECT_VARIANT prebuild"; exit 1; }
+fi
 PATH="$bin" npx nrnm-native train --max-steps 5 --limit 256 --batch-size 32 --out "$work/run" --quiet
 test -s "$work/run/last.nrnm" || { echo "pack: the short training wrote no checkpoint"; exit 1; }
 echo "pack: installed from the tarball without compiling, info and a short training ran"

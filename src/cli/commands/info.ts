@@ -6,16 +6,22 @@ function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
 
+function cudaLine(r: RuntimeReport): string {
+  if (!r.cuda.builtWithCuda) return 'not in this build (CPU only)';
+  const gpus = r.cuda.available ? `${r.gpus.length} GPU${r.gpus.length === 1 ? '' : 's'} visible` : 'no GPU visible';
+  return (
+    `built with CUDA ${r.cuda.builtWith ?? '?'}, ${gpus} (runtime ${r.cuda.runtimeVersion ?? '?'}, ` +
+    `driver ${r.cuda.driverVersion ?? 'none'}, cuDNN ${r.cuda.cudnnVersion ?? 'not loaded'})`
+  );
+}
+
 export function formatInfo(r: RuntimeReport): string {
   const lines = [
     `nrnm-native ${r.packageVersion} on Node ${r.node} (N-API ${r.napiVersion}, ${r.platform}${r.glibc ? `, glibc ${r.glibc}` : ''})`,
     `binary:    ${r.binary.path} (${r.binary.reason})`,
     `LibTorch:  ${r.libtorch.version} from ${r.libtorch.path ?? 'unknown'} (built for ${r.libtorch.variant})`,
-    `CUDA:      ${
-      r.cuda.builtWithCuda
-        ? `built with CUDA, runtime ${r.cuda.runtimeVersion ?? '?'}, driver ${r.cuda.driverVersion ?? 'none'}, cuDNN ${r.cuda.cudnnVersion ?? 'none'}, ${r.cuda.available ? 'available' : 'not available'}`
-        : 'not in this build (CPU only)'
-    }`,
+    `CUDA:      ${cudaLine(r)}`,
+    ...(r.cuda.libraries.length > 0 ? [`CUDA libs: ${r.cuda.libraries.map((l) => `${l.name} ${l.path}`).join('\n           ')}`] : []),
     `GPUs:      ${r.gpus.length === 0 ? 'none visible' : ''}`,
     ...r.gpus.map((g) => `  cuda:${g.index}  ${g.name}, ${gib(g.totalMemoryBytes)}, compute capability ${g.computeCapability}, ${g.multiprocessors} SMs`),
     `threads:   ${r.threads.intraOp} intra-op, ${r.threads.interOp} inter-op (${r.threads.parallelBackend})`,
