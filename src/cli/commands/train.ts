@@ -10,13 +10,13 @@ import { type Command, Option } from 'commander';
 
 import type { SequenceDataset } from '../../data';
 import { NRNMError } from '../../errors';
-import { distributedFromEnv, rankDevice, type DistributedOptions } from '../../distributed';
-import { NRNMClassifier, Trainer, resolveModelOptions, runtimeReport, type EpochEvent, type FitOptions, type StepEvent, type TrainerOptions } from '../../index';
+import { distributedFromEnv } from '../../distributed';
+import { NRNMClassifier, Trainer, type FitOptions, type TrainerOptions } from '../../index';
 import { DEFAULT_MODEL_OPTIONS } from '../../options';
 import { DEFAULT_TRAINER_OPTIONS } from '../../trainer';
-import { DATASET_KINDS, type DataFlags, type DatasetKind, NTU_SPLITS, type NtuSplitFlag, type OpenedData, openData } from '../data';
+import { DATASET_KINDS, NTU_SPLITS } from '../data';
 import { evaluateModel, formatEvaluation } from '../evaluation';
-import { CliExit, choice, deviceFlag, nonNegativeInt, positiveInt, usageError, withFlagNames } from '../flags';
+import { CliExit, choice, deviceFlag, nonNegativeInt, positiveInt, withFlagNames } from '../flags';
 import { onInterrupt } from '../interrupt';
 import {
   FASHION_DEFAULTS,
@@ -24,53 +24,15 @@ import {
   NPY_DEFAULTS,
   NTU_DEFAULTS,
   type Defaults,
-  type ModelFlagValues,
-  type TrainerFlagValues,
   addModelFlags,
   addTrainerFlags,
-  defaultsFor,
-  resolveModelFlags,
-  resolveTrainerFlags,
   splitAlias,
   variantOptions,
 } from '../model-flags';
 import { launchWorkers } from '../launch';
 import { Output, ProgressLine, formatDuration } from '../output';
-import { RunDir } from '../run-dir';
-
-interface TrainFlags extends ModelFlagValues, TrainerFlagValues {
-  dataset?: DatasetKind;
-  data?: string;
-  split?: NtuSplitFlag;
-  data_mode?: 'cs' | 'cv';
-  limit?: number;
-  preprocessed?: string;
-  seed?: number;
-  device: string;
-  evalEvery?: number;
-  maxSteps?: number;
-  out?: string;
-  resume?: string;
-  sb?: string;
-  finalEval: boolean;
-  json?: boolean;
-  quiet?: boolean;
-  nproc?: number;
-  distTimeout?: number;
-}
-
-/** Flags fixed by the run being resumed (its checkpoint and config.json hold them). */
-const FIXED_ON_RESUME = [
-  'dataset', 'data', 'split', 'data_mode', 'limit', 'preprocessed', 'seed', 'batchSize', 'out', 'sb',
-  'variant', 'layers', 'hidden', 'blockLength', 'stride', 'heads', 'aggregation', 'zoneout', 'zoneoutMode', 'memoryDropout',
-  'memoryDropoutMode', 'aggregationDropout', 'init', 'head', 'nlayers', 'nhid', 'bl', 'dm',
-  'lr', 'weightDecay', 'wd', 'optimizer', 'clip', 'scheduler', 'stepSize', 'gamma', 'precision',
-]; // prettier-ignore
-
-function flagOf(attribute: string): string {
-  if (['data_mode', 'nlayers', 'nhid', 'bl', 'dm', 'wd', 'sb', 'cell_type'].includes(attribute)) return `--${attribute}`;
-  return `--${attribute.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-}
+import { type TrainFlags, checkDataFits, planRun } from './train-plan';
+import { TrainProgress } from './train-progress';
 
 function describeDefaults(name: string, d: Defaults): string {
   const m = { ...DEFAULT_MODEL_OPTIONS, ...d.model, ...variantOptions(d.variant) };
@@ -147,53 +109,6 @@ export function registerTrain(program: Command): void {
     });
 }
 
-function defaultRunDir(dataset: string): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  const base = path.join('runs', `${dataset}-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`);
-  let dir = base;
-  for (let i = 2; fs.existsSync(dir); i++) dir = `${base}-${i}`;
-  return dir;
-}
-
-interface Plan {
-  run: RunDir;
-  data: DataFlags;
-  fit: { epochs: number; batchSize: number; seed: number; evalEvery: number; maxSteps?: number };
-  trainer: Trainer;
-  model: NRNMClassifier;
-  resumeFrom?: { epoch: number; batch: number; step: number };
-  config: Record<string, unknown>;
-}
-
-function dataFlags(flags: TrainFlags): DataFlags {
-  const split = flags.split ?? flags.data_mode;
-  if (flags.split && flags.data_mode && flags.split !== flags.data_mode) {
-    throw usageError(`--split ${flags.split} and --data_mode ${flags.data_mode.toUpperCase()} disagree; give one of them`);
-  }
-  // The official script's --data_mode means NTU; so does --split.
-  const dataset = flags.dataset ?? (split !== undefined ? 'ntu' : 'fashion-mnist');
-  return { dataset, data: flags.data, split, limit: flags.limit, preprocessed: flags.preprocessed };
-}
-
-function checkDataFits(train: SequenceDataset | undefined): SequenceDataset {
-  if (!train) throw new NRNMError('no training data', 'ERR_NOT_FOUND');
-  if (train.length === 0) throw new NRNMError(`${train.name} holds no sequences`, 'ERR_FORMAT');
-  return train;
-}
-
-/**
- * This worker's rank and device when torchrun or --nproc started it: its
- * own GPU and NCCL on CUDA, Gloo on the CPU. Undefined for one process.
- */
-function rankOf(flags: TrainFlags): { distributed: DistributedOptions; device: string } | undefined {
-  const d = distributedFromEnv();
-  if (!d) return undefined;
-  const device = rankDevice(flags.device, d);
-  const backend = device.startsWith('cuda') ? 'nccl' : 'gloo';
-  return { distributed: { ...d, backend, ...(flags.distTimeout !== undefined ? { timeout: flags.distTimeout } : {}) }, device };
-}
-
 async function train(flags: TrainFlags, command: Command): Promise<void> {
   // Data-parallel: only rank 0 prints, writes the run directory and evaluates at the end.
   const out = new Output({ ...flags, silent: (distributedFromEnv()?.rank ?? 0) !== 0 });
@@ -210,95 +125,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
 }
 
 async function trainWith(flags: TrainFlags, command: Command, out: Output, interrupt: ReturnType<typeof onInterrupt>): Promise<void> {
-  const argv = ((command.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs ?? process.argv).slice(2);
-  const rank = rankOf(flags);
-  const distributed = rank?.distributed;
-  const device = rank?.device ?? flags.device;
-  const main = (distributed?.rank ?? 0) === 0;
-  let plan: Plan;
-  let opened: OpenedData;
-  if (flags.resume !== undefined) {
-    const given = FIXED_ON_RESUME.filter((name) => command.getOptionValueSource(name) === 'cli');
-    if (given.length > 0) {
-      throw usageError(
-        `${given.map(flagOf).join(', ')} cannot be changed when resuming: the run in ${flags.resume} keeps its data, model and optimizer settings (only --epochs, --max-steps, --eval-every, --device and the output flags can change)`,
-      );
-    }
-    const run = RunDir.open(flags.resume);
-    const config = run.readConfig();
-    if (!config) throw new NRNMError(`--resume ${flags.resume}: its config.json is missing or unreadable`, 'ERR_FORMAT');
-    const data = config['data'] as DataFlags;
-    const fitConfig = config['fit'] as Plan['fit'];
-    opened = await openData(data, { train: true, eval: true }, out, interrupt.signal);
-    const { trainer, progress } = await Trainer.resume(run.file('last.nrnm'), { device, ...(distributed ? { distributed } : {}) });
-    const fit = { ...fitConfig };
-    if (flags.epochs !== undefined) fit.epochs = flags.epochs;
-    if (flags.evalEvery !== undefined) fit.evalEvery = flags.evalEvery;
-    if (flags.maxSteps !== undefined) fit.maxSteps = flags.maxSteps;
-    else delete fit.maxSteps;
-    if (main) run.truncateMetricsAfter(progress.step);
-    const resumes = Array.isArray(config['resumes']) ? (config['resumes'] as unknown[]) : [];
-    config['resumes'] = [...resumes, { at: new Date().toISOString(), command: argv, from: progress, device: trainer.model.device }];
-    config['fit'] = fit;
-    plan = { run, data, fit, trainer, model: trainer.model, resumeFrom: progress, config };
-    out.info(`resuming ${run.dir} at epoch ${progress.epoch + 1}, batch ${progress.batch}, step ${progress.step}`);
-  } else {
-    const data = dataFlags(flags);
-    const defaults = defaultsFor(data.dataset);
-    const outDir = flags.out ?? (flags.sb ? path.join('runs', flags.sb) : defaultRunDir(data.dataset));
-    const run = main ? RunDir.create(outDir) : new RunDir(outDir);
-    opened = await openData(data, { train: true, eval: true }, out, interrupt.signal);
-    const trainData = checkDataFits(opened.train);
-    const classes = Math.max(trainData.classes, opened.eval?.classes ?? 0);
-    const seed = flags.seed ?? 0;
-    let modelOptions;
-    let trainerOptions: TrainerOptions;
-    try {
-      modelOptions = resolveModelOptions({ ...resolveModelFlags(flags, defaults), inputSize: trainData.features, classes, seed });
-      trainerOptions = resolveTrainerFlags(flags, defaults);
-    } catch (err) {
-      throw withFlagNames(err, FLAG_NAMES);
-    }
-    const model = new NRNMClassifier({ ...modelOptions, device });
-    let trainer: Trainer;
-    try {
-      trainer = new Trainer(model, { ...trainerOptions, ...(distributed ? { distributed } : {}) });
-    } catch (err) {
-      model.dispose();
-      throw withFlagNames(err, FLAG_NAMES);
-    }
-    const fit: Plan['fit'] = {
-      epochs: flags.epochs ?? defaults.epochs,
-      batchSize: flags.batchSize ?? defaults.batchSize,
-      seed,
-      evalEvery: flags.evalEvery ?? defaults.evalEvery,
-      ...(flags.maxSteps !== undefined ? { maxSteps: flags.maxSteps } : {}),
-    };
-    const report = runtimeReport();
-    const config: Record<string, unknown> = {
-      command: argv,
-      cwd: process.cwd(),
-      createdAt: new Date().toISOString(),
-      versions: {
-        nrnmNative: report.packageVersion,
-        node: process.version,
-        libtorch: report.libtorch.version,
-        libtorchVariant: report.libtorch.variant,
-        cuda: report.cuda.runtimeVersion,
-        platform: report.platform,
-        binary: report.binary.path,
-      },
-      device: model.device,
-      data,
-      dataset: opened.description,
-      model: { ...model.options },
-      trainer: { ...trainer.options },
-      fit,
-      variant: flags.variant ?? defaults.variant,
-    };
-    plan = { run, data, fit, trainer, model, config };
-  }
-
+  const { plan, opened, distributed, main } = await planRun(flags, command, out, interrupt.signal);
   const { run, fit, trainer, model } = plan;
   const trainData = checkDataFits(opened.train);
   const evalData = opened.eval;
@@ -320,59 +147,8 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
   out.event('start', { runDir: run.dir, config: plan.config, trainSequences: trainData.length, evalSequences: evalData?.length ?? 0, parameters });
 
   const batches = trainData.batchCount(fit.batchSize);
-  const started = performance.now();
-  let progress: ProgressLine | undefined;
-  let epochStats = { loss: 0, correct: 0, seen: 0, started: performance.now() };
-  const onStep = (e: StepEvent): void => {
-    if (!progress || e.batch === 0) {
-      // This pass started when its first step did (a resumed run starts mid-epoch).
-      const startedAt = performance.now() - (1000 * e.batchSize) / e.sequencesPerSecond;
-      progress = new ProgressLine(out, `epoch ${e.epoch + 1}/${fit.epochs}`, e.batches, e.batch, startedAt);
-      epochStats = { loss: 0, correct: 0, seen: 0, started: startedAt };
-    }
-    epochStats.loss += e.loss * e.batchSize;
-    epochStats.correct += e.correct;
-    epochStats.seen += e.batchSize;
-    const accuracy = e.correct / e.batchSize;
-    const rate = epochStats.seen / ((performance.now() - epochStats.started) / 1000);
-    run.appendMetric({
-      type: 'step',
-      epoch: e.epoch,
-      batch: e.batch,
-      batches: e.batches,
-      step: e.step,
-      loss: e.loss,
-      accuracy,
-      correct: e.correct,
-      batchSize: e.batchSize,
-      gradNorm: e.gradNorm,
-      lr: e.lr,
-      sequencesPerSecond: e.sequencesPerSecond,
-      ...(distributed ? { allreduceMs: e.allreduceMs } : {}),
-      time: (performance.now() - started) / 1000,
-    });
-    out.event('step', { epoch: e.epoch, batch: e.batch, batches: e.batches, step: e.step, loss: e.loss, accuracy, gradNorm: e.gradNorm, lr: e.lr, sequencesPerSecond: e.sequencesPerSecond });
-    progress.update(
-      e.batch + 1,
-      `loss ${(epochStats.loss / epochStats.seen).toFixed(4)} acc ${((100 * epochStats.correct) / epochStats.seen).toFixed(1)}% ${rate.toFixed(0)} seq/s`,
-    );
-    if (e.batch + 1 === e.batches && evalData && (e.epoch + 1) % fit.evalEvery === 0 && !interrupt.signal.aborted) {
-      const text = `epoch ${e.epoch + 1}/${fit.epochs} evaluating on ${evalData.name} (${evalData.length} sequences)...`;
-      if (out.mode === 'tty') out.bar(text);
-      else out.info(text);
-    }
-  };
-  const onEpoch = (e: EpochEvent): void => {
-    run.appendMetric({ type: 'epoch', ...e });
-    out.event('epoch', { ...e });
-    const evalText = e.eval ? `, eval loss ${e.eval.loss.toFixed(4)} acc ${(100 * e.eval.accuracy).toFixed(2)}%` : '';
-    progress?.done(
-      `epoch ${e.epoch + 1}/${fit.epochs}: train loss ${e.train.loss.toFixed(4)} acc ${(100 * e.train.accuracy).toFixed(2)}%${evalText} ` +
-        `(${formatDuration(e.train.seconds)}, ${(e.train.sequences / e.train.seconds).toFixed(0)} seq/s, lr ${e.lr})`,
-    );
-    progress = undefined;
-    run.writeCurves(title);
-  };
+  const report = new TrainProgress(out, run, fit, evalData, interrupt.signal, title, distributed !== undefined);
+  const { started, onStep, onEpoch } = report;
 
   const fitOptions: FitOptions = {
     epochs: fit.epochs,
@@ -390,10 +166,10 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
   try {
     result = await trainer.fit(trainData, fitOptions, plan.resumeFrom);
   } catch (err) {
-    progress?.done();
+    report.done();
     throw withFlagNames(err, FLAG_NAMES);
   }
-  progress?.done();
+  report.done();
   if (main && plan.resumeFrom) run.writeJson('config.json', config);
   if (main) run.writeCurves(title);
   const seconds = (performance.now() - started) / 1000;
