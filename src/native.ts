@@ -66,6 +66,7 @@ export interface NativeModelOptions {
   aggregationDropout: number;
   init: string;
   head: string;
+  backbone: string;
   task: string;
   attention: string;
   seed: number;

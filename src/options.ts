@@ -17,6 +17,8 @@ export type HeadKind = 'linear-elu' | 'linear';
  * (official), one class at every step, or C values at every step.
  */
 export type Task = 'classify-sequence' | 'classify-steps' | 'regress-steps';
+/** The recurrent backbone the memory refines: 'lstm' (official), 'gru' or 'rnn' (README "Backbones"). */
+export type Backbone = 'lstm' | 'gru' | 'rnn';
 /** The memory block's token mixing: 'self'-attention (official) or 'linear' (the papers' "NRNM w/o SA"). */
 export type AttentionKind = 'self' | 'linear';
 export type DeviceSpec = 'cpu' | 'cuda' | `cuda:${number}` | 'auto';
@@ -53,6 +55,8 @@ export interface NRNMModelOptions {
   init?: InitScheme;
   /** 'linear-elu' (official) or 'linear' (the default for task 'regress-steps'). */
   head?: HeadKind;
+  /** 'lstm' (official), 'gru' or 'rnn'; the memory refines the backbone's state. */
+  backbone?: Backbone;
   /** 'classify-sequence' (official), 'classify-steps' or 'regress-steps'. */
   task?: Task;
   /** 'self' (official) or 'linear' (NRNM w/o SA). */
@@ -83,6 +87,7 @@ export const DEFAULT_MODEL_OPTIONS: Omit<ResolvedModelOptions, 'inputSize' | 'cl
   aggregationDropout: 0.5,
   init: 'official',
   head: 'linear-elu',
+  backbone: 'lstm',
   task: 'classify-sequence',
   attention: 'self',
   seed: 0,
@@ -134,6 +139,7 @@ export function resolveModelOptions(options: NRNMClassifierOptions, allowDevice 
     init: oneOf('init', options.init, ['official', 'standard'] as const, d.init),
     // ELU would bound regression outputs below by -1: plain linear there.
     head: oneOf('head', options.head, ['linear-elu', 'linear'] as const, regression ? 'linear' : d.head),
+    backbone: oneOf('backbone', options.backbone, ['lstm', 'gru', 'rnn'] as const, d.backbone),
     task,
     attention: oneOf('attention', options.attention, ['self', 'linear'] as const, d.attention),
     seed: intOption('seed', options.seed, d.seed, 0),

@@ -77,6 +77,8 @@ nrnm::NRNMOptions ModelOptionsFromJs(const Napi::Object& o) {
       .aggregation_dropout(Real(o, "aggregationDropout"))
       .init(Choice<InitScheme>(o, "init", {{"official", InitScheme::kOfficial}, {"standard", InitScheme::kStandard}}))
       .head(Choice<HeadKind>(o, "head", {{"linear-elu", HeadKind::kLinearElu}, {"linear", HeadKind::kLinear}}))
+      .backbone(Choice<Backbone>(o, "backbone",
+                                 {{"lstm", Backbone::kLSTM}, {"gru", Backbone::kGRU}, {"rnn", Backbone::kRNN}}))
       .task(Choice<Task>(o, "task",
                          {{"classify-sequence", Task::kClassifySequence},
                           {"classify-steps", Task::kClassifySteps},

@@ -88,6 +88,7 @@ void NRNMClassifierImpl::pretty_print(std::ostream& stream) const {
          << ", layers=" << options.layers() << ", k=" << options.block_length()
          << ", s=" << options.stride() << ", heads=" << options.heads() << ", "
          << to_string(options.input_aggregation());
+  if (options.backbone() != Backbone::kLSTM) stream << ", " << to_string(options.backbone());
   if (options.task() != Task::kClassifySequence) stream << ", " << to_string(options.task());
   if (options.attention() != AttentionKind::kSelf) stream << ", attention=" << to_string(options.attention());
   stream << ")";

@@ -15,6 +15,18 @@ int64_t NRNMCellImpl::slots() const {
   return options.block_length() / options.stride();
 }
 
+int64_t NRNMCellImpl::gates() const {
+  switch (options.backbone()) {
+    case Backbone::kGRU:
+      return 3;
+    case Backbone::kRNN:
+      return 1;
+    case Backbone::kLSTM:
+      break;
+  }
+  return 4;
+}
+
 void NRNMCellImpl::reset() {
   const int64_t d = options.input_size();
   const int64_t H = options.hidden_size();
@@ -29,13 +41,19 @@ void NRNMCellImpl::reset() {
   const int64_t nH = slots() * H;
 
   // Registration order follows the official state_dict.
-  weight_ih = register_parameter("weight_ih", torch::empty({d, 4 * H}));
-  weight_hh = register_parameter("weight_hh", torch::empty({H, 4 * H}));
+  const int64_t G = gates() * H;
+  weight_ih = register_parameter("weight_ih", torch::empty({d, G}));
+  weight_hh = register_parameter("weight_hh", torch::empty({H, G}));
   weight_memh = register_parameter("weight_memh", torch::empty({nH, nH}));
   weight_memt = register_parameter("weight_memt", torch::empty({nH, H}));
   weight_memi = register_parameter("weight_memi", torch::empty({d, nH}));
-  bias = register_parameter("bias", torch::empty({4 * H}));
+  bias = register_parameter("bias", torch::empty({G}));
   mem_bias = register_parameter("mem_bias", torch::empty({nH}));
+  if (options.backbone() == Backbone::kGRU) {
+    bias_hh = register_parameter("bias_hh", torch::empty({G}));
+  } else {
+    bias_hh = torch::Tensor();
+  }
   MC = register_module("MC",
       MemoryBlock(MemoryBlockOptions(d, H, slots())
                       .heads(options.heads())
@@ -65,7 +83,8 @@ void NRNMCellImpl::reset_parameters(InitScheme init, at::Generator& generator) {
     return;
   }
   for (auto* recurrent : {&weight_ih, &weight_hh, &weight_memh, &weight_memt,
-           &weight_memi, &bias, &mem_bias}) {
+           &weight_memi, &bias, &mem_bias, &bias_hh}) {
+    if (!recurrent->defined()) continue; // bias_hh: GRU only
     uniform_init_(*recurrent, -bound, bound, generator);
   }
   MC->reset_parameters(init, generator);
@@ -120,7 +139,9 @@ torch::Tensor NRNMCellImpl::memory_terms(
 void NRNMCellImpl::pretty_print(std::ostream& stream) const {
   stream << "NRNMCell(" << options.input_size() << ", "
          << options.hidden_size() << ", k=" << options.block_length()
-         << ", s=" << options.stride() << ")";
+         << ", s=" << options.stride();
+  if (options.backbone() != Backbone::kLSTM) stream << ", " << to_string(options.backbone());
+  stream << ")";
 }
 
 } // namespace nrnm

@@ -52,6 +52,8 @@ struct NRNMCellOptions {
   TORCH_ARG(InputAggregation, input_aggregation) = InputAggregation::kDilated;
   /// Initialisation used by reset() (official uniform).
   TORCH_ARG(InitScheme, init) = InitScheme::kOfficial;
+  /// The recurrent backbone (official LSTM): its gate count and weights.
+  TORCH_ARG(Backbone, backbone) = Backbone::kLSTM;
   /// The memory block's attention (official self-attention).
   TORCH_ARG(AttentionKind, attention) = AttentionKind::kSelf;
 };
@@ -74,8 +76,10 @@ class NRNMCellImpl : public torch::nn::Cloneable<NRNMCellImpl> {
 
   /// n = k / s.
   int64_t slots() const;
+  /// Gate blocks of weight_ih / weight_hh: 4 (LSTM f|i|o|g), 3 (GRU r|z|n), 1 (RNN).
+  int64_t gates() const;
 
-  /// x: (T, B, d) -> x W_ih + b: (T, B, 4H), gate order f, i, o, g.
+  /// x: (T, B, d) -> x W_ih + b: (T, B, gates * H), LSTM gate order f, i, o, g.
   torch::Tensor input_gates(const torch::Tensor& x);
   /// x: (T, B, d) -> x W_mi + b_m: (T, B, nH).
   torch::Tensor memory_input_gates(const torch::Tensor& x);
@@ -97,13 +101,14 @@ class NRNMCellImpl : public torch::nn::Cloneable<NRNMCellImpl> {
 
   NRNMCellOptions options;
 
-  torch::Tensor weight_ih; // [d, 4H]
-  torch::Tensor weight_hh; // [H, 4H]
+  torch::Tensor weight_ih; // [d, gates H]: 4H LSTM, 3H GRU, H RNN
+  torch::Tensor weight_hh; // [H, gates H]
   torch::Tensor weight_memh; // [nH, nH]
   torch::Tensor weight_memt; // [nH, H]
   torch::Tensor weight_memi; // [d, nH]
-  torch::Tensor bias; // [4H]
+  torch::Tensor bias; // [gates H]
   torch::Tensor mem_bias; // [nH]
+  torch::Tensor bias_hh; // [3H], GRU only: b_hh inside r * (h W_hn + b_hn)
   MemoryBlock MC{nullptr};
   /// Dilated only; registered as linear1 (d == 150) or linear2.
   DilatedAggregation aggregation{nullptr};

@@ -1,5 +1,6 @@
 #include "nrnm/nrnm_network.h"
 
+#include "nrnm/backbone_recurrence.h"
 #include "nrnm/random.h"
 #include "nrnm/recurrence.h"
 #include "nrnm/schedule.h"
@@ -25,6 +26,7 @@ void NRNMNetworkImpl::reset() {
                      .heads(options.heads())
                      .input_aggregation(options.input_aggregation())
                      .init(options.init())
+                     .backbone(options.backbone())
                      .attention(options.attention()))));
   }
 }
@@ -235,11 +237,21 @@ torch::Tensor NRNMNetworkImpl::run_layer(NRNMCell& cell,
       }
       memory = carried;
     }
-    SegmentOutput out = lstm_segment(in.gates[segment], terms, h, c, cell->weight_hh,
-        segment_zoneout(t, steps));
+    SegmentOutput out;
+    switch (options.backbone()) {
+      case Backbone::kLSTM:
+        out = lstm_segment(in.gates[segment], terms, h, c, cell->weight_hh, segment_zoneout(t, steps));
+        c = out.c;
+        break;
+      case Backbone::kGRU: // no cell state: c stays 0 and unused
+        out = gru_segment(in.gates[segment], terms, h, cell->weight_hh, cell->bias_hh, segment_zoneout(t, steps));
+        break;
+      case Backbone::kRNN:
+        out = rnn_segment(in.gates[segment], terms, h, cell->weight_hh, segment_zoneout(t, steps));
+        break;
+    }
     outputs.push_back(out.outputs);
     h = out.h;
-    c = out.c;
   }
 
   if (last_h != nullptr) *last_h = h;

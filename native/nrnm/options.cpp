@@ -39,6 +39,18 @@ const char* to_string(Task value) {
   return "unknown";
 }
 
+const char* to_string(Backbone value) {
+  switch (value) {
+    case Backbone::kLSTM:
+      return "lstm";
+    case Backbone::kGRU:
+      return "gru";
+    case Backbone::kRNN:
+      return "rnn";
+  }
+  return "unknown";
+}
+
 const char* to_string(AttentionKind value) {
   return value == AttentionKind::kSelf ? "self" : "linear";
 }

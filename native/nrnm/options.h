@@ -37,6 +37,13 @@ enum class HeadKind {
   kLinear, // logits = h W_o + b_o
 };
 
+/// The recurrent backbone the memory refines (backbone_recurrence.h).
+enum class Backbone {
+  kLSTM, // official: the memory term is added to the cell state c
+  kGRU, // the memory term is added to the new state h' (PyTorch GRU gates)
+  kRNN, // the memory term is added to h' = tanh(x W_ih + h W_hh + b)
+};
+
 /// What the network predicts (loss.h computes the matching loss).
 enum class Task {
   kClassifySequence, // official: logits (B, C) at each sequence's last step
@@ -57,6 +64,7 @@ const char* to_string(MemoryDropoutMode value);
 const char* to_string(InitScheme value);
 const char* to_string(HeadKind value);
 const char* to_string(Task value);
+const char* to_string(Backbone value);
 const char* to_string(AttentionKind value);
 
 struct NRNMOptions {
@@ -92,6 +100,8 @@ struct NRNMOptions {
   TORCH_ARG(InitScheme, init) = InitScheme::kOfficial;
   /// Official: Linear followed by ELU.
   TORCH_ARG(HeadKind, head) = HeadKind::kLinearElu;
+  /// Official: the NRNM-LSTM; GRU and RNN are the papers' other backbones.
+  TORCH_ARG(Backbone, backbone) = Backbone::kLSTM;
   /// Official: one prediction per sequence, read at its last step.
   TORCH_ARG(Task, task) = Task::kClassifySequence;
   /// Official: self-attention in the memory block; kLinear is the ablation.

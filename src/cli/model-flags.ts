@@ -25,6 +25,7 @@ export const FLAG_NAMES: Record<string, string> = {
   init: '--init',
   head: '--head',
   task: '--task',
+  backbone: '--backbone',
   attention: '--attention',
   inputSize: '--input-size',
   classes: '--classes',
@@ -113,6 +114,7 @@ export function addModelFlags(cmd: Command): Command {
     .option('--aggregation-dropout <p>', 'dropout in the dilated aggregation (official: 0.5)', probability)
     .addOption(choice('--init <scheme>', 'official: official', ['official', 'standard']))
     .addOption(choice('--head <kind>', 'classifier head (official: linear-elu)', ['linear-elu', 'linear']))
+    .addOption(choice('--backbone <kind>', 'recurrent backbone the memory refines (official: lstm)', ['lstm', 'gru', 'rnn']))
     .addOption(choice('--task <task>', 'one class per sequence (official), a class or values at every step', ['classify-sequence', 'classify-steps', 'regress-steps']))
     .addOption(choice('--attention <kind>', 'memory block: self-attention (official) or linear (NRNM w/o SA)', ['self', 'linear']))
     .addOption(hidden(new Option('--nlayers <n>', 'alias of --layers (official script)').argParser(positiveInt)))
@@ -154,6 +156,7 @@ export interface ModelFlagValues {
   init?: 'official' | 'standard';
   head?: 'linear-elu' | 'linear';
   task?: 'classify-sequence' | 'classify-steps' | 'regress-steps';
+  backbone?: 'lstm' | 'gru' | 'rnn';
   attention?: 'self' | 'linear';
   nlayers?: number;
   nhid?: number;
@@ -209,6 +212,7 @@ export function modelFlagOverrides(f: ModelFlagValues): Partial<NRNMModelOptions
   set('init', f.init);
   set('head', f.head);
   set('task', f.task);
+  set('backbone', f.backbone);
   set('attention', f.attention);
   return o;
 }

@@ -44,6 +44,34 @@ describe('task and attention options', () => {
     model.dispose();
   });
 
+  it.each(['gru', 'rnn'] as const)('backbone %s: its own weights, padding-exact, trains, survives save/load', async (backbone) => {
+    const model = new NRNMClassifier({ inputSize: 2, classes: 2, hiddenSize: 8, layers: 1, backbone, inputAggregation: 'strided', device: 'cpu', seed: 4 });
+    const gates = backbone === 'gru' ? 3 : 1;
+    expect(model.parameterShapes()['rnn.cell_0.weight_hh']).toEqual([8, gates * 8]);
+    expect('rnn.cell_0.bias_hh' in model.parameterShapes()).toBe(backbone === 'gru');
+    const x = Float32Array.from({ length: 2 * 24 * 2 }, (_, i) => Math.cos(i / 5));
+    model.eval();
+    const padded = (await model.predict({ data: x, shape: [2, 24, 2] }, [24, 13])).toArray() as Float32Array;
+    const alone = (await model.predict({ data: x.slice(48, 48 + 26), shape: [1, 13, 2] })).toArray() as Float32Array;
+    expect(Math.abs(padded[2]! - alone[0]!)).toBeLessThan(1e-6);
+    expect(Math.abs(padded[3]! - alone[1]!)).toBeLessThan(1e-6);
+    const trainer = new Trainer(model, { lr: 0.01 });
+    const r = await trainer.step({ data: x, shape: [2, 24, 2] }, [0, 1], [24, 13]);
+    expect(Number.isFinite(r.loss)).toBe(true);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nrnm-backbone-'));
+    try {
+      await trainer.save(path.join(dir, 'm.nrnm'));
+      const loaded = await NRNMClassifier.load(path.join(dir, 'm.nrnm'), { device: 'cpu' });
+      expect(loaded.options.backbone).toBe(backbone);
+      expect(loaded.toString()).toContain(backbone);
+      loaded.dispose();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    trainer.dispose();
+    model.dispose();
+  });
+
   it("attention 'linear' swaps the attention parameters for one Linear over the tokens", () => {
     const model = new NRNMClassifier({ inputSize: 3, classes: 2, hiddenSize: 8, layers: 1, attention: 'linear', device: 'cpu' });
     const shapes = model.parameterShapes();
