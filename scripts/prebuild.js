@@ -43,11 +43,17 @@ function cudaArchitectures(cacheFile) {
  */
 function buildTree(libtorch) {
   const main = path.join(root, 'build');
-  const cache = path.join(main, 'CMakeCache.txt');
-  if (!fs.existsSync(cache)) return main;
-  const torchDir = /^Torch_DIR:\w+=(.*)$/m.exec(fs.readFileSync(cache, 'utf8'));
-  if (torchDir && path.resolve(torchDir[1].trim()) === path.resolve(libtorch.cmakeDir)) return main;
-  return path.join(root, `build-${libtorch.variant}`);
+  const own = path.join(root, `build-${libtorch.variant}`);
+  const configuredFor = (dir) => {
+    const cache = path.join(dir, 'CMakeCache.txt');
+    if (!fs.existsSync(cache)) return null;
+    const torchDir = /^Torch_DIR:\w+=(.*)$/m.exec(fs.readFileSync(cache, 'utf8'));
+    return torchDir ? path.resolve(torchDir[1].trim()) : null;
+  };
+  const wanted = path.resolve(libtorch.cmakeDir);
+  if (configuredFor(main) === wanted) return main;
+  if (configuredFor(own) === wanted) return own; // e.g. left by scripts/ci/cuda-check.sh
+  return fs.existsSync(path.join(main, 'CMakeCache.txt')) ? own : main;
 }
 
 function prebuild() {
