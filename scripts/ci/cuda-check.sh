@@ -54,8 +54,8 @@ stamp "build of the CUDA addon and C++ tests" "$t"
 t=$(date +%s)
 status=0
 ctest --test-dir "$build" --output-on-failure --no-tests=error --timeout 300 -j2 > "$build-ctest.log" 2>&1 || status=$?
-grep -E "tests passed|Skipped|Failed|\*\*\*" "$build-ctest.log" | sed 's/^/cuda: ctest: /' | head -40
-echo "cuda: ctest: $(grep -c 'Skipped' "$build-ctest.log" || true) skipped (no GPU here):"
+grep -E "tests passed|\(Skipped\)$|\*\*\*Failed|\*\*\*Exception" "$build-ctest.log" | sed 's/^/cuda: ctest: /' | head -40
+echo "cuda: ctest: $(grep -cE '\(Skipped\)$' "$build-ctest.log" || true) skipped (no GPU here):"
 grep -h -A1 "Skipped" "$build/Testing/Temporary/LastTest.log" 2>/dev/null | grep -oE "\] .*" | sort -u | head -10 | sed 's/^/cuda:   /' || true
 stamp "ctest" "$t"
 [ "$status" -eq 0 ] || exit "$status"
