@@ -28,6 +28,9 @@ Napi::Value DefaultOptionsJs(const Napi::CallbackInfo& info) {
     model.Set("init", nrnm::to_string(m.init()));
     model.Set("head", nrnm::to_string(m.head()));
     model.Set("seed", static_cast<double>(m.seed()));
+    model.Set("task", nrnm::to_string(m.task()));
+    model.Set("backbone", nrnm::to_string(m.backbone()));
+    model.Set("attention", nrnm::to_string(m.attention()));
 
     const nrnm::TrainerOptions t;
     Napi::Object trainer = Napi::Object::New(env);
