@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 'use strict';
-// Checks the C++ style (.clang-format) of the files in its scope; part of
-// `npm test`. Scope: native/binding, but for options_from_js.cpp, which
-// another branch is rewriting now (it joins once merged). native/nrnm keeps
-// its own style until its files are next rewritten (.clang-format says why).
+// Checks the C++ style (.clang-format) of every C++ and CUDA file under
+// native/ (core, kernels, binding, tests); part of `npm test`.
 // Without clang-format (Debian: apt-get install clang-format) it says so and
 // passes: the style is no reason to keep a user's build from testing.
 const fs = require('node:fs');
@@ -11,14 +9,15 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
-const EXCLUDED = new Set(['native/binding/options_from_js.cpp']);
+function cppFiles(dir) {
+  return fs.readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((entry) => {
+    const rel = `${dir}/${entry.name}`;
+    if (entry.isDirectory()) return cppFiles(rel);
+    return /\.(cpp|h|cu|cuh)$/.test(entry.name) ? [rel] : [];
+  });
+}
 
-const files = fs
-  .readdirSync(path.join(root, 'native', 'binding'))
-  .filter((name) => /\.(cpp|h)$/.test(name))
-  .map((name) => `native/binding/${name}`)
-  .filter((file) => !EXCLUDED.has(file))
-  .sort();
+const files = cppFiles('native').sort();
 
 const version = spawnSync('clang-format', ['--version'], { encoding: 'utf8' });
 if (version.error) {

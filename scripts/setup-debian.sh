@@ -5,9 +5,10 @@
 # GoogleTest for the C++ tests, Gloo's headers for data-parallel training
 # (c10d's ProcessGroupGloo), the Fashion-MNIST files (the default dataset),
 # and Debian's PyTorch for the same LibTorch (python3-torch: its torchrun
-# launches data-parallel runs, and the tests use it as a reference).
+# launches data-parallel runs, and the tests use it as a reference), and
+# clang-format (`npm test` checks the C++ style with it).
 set -euo pipefail
-packages=(libtorch-dev libopenblas0-pthread cmake g++ make libgtest-dev libgloo-dev dataset-fashion-mnist python3-torch)
+packages=(libtorch-dev libopenblas0-pthread cmake g++ make libgtest-dev libgloo-dev dataset-fashion-mnist python3-torch clang-format)
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 missing=()

@@ -83,7 +83,8 @@ nrnm::NRNMOptions ModelOptionsFromJs(const Napi::Object& o) {
                          {{"classify-sequence", Task::kClassifySequence},
                           {"classify-steps", Task::kClassifySteps},
                           {"regress-steps", Task::kRegressSteps}}))
-      .attention(Choice<AttentionKind>(o, "attention", {{"self", AttentionKind::kSelf}, {"linear", AttentionKind::kLinear}}))
+      .attention(
+          Choice<AttentionKind>(o, "attention", {{"self", AttentionKind::kSelf}, {"linear", AttentionKind::kLinear}}))
       .seed(static_cast<uint64_t>(Int(o, "seed")));
   return options;
 }
@@ -91,13 +92,16 @@ nrnm::NRNMOptions ModelOptionsFromJs(const Napi::Object& o) {
 nrnm::TrainerOptions TrainerOptionsFromJs(const Napi::Object& o) {
   using namespace nrnm;
   TrainerOptions options;
-  options.optimizer(Choice<OptimizerKind>(o, "optimizer", {{"adam", OptimizerKind::kAdam}, {"adamw", OptimizerKind::kAdamW}}))
+  options
+      .optimizer(
+          Choice<OptimizerKind>(o, "optimizer", {{"adam", OptimizerKind::kAdam}, {"adamw", OptimizerKind::kAdamW}}))
       .lr(Real(o, "lr"))
       .weight_decay(Real(o, "weightDecay"))
       .beta1(Real(o, "beta1"))
       .beta2(Real(o, "beta2"))
       .eps(Real(o, "eps"))
-      .scheduler(Choice<SchedulerKind>(o, "scheduler", {{"step", SchedulerKind::kStepLR}, {"none", SchedulerKind::kNone}}))
+      .scheduler(
+          Choice<SchedulerKind>(o, "scheduler", {{"step", SchedulerKind::kStepLR}, {"none", SchedulerKind::kNone}}))
       .step_size(Int(o, "stepSize"))
       .gamma(Real(o, "gamma"))
       .clip_norm(Real(o, "clip"))
@@ -115,7 +119,8 @@ nrnm::DistributedOptions DistributedOptionsFromJs(const Napi::Object& o) {
       .store_prefix(Text(o, "storePrefix"))
       .interface(Text(o, "interface"))
       .timeout_seconds(Real(o, "timeout"))
-      .backend(Choice<DistributedBackend>(o, "backend", {{"gloo", DistributedBackend::kGloo}, {"nccl", DistributedBackend::kNccl}}));
+      .backend(Choice<DistributedBackend>(o, "backend",
+                                          {{"gloo", DistributedBackend::kGloo}, {"nccl", DistributedBackend::kNccl}}));
   return options;
 }
 

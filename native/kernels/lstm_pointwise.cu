@@ -47,24 +47,21 @@ unsigned blocks_for(int64_t elements) {
 void check_launch(const char* what) {
   const cudaError_t status = cudaGetLastError();
   if (status != cudaSuccess) {
-    throw std::runtime_error(std::string("nrnm: CUDA launch of ") + what + " failed: " +
-        cudaGetErrorString(status));
+    throw std::runtime_error(std::string("nrnm: CUDA launch of ") + what + " failed: " + cudaGetErrorString(status));
   }
 }
 
-} // namespace
+}  // namespace
 
 template <typename T>
 void launch_step_forward(const pointwise::StepForward<T>& step, void* stream) {
-  step_forward_kernel<T><<<blocks_for(step.B * step.H), kThreads, 0,
-      static_cast<cudaStream_t>(stream)>>>(step);
+  step_forward_kernel<T><<<blocks_for(step.B * step.H), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(step);
   check_launch("the LSTM step forward");
 }
 
 template <typename T>
 void launch_step_backward(const pointwise::StepBackward<T>& step, void* stream) {
-  step_backward_kernel<T><<<blocks_for(step.B * step.H), kThreads, 0,
-      static_cast<cudaStream_t>(stream)>>>(step);
+  step_backward_kernel<T><<<blocks_for(step.B * step.H), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(step);
   check_launch("the LSTM step backward");
 }
 
@@ -73,5 +70,5 @@ template void launch_step_forward<double>(const pointwise::StepForward<double>&,
 template void launch_step_backward<float>(const pointwise::StepBackward<float>&, void*);
 template void launch_step_backward<double>(const pointwise::StepBackward<double>&, void*);
 
-} // namespace cuda
-} // namespace nrnm
+}  // namespace cuda
+}  // namespace nrnm

@@ -19,5 +19,5 @@ void launch_step_forward(const pointwise::StepForward<T>& step, void* stream);
 template <typename T>
 void launch_step_backward(const pointwise::StepBackward<T>& step, void* stream);
 
-} // namespace cuda
-} // namespace nrnm
+}  // namespace cuda
+}  // namespace nrnm

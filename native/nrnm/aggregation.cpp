@@ -2,23 +2,16 @@
 
 namespace nrnm {
 
-DilatedAggregationImpl::DilatedAggregationImpl(int64_t input_size_)
-    : input_size(input_size_) {
-  reset();
-}
+DilatedAggregationImpl::DilatedAggregationImpl(int64_t input_size_) : input_size(input_size_) { reset(); }
 
 void DilatedAggregationImpl::reset() {
-  TORCH_CHECK(input_size > 0,
-      "DilatedAggregation: input size must be positive (got ", input_size, ")");
-  linear = register_module(
-      "1", torch::nn::Linear(8 * input_size, 2 * input_size));
+  TORCH_CHECK(input_size > 0, "DilatedAggregation: input size must be positive (got ", input_size, ")");
+  linear = register_module("1", torch::nn::Linear(8 * input_size, 2 * input_size));
 }
 
-torch::Tensor DilatedAggregationImpl::forward(
-    const torch::Tensor& u, const torch::Tensor& keep_mask) {
-  TORCH_CHECK(u.size(-1) == 8 * input_size,
-      "DilatedAggregation: expected 8 stacked inputs of width ", input_size,
-      " (", 8 * input_size, ") but got shape ", u.sizes());
+torch::Tensor DilatedAggregationImpl::forward(const torch::Tensor& u, const torch::Tensor& keep_mask) {
+  TORCH_CHECK(u.size(-1) == 8 * input_size, "DilatedAggregation: expected 8 stacked inputs of width ", input_size, " (",
+              8 * input_size, ") but got shape ", u.sizes());
   // a: (..., 2d)
   return torch::elu(linear->forward(keep_mask.defined() ? u * keep_mask : u));
 }
@@ -30,8 +23,7 @@ const char* DilatedAggregationImpl::official_name(int64_t input_size) {
 }
 
 void DilatedAggregationImpl::pretty_print(std::ostream& stream) const {
-  stream << "DilatedAggregation(8x" << input_size << " -> " << 2 * input_size
-         << ")";
+  stream << "DilatedAggregation(8x" << input_size << " -> " << 2 * input_size << ")";
 }
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -20,8 +20,7 @@
 
 namespace nrnm {
 
-class DilatedAggregationImpl
-    : public torch::nn::Cloneable<DilatedAggregationImpl> {
+class DilatedAggregationImpl : public torch::nn::Cloneable<DilatedAggregationImpl> {
  public:
   /// input_size: d, the width of one layer input.
   explicit DilatedAggregationImpl(int64_t input_size);
@@ -40,9 +39,9 @@ class DilatedAggregationImpl
   void pretty_print(std::ostream& stream) const override;
 
   int64_t input_size;
-  torch::nn::Linear linear{nullptr}; // 8d -> 2d, registered as "1"
+  torch::nn::Linear linear{nullptr};  // 8d -> 2d, registered as "1"
 };
 
 TORCH_MODULE(DilatedAggregation);
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -37,21 +37,12 @@ namespace nrnm {
 /// x_gates: (S, B, 3H) x W_ih + b_ih, gate order r, z, n; terms (S, B, H) or
 /// undefined; h0: (B, H); weight_hh: [H, 3H]; bias_hh: [3H]. c is unused
 /// (the output's c is undefined).
-SegmentOutput gru_segment(
-    const torch::Tensor& x_gates,
-    const torch::Tensor& terms,
-    const torch::Tensor& h0,
-    const torch::Tensor& weight_hh,
-    const torch::Tensor& bias_hh,
-    const SegmentZoneout& zoneout);
+SegmentOutput gru_segment(const torch::Tensor& x_gates, const torch::Tensor& terms, const torch::Tensor& h0,
+                          const torch::Tensor& weight_hh, const torch::Tensor& bias_hh, const SegmentZoneout& zoneout);
 
 /// x_gates: (S, B, H) x W_ih + b; terms (S, B, H) or undefined; h0: (B, H);
 /// weight_hh: [H, H].
-SegmentOutput rnn_segment(
-    const torch::Tensor& x_gates,
-    const torch::Tensor& terms,
-    const torch::Tensor& h0,
-    const torch::Tensor& weight_hh,
-    const SegmentZoneout& zoneout);
+SegmentOutput rnn_segment(const torch::Tensor& x_gates, const torch::Tensor& terms, const torch::Tensor& h0,
+                          const torch::Tensor& weight_hh, const SegmentZoneout& zoneout);
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -59,19 +59,14 @@ BenchConfig bench_config(const std::string& name) {
     c.infer_steps = 5;
     c.infer_warmup = 1;
   } else {
-    TORCH_CHECK(false, "unknown benchmark config '", name,
-        "'; expected small, official or long");
+    TORCH_CHECK(false, "unknown benchmark config '", name, "'; expected small, official or long");
   }
   return c;
 }
 
-std::vector<std::string> bench_config_names() {
-  return {"small", "official", "long"};
-}
+std::vector<std::string> bench_config_names() { return {"small", "official", "long"}; }
 
-const char* to_string(BenchModel model) {
-  return model == BenchModel::kNRNM ? "nrnm" : "lstm";
-}
+const char* to_string(BenchModel model) { return model == BenchModel::kNRNM ? "nrnm" : "lstm"; }
 
 namespace {
 
@@ -111,8 +106,7 @@ struct Built {
   std::string description;
 };
 
-Built build_model(const BenchConfig& c, BenchModel model, const BenchOptions& o,
-    const torch::Device& device) {
+Built build_model(const BenchConfig& c, BenchModel model, const BenchOptions& o, const torch::Device& device) {
   Built built;
   if (model == BenchModel::kNRNM) {
     NRNMClassifier net(NRNMOptions(c.features, c.classes)
@@ -127,8 +121,7 @@ Built build_model(const BenchConfig& c, BenchModel model, const BenchOptions& o,
     built.any = torch::nn::AnyModule(net);
   } else {
     torch::manual_seed(o.seed);
-    LSTMClassifier net(
-        LSTMClassifierOptions(c.features, c.classes).hidden_size(c.hidden).layers(c.layers));
+    LSTMClassifier net(LSTMClassifierOptions(c.features, c.classes).hidden_size(c.hidden).layers(c.layers));
     net->to(device);
     built.module = net.ptr();
     built.any = torch::nn::AnyModule(net);
@@ -160,11 +153,9 @@ TimingSummary summarize(std::vector<double> samples_ms) {
   return s;
 }
 
-ModelBenchResult bench_model(
-    const BenchConfig& c, BenchModel model, const BenchOptions& o) {
-  TORCH_CHECK(c.batch > 0 && c.time_steps > 0 && c.features > 0 && c.hidden > 0 &&
-          c.layers > 0 && c.classes > 1,
-      "benchmark config '", c.name, "': sizes must be positive");
+ModelBenchResult bench_model(const BenchConfig& c, BenchModel model, const BenchOptions& o) {
+  TORCH_CHECK(c.batch > 0 && c.time_steps > 0 && c.features > 0 && c.hidden > 0 && c.layers > 0 && c.classes > 1,
+              "benchmark config '", c.name, "': sizes must be positive");
   const int64_t train_steps = o.train_steps > 0 ? o.train_steps : c.train_steps;
   const int64_t warmup = o.warmup >= 0 ? o.warmup : c.warmup;
   const int64_t infer_steps = o.infer_steps == 0 ? c.infer_steps : std::max<int64_t>(o.infer_steps, 0);
@@ -181,10 +172,8 @@ ModelBenchResult bench_model(
 
   // One random batch, reused: x (B, T, F) ~ N(0, 1), y uniform class indices.
   auto generator = at::make_generator<at::CPUGeneratorImpl>(o.seed + 1);
-  const torch::Tensor x =
-      at::normal(0.0, 1.0, {c.batch, c.time_steps, c.features}, generator).to(device);
-  const torch::Tensor y =
-      at::randint(0, c.classes, {c.batch}, generator, torch::dtype(torch::kLong)).to(device);
+  const torch::Tensor x = at::normal(0.0, 1.0, {c.batch, c.time_steps, c.features}, generator).to(device);
+  const torch::Tensor y = at::randint(0, c.classes, {c.batch}, generator, torch::dtype(torch::kLong)).to(device);
 
   {
     Trainer trainer(built.any, TrainerOptions().scheduler(SchedulerKind::kNone).precision(o.precision));
@@ -195,7 +184,7 @@ ModelBenchResult bench_model(
       synchronize(device);
       const double cpu_start = process_cpu_ms();
       const auto start = Clock::now();
-      const StepResult step = trainer.step(x, y); // ends with a host sync
+      const StepResult step = trainer.step(x, y);  // ends with a host sync
       const double ms = elapsed_ms(start);
       const double cpu_ms = process_cpu_ms() - cpu_start;
       if (i >= warmup) {
@@ -206,14 +195,13 @@ ModelBenchResult bench_model(
     }
     result.train = summarize(std::move(times));
     result.train_cpu = summarize(std::move(cpu_times));
-    result.train_sequences_per_s =
-        result.train.median_ms > 0 ? double(c.batch) * 1000.0 / result.train.median_ms : 0;
+    result.train_sequences_per_s = result.train.median_ms > 0 ? double(c.batch) * 1000.0 / result.train.median_ms : 0;
   }
 
   if (infer_steps > 0) {
     torch::NoGradGuard no_grad;
     built.module->eval();
-    const torch::Tensor one = x.narrow(0, 0, 1).contiguous(); // (1, T, F)
+    const torch::Tensor one = x.narrow(0, 0, 1).contiguous();  // (1, T, F)
     std::vector<double> times;
     times.reserve(infer_steps);
     for (int64_t i = 0; i < infer_warmup + infer_steps; ++i) {
@@ -222,8 +210,8 @@ ModelBenchResult bench_model(
       torch::Tensor logits = built.any.forward(one);
       synchronize(device);
       const double ms = elapsed_ms(start);
-      TORCH_CHECK(logits.size(0) == 1 && logits.size(1) == c.classes,
-          "benchmark: unexpected logits shape ", logits.sizes());
+      TORCH_CHECK(logits.size(0) == 1 && logits.size(1) == c.classes, "benchmark: unexpected logits shape ",
+                  logits.sizes());
       if (i >= infer_warmup) times.push_back(ms);
     }
     result.infer = summarize(std::move(times));
@@ -239,8 +227,7 @@ BenchEnvironment bench_environment(const std::string& device_spec) {
 #ifdef NRNM_WITH_CUDA
   if (device.is_cuda()) {
     const int index = device.has_index() ? device.index() : 0;
-    env.device = "cuda:" + std::to_string(index) + " (" +
-        at::cuda::getDeviceProperties(index)->name + ")";
+    env.device = "cuda:" + std::to_string(index) + " (" + at::cuda::getDeviceProperties(index)->name + ")";
   }
 #endif
   env.torch_version = info.torch_version;
@@ -258,4 +245,4 @@ BenchEnvironment bench_environment(const std::string& device_spec) {
   return env;
 }
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -23,14 +23,14 @@ namespace nrnm {
 /// One benchmark shape. Presets: bench_config("small" | "official" | "long").
 struct BenchConfig {
   std::string name;
-  int64_t batch = 64; // B
-  int64_t time_steps = 100; // T
-  int64_t features = 150; // F
-  int64_t hidden = 128; // H, NRNM and LSTM
-  int64_t layers = 1; // L, NRNM and LSTM
-  int64_t classes = 60; // C (NTU RGB+D)
-  int64_t block_length = 10; // k
-  int64_t stride = 5; // s
+  int64_t batch = 64;         // B
+  int64_t time_steps = 100;   // T
+  int64_t features = 150;     // F
+  int64_t hidden = 128;       // H, NRNM and LSTM
+  int64_t layers = 1;         // L, NRNM and LSTM
+  int64_t classes = 60;       // C (NTU RGB+D)
+  int64_t block_length = 10;  // k
+  int64_t stride = 5;         // s
   /// Dilated needs 150 or 512 wide inputs in the official code (k=10, s=5);
   /// `long` (28 features) uses strided.
   InputAggregation aggregation = InputAggregation::kDilated;
@@ -50,8 +50,8 @@ BenchConfig bench_config(const std::string& name);
 std::vector<std::string> bench_config_names();
 
 enum class BenchModel {
-  kNRNM, // NRNMClassifier with the official options (zoneout, dropouts on)
-  kLSTM, // LSTMClassifier: torch::nn::LSTM + Linear head
+  kNRNM,  // NRNMClassifier with the official options (zoneout, dropouts on)
+  kLSTM,  // LSTMClassifier: torch::nn::LSTM + Linear head
 };
 const char* to_string(BenchModel model);
 
@@ -76,14 +76,14 @@ struct BenchOptions {
 struct TimingSummary {
   int64_t count = 0;
   double median_ms = 0;
-  double p10_ms = 0; // 10th percentile (linear interpolation)
+  double p10_ms = 0;  // 10th percentile (linear interpolation)
   double p90_ms = 0;
-  double q1_ms = 0; // 25th percentile
-  double q3_ms = 0; // 75th percentile
+  double q1_ms = 0;  // 25th percentile
+  double q3_ms = 0;  // 75th percentile
   double min_ms = 0;
   double max_ms = 0;
   double mean_ms = 0;
-  std::vector<double> samples_ms; // in the order measured
+  std::vector<double> samples_ms;  // in the order measured
 };
 
 /// Percentiles of `samples_ms` (empty gives all zeros).
@@ -91,34 +91,33 @@ TimingSummary summarize(std::vector<double> samples_ms);
 
 struct ModelBenchResult {
   BenchModel model = BenchModel::kNRNM;
-  std::string description; // pretty_print, e.g. NRNMClassifier(150, 60, ...)
-  int64_t parameters = 0; // trainable scalars
-  TimingSummary train; // one Trainer::step each, wall clock
+  std::string description;  // pretty_print, e.g. NRNMClassifier(150, 60, ...)
+  int64_t parameters = 0;   // trainable scalars
+  TimingSummary train;      // one Trainer::step each, wall clock
   /// CPU time of the whole process (all threads) per step: on a shared
   /// machine less disturbed by other processes than the wall clock; about
   /// the wall time times the busy threads (spinning OpenMP/BLAS threads count).
   TimingSummary train_cpu;
-  double train_sequences_per_s = 0; // batch / median step time
-  TimingSummary infer; // one batch-1 forward each (count 0 when skipped)
-  double last_loss = 0; // sanity: finite, about log(classes) at the start
+  double train_sequences_per_s = 0;  // batch / median step time
+  TimingSummary infer;               // one batch-1 forward each (count 0 when skipped)
+  double last_loss = 0;              // sanity: finite, about log(classes) at the start
 };
 
 /// Builds the model, its trainer and a random batch on the device, then
 /// times warm-up + timed steps and batch-1 inference.
-ModelBenchResult bench_model(
-    const BenchConfig& config, BenchModel model, const BenchOptions& options);
+ModelBenchResult bench_model(const BenchConfig& config, BenchModel model, const BenchOptions& options);
 
 /// What the numbers ran on.
 struct BenchEnvironment {
-  std::string device; // e.g. "cpu", "cuda:0 (NVIDIA H100 80GB HBM3)"
+  std::string device;  // e.g. "cpu", "cuda:0 (NVIDIA H100 80GB HBM3)"
   std::string torch_version;
-  int64_t intra_op_threads = 0; // at::get_num_threads()
+  int64_t intra_op_threads = 0;  // at::get_num_threads()
   int64_t inter_op_threads = 0;
-  int64_t blas_threads = 0; // OpenBLAS threads, 0 when not OpenBLAS
-  std::string parallel_backend; // "OpenMP", ...
-  std::string blas; // "OpenBLAS 0.3.21 ..." or "unknown"
-  bool cpu_caching_allocator = false; // cpu_allocator.h installed
+  int64_t blas_threads = 0;            // OpenBLAS threads, 0 when not OpenBLAS
+  std::string parallel_backend;        // "OpenMP", ...
+  std::string blas;                    // "OpenBLAS 0.3.21 ..." or "unknown"
+  bool cpu_caching_allocator = false;  // cpu_allocator.h installed
 };
 BenchEnvironment bench_environment(const std::string& device);
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -32,4 +32,4 @@ using CollectiveBackend = c10d::Backend;
 using CollectiveBackend = c10d::ProcessGroup;
 #endif
 
-} // namespace nrnm
+}  // namespace nrnm

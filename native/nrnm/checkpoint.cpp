@@ -37,11 +37,9 @@ class Crc32 {
   }
   void add_field(const std::string& text) {
     add(text.data(), text.size());
-    add("", 1); // the NUL after each field
+    add("", 1);  // the NUL after each field
   }
-  uint32_t value() const {
-    return crc_ ^ 0xFFFFFFFFu;
-  }
+  uint32_t value() const { return crc_ ^ 0xFFFFFFFFu; }
 
  private:
   static std::array<uint32_t, 256> make_table() {
@@ -97,35 +95,27 @@ class CheckpointReader {
     }
     const auto format = file_.metadata.find("format");
     if (format == file_.metadata.end() || format->second != kCheckpointFormat) {
-      throw FormatError(
-          source + " is a safetensors file but not an nrnm-native checkpoint "
-                   "(its __metadata__ has no format \"nrnm-checkpoint\")");
+      throw FormatError(source +
+                        " is a safetensors file but not an nrnm-native checkpoint "
+                        "(its __metadata__ has no format \"nrnm-checkpoint\")");
     }
     const std::string version = meta("format_version");
     if (version != std::to_string(kCheckpointFormatVersion)) {
-      throw FormatError(
-          source + " is an nrnm-native checkpoint of format version " +
-          version + "; this nrnm-native reads version " +
-          std::to_string(kCheckpointFormatVersion) +
-          ". Use the nrnm-native version that wrote it.");
+      throw FormatError(source + " is an nrnm-native checkpoint of format version " + version +
+                        "; this nrnm-native reads version " + std::to_string(kCheckpointFormatVersion) +
+                        ". Use the nrnm-native version that wrote it.");
     }
     const std::string stored = meta(kChecksumKey);
     const std::string computed = checksum_text(checkpoint_checksum(file_));
     if (stored != computed) {
-      throw FormatError(
-          source + " is corrupted: its checksum is " + computed +
-          " but the file records " + stored +
-          ". Use another copy (e.g. best.nrnm or a backup).");
+      throw FormatError(source + " is corrupted: its checksum is " + computed + " but the file records " + stored +
+                        ". Use another copy (e.g. best.nrnm or a backup).");
     }
   }
 
-  const TensorFile& file() const {
-    return file_;
-  }
+  const TensorFile& file() const { return file_; }
 
-  [[noreturn]] void fail(const std::string& what) const {
-    throw FormatError(source_ + ": " + what);
-  }
+  [[noreturn]] void fail(const std::string& what) const { throw FormatError(source_ + ": " + what); }
 
   std::string meta(const std::string& key) const {
     const auto found = file_.metadata.find(key);
@@ -168,11 +158,9 @@ class CheckpointReader {
     used_[name] = true;
     const torch::Tensor& t = found->second;
     if (t.sizes() != sizes || !t.is_floating_point()) {
-      fail(
-          "the stored tensor \"" + name + "\" is " + c10::toString(t.scalar_type()) + " " +
-          shape_text(t.sizes()) + " but the model its options describe needs floating " +
-          shape_text(sizes) +
-          ": the options and the parameters stored in the file disagree (edited or damaged file)");
+      fail("the stored tensor \"" + name + "\" is " + c10::toString(t.scalar_type()) + " " + shape_text(t.sizes()) +
+           " but the model its options describe needs floating " + shape_text(sizes) +
+           ": the options and the parameters stored in the file disagree (edited or damaged file)");
     }
     return t;
   }
@@ -189,10 +177,9 @@ class CheckpointReader {
   void check_all_used() const {
     for (const auto& [name, tensor] : file_.tensors) {
       if (!used_.count(name)) {
-        fail(
-            "it holds the tensor \"" + name +
-            "\" that this model does not have: the options and the parameters stored in the file "
-            "disagree (edited or damaged file)");
+        fail("it holds the tensor \"" + name +
+             "\" that this model does not have: the options and the parameters stored in the file "
+             "disagree (edited or damaged file)");
       }
     }
   }
@@ -219,11 +206,9 @@ TrainerState read_trainer_state(const CheckpointReader& in, const torch::nn::Mod
   state.epoch_count = in.meta_count(kTrainerEpochs);
   state.lr = in.meta_number(kTrainerLr);
   const torch::Tensor steps = in.raw(kOptimizerStep);
-  if (steps.scalar_type() != torch::kLong || steps.dim() != 1 ||
-      steps.size(0) != static_cast<int64_t>(params.size())) {
-    in.fail(
-        "its \"" + std::string(kOptimizerStep) + "\" should be int64 [" +
-        std::to_string(params.size()) + "] (one Adam step per trainable parameter)");
+  if (steps.scalar_type() != torch::kLong || steps.dim() != 1 || steps.size(0) != static_cast<int64_t>(params.size())) {
+    in.fail("its \"" + std::string(kOptimizerStep) + "\" should be int64 [" + std::to_string(params.size()) +
+            "] (one Adam step per trainable parameter)");
   }
   for (size_t i = 0; i < params.size(); ++i) {
     const auto& [name, param] = params[i];
@@ -242,7 +227,7 @@ TrainerState read_trainer_state(const CheckpointReader& in, const torch::nn::Mod
   return state;
 }
 
-} // namespace
+}  // namespace
 
 uint32_t checkpoint_checksum(const TensorFile& file) {
   Crc32 crc;
@@ -268,16 +253,12 @@ uint32_t checkpoint_checksum(const TensorFile& file) {
   return crc.value();
 }
 
-std::string save_checkpoint(
-    const CheckpointParts& parts,
-    const std::map<std::string, std::string>& metadata) {
+std::string save_checkpoint(const CheckpointParts& parts, const std::map<std::string, std::string>& metadata) {
   TORCH_CHECK(parts.module != nullptr, "save_checkpoint: no module given");
   TensorFile file;
   for (const auto& [key, value] : metadata) {
-    TORCH_CHECK(
-        key != "format" && key != "format_version" &&
-            (key.rfind("nrnm.", 0) != 0 || key == "nrnm.header"),
-        "save_checkpoint: the metadata key '", key, "' is reserved");
+    TORCH_CHECK(key != "format" && key != "format_version" && (key.rfind("nrnm.", 0) != 0 || key == "nrnm.header"),
+                "save_checkpoint: the metadata key '", key, "' is reserved");
     file.metadata[key] = value;
   }
   file.metadata["format"] = kCheckpointFormat;
@@ -291,9 +272,7 @@ std::string save_checkpoint(
   if (parts.trainer != nullptr) {
     const TrainerState state = parts.trainer->state();
     const auto params = trainable(*parts.module);
-    TORCH_CHECK(
-        params.size() == state.moments.size(),
-        "save_checkpoint: the trainer does not train this module");
+    TORCH_CHECK(params.size() == state.moments.size(), "save_checkpoint: the trainer does not train this module");
     file.metadata[kTrainerOptimizer] = to_string(state.optimizer);
     file.metadata[kTrainerSteps] = std::to_string(state.step_count);
     file.metadata[kTrainerEpochs] = std::to_string(state.epoch_count);
@@ -322,16 +301,11 @@ std::string save_checkpoint(
   return encode_safetensors(file);
 }
 
-std::map<std::string, std::string> read_checkpoint_metadata(
-    const std::string& bytes,
-    const std::string& source) {
+std::map<std::string, std::string> read_checkpoint_metadata(const std::string& bytes, const std::string& source) {
   return CheckpointReader(bytes, source).file().metadata;
 }
 
-void load_checkpoint(
-    const std::string& bytes,
-    const std::string& source,
-    const CheckpointParts& parts) {
+void load_checkpoint(const std::string& bytes, const std::string& source, const CheckpointParts& parts) {
   TORCH_CHECK(parts.module != nullptr, "load_checkpoint: no module given");
   const CheckpointReader in(bytes, source);
 
@@ -344,11 +318,9 @@ void load_checkpoint(
   if (parts.generator != nullptr) {
     generator_state = in.raw(kGenerator);
     const torch::Tensor current = parts.generator->get_state();
-    if (generator_state.scalar_type() != torch::kByte ||
-        generator_state.sizes() != current.sizes()) {
-      in.fail(
-          "its \"" + std::string(kGenerator) + "\" is not the state of this model's generator (uint8 " +
-          shape_text(current.sizes()) + ")");
+    if (generator_state.scalar_type() != torch::kByte || generator_state.sizes() != current.sizes()) {
+      in.fail("its \"" + std::string(kGenerator) + "\" is not the state of this model's generator (uint8 " +
+              shape_text(current.sizes()) + ")");
     }
   }
   TrainerState trainer_state;
@@ -360,9 +332,8 @@ void load_checkpoint(
     }
     trainer_state = read_trainer_state(in, *parts.module);
     if (trainer_state.optimizer != parts.trainer->options().optimizer()) {
-      in.fail(
-          std::string("its trainer state is for ") + to_string(trainer_state.optimizer) +
-          " but the trainer uses " + to_string(parts.trainer->options().optimizer()));
+      in.fail(std::string("its trainer state is for ") + to_string(trainer_state.optimizer) + " but the trainer uses " +
+              to_string(parts.trainer->options().optimizer()));
     }
   } else {
     // A model loaded on its own ignores the trainer's tensors.
@@ -375,7 +346,7 @@ void load_checkpoint(
   if (parts.generator == nullptr) {
     for (const auto& [name, tensor] : in.file().tensors) {
       if (name == kGenerator) {
-        in.raw(name); // a module without a generator ignores it
+        in.raw(name);  // a module without a generator ignores it
       }
     }
   }
@@ -395,4 +366,4 @@ void load_checkpoint(
   }
 }
 
-} // namespace nrnm
+}  // namespace nrnm

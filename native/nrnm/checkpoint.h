@@ -51,20 +51,13 @@ struct CheckpointParts {
 
 /// The file's bytes: the parts plus `metadata` (keys must not start with
 /// "nrnm." except "nrnm.header", nor be "format" or "format_version").
-std::string save_checkpoint(
-    const CheckpointParts& parts,
-    const std::map<std::string, std::string>& metadata);
+std::string save_checkpoint(const CheckpointParts& parts, const std::map<std::string, std::string>& metadata);
 
 /// The metadata of a checkpoint, after the checksum and the format checks.
-std::map<std::string, std::string> read_checkpoint_metadata(
-    const std::string& bytes,
-    const std::string& source);
+std::map<std::string, std::string> read_checkpoint_metadata(const std::string& bytes, const std::string& source);
 
 /// Restores the parts from a checkpoint: all or nothing.
-void load_checkpoint(
-    const std::string& bytes,
-    const std::string& source,
-    const CheckpointParts& parts);
+void load_checkpoint(const std::string& bytes, const std::string& source, const CheckpointParts& parts);
 
 /// CRC-32 (as zlib.crc32) of, in this order: the data of every tensor in
 /// file order; then for each metadata entry but nrnm.checksum, in key order,
@@ -73,4 +66,4 @@ void load_checkpoint(
 /// changes it or breaks the file's structure.
 uint32_t checkpoint_checksum(const TensorFile& file);
 
-} // namespace nrnm
+}  // namespace nrnm

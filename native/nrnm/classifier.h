@@ -55,8 +55,7 @@ class NRNMClassifierImpl : public torch::nn::Cloneable<NRNMClassifierImpl> {
 
   /// A deep copy whose generator continues from this one's state without
   /// sharing it.
-  std::shared_ptr<torch::nn::Module> clone(
-      const c10::optional<torch::Device>& device = c10::nullopt) const override;
+  std::shared_ptr<torch::nn::Module> clone(const c10::optional<torch::Device>& device = c10::nullopt) const override;
 
   /// Prints `NRNMClassifier(150, 60, hidden=512, layers=2, k=10, s=5, heads=4, dilated)`.
   void pretty_print(std::ostream& stream) const override;
@@ -77,4 +76,4 @@ class NRNMClassifierImpl : public torch::nn::Cloneable<NRNMClassifierImpl> {
 
 TORCH_MODULE(NRNMClassifier);
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -16,7 +16,7 @@ namespace nrnm {
 
 namespace {
 
-constexpr size_t kMinCached = 64 * 1024; // smaller requests: alloc_cpu / free_cpu
+constexpr size_t kMinCached = 64 * 1024;  // smaller requests: alloc_cpu / free_cpu
 constexpr size_t kRound = 4096;
 
 size_t default_limit() {
@@ -30,8 +30,8 @@ size_t default_limit() {
 // Never destroyed: tensors may be freed during static destruction.
 struct Cache {
   std::mutex mutex;
-  std::unordered_map<void*, size_t> sizes; // every large block of ours, live or cached
-  std::multimap<size_t, void*> free_blocks; // cached, by rounded size
+  std::unordered_map<void*, size_t> sizes;   // every large block of ours, live or cached
+  std::multimap<size_t, void*> free_blocks;  // cached, by rounded size
   CpuCacheStats stats;
 
   void release_cached_locked() {
@@ -54,7 +54,7 @@ void deallocate(void* ptr) {
   Cache& c = cache();
   std::unique_lock<std::mutex> lock(c.mutex);
   const auto it = c.sizes.find(ptr);
-  if (it == c.sizes.end()) { // a small block
+  if (it == c.sizes.end()) {  // a small block
     lock.unlock();
     c10::free_cpu(ptr);
     return;
@@ -79,7 +79,7 @@ void deallocate(void* ptr) {
 void* alloc_or_oom(size_t n) {
   try {
     return c10::alloc_cpu(n);
-  } catch (const c10::Error&) { // OutOfMemoryError included
+  } catch (const c10::Error&) {  // OutOfMemoryError included
   }
   {
     Cache& c = cache();
@@ -129,25 +129,23 @@ void* allocate_block(size_t n) {
 // at `caching_allocator` below.
 class CachingCpuAllocator final : public c10::Allocator {
  public:
-  c10::DataPtr allocate(size_t n) const { // LibTorch 1.x
+  c10::DataPtr allocate(size_t n) const {  // LibTorch 1.x
     void* ptr = allocate_block(n);
     // data == context, so raw_allocate / raw_deallocate work too.
     return {ptr, ptr, &deallocate, c10::Device(c10::DeviceType::CPU)};
   }
-  c10::DataPtr allocate(size_t n) { // LibTorch 2.x
+  c10::DataPtr allocate(size_t n) {  // LibTorch 2.x
     return static_cast<const CachingCpuAllocator*>(this)->allocate(n);
   }
-  void copy_data(void* dest, const void* src, std::size_t count) const { // LibTorch 2.x
+  void copy_data(void* dest, const void* src, std::size_t count) const {  // LibTorch 2.x
     std::memcpy(dest, src, count);
   }
-  c10::DeleterFnPtr raw_deleter() const override {
-    return &deallocate;
-  }
+  c10::DeleterFnPtr raw_deleter() const override { return &deallocate; }
 };
 
 CachingCpuAllocator caching_allocator;
-constexpr uint8_t kPriority = 1; // above LibTorch's default registration (0)
-bool installed = false; // guarded by cache().mutex
+constexpr uint8_t kPriority = 1;  // above LibTorch's default registration (0)
+bool installed = false;           // guarded by cache().mutex
 
 void install_locked() {
   if (installed) return;
@@ -155,7 +153,7 @@ void install_locked() {
   installed = true;
 }
 
-} // namespace
+}  // namespace
 
 void enable_cpu_caching_allocator(size_t limit_bytes) {
   Cache& c = cache();
@@ -185,4 +183,4 @@ CpuCacheStats cpu_cache_stats() {
   return c.stats;
 }
 
-} // namespace nrnm
+}  // namespace nrnm

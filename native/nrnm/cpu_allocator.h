@@ -18,11 +18,11 @@ namespace nrnm {
 
 struct CpuCacheStats {
   bool enabled = false;
-  size_t limit_bytes = 0; // at most this much freed memory is kept
-  size_t cached_bytes = 0; // freed blocks held for reuse now
-  size_t live_bytes = 0; // blocks of >= 64 KiB handed out and not freed
-  uint64_t hits = 0; // large requests served from the cache
-  uint64_t misses = 0; // large requests that went to the system
+  size_t limit_bytes = 0;   // at most this much freed memory is kept
+  size_t cached_bytes = 0;  // freed blocks held for reuse now
+  size_t live_bytes = 0;    // blocks of >= 64 KiB handed out and not freed
+  uint64_t hits = 0;        // large requests served from the cache
+  uint64_t misses = 0;      // large requests that went to the system
 };
 
 /// Installs the allocator as LibTorch's CPU allocator and turns caching on.
@@ -41,4 +41,4 @@ void disable_cpu_caching_allocator();
 void empty_cpu_cache();
 CpuCacheStats cpu_cache_stats();
 
-} // namespace nrnm
+}  // namespace nrnm

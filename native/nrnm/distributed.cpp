@@ -18,10 +18,10 @@ namespace nrnm {
 
 const char *to_string(DistributedBackend backend) {
   switch (backend) {
-  case DistributedBackend::kGloo:
-    return "gloo";
-  case DistributedBackend::kNccl:
-    return "nccl";
+    case DistributedBackend::kGloo:
+      return "gloo";
+    case DistributedBackend::kNccl:
+      return "nccl";
   }
   return "unknown";
 }
@@ -52,44 +52,32 @@ std::string peers_of(int64_t rank, int64_t world) {
   out << "one of ranks ";
   bool first = true;
   for (int64_t r = 0; r < world; ++r) {
-    if (r == rank)
-      continue;
+    if (r == rank) continue;
     out << (first ? "" : ", ") << r;
     first = false;
   }
   return out.str();
 }
 
-bool is_loopback(const std::string &host) {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1";
-}
+bool is_loopback(const std::string &host) { return host == "127.0.0.1" || host == "localhost" || host == "::1"; }
 
 void check_options(const DistributedOptions &o) {
-  TORCH_CHECK(o.world_size() >= 1,
-              "distributed: world size must be >= 1 but got ", o.world_size());
-  TORCH_CHECK(o.rank() >= 0 && o.rank() < o.world_size(),
-              "distributed: rank must be in [0, ", o.world_size(), ") but got ",
-              o.rank());
-  TORCH_CHECK(o.master_port() > 0 && o.master_port() < 65536,
-              "distributed: master port must be in [1, 65535] but got ",
+  TORCH_CHECK(o.world_size() >= 1, "distributed: world size must be >= 1 but got ", o.world_size());
+  TORCH_CHECK(o.rank() >= 0 && o.rank() < o.world_size(), "distributed: rank must be in [0, ", o.world_size(),
+              ") but got ", o.rank());
+  TORCH_CHECK(o.master_port() > 0 && o.master_port() < 65536, "distributed: master port must be in [1, 65535] but got ",
               o.master_port());
-  TORCH_CHECK(o.timeout_seconds() > 0,
-              "distributed: the timeout must be > 0 seconds but got ",
-              o.timeout_seconds());
-  TORCH_CHECK(o.bucket_bytes() > 0,
-              "distributed: bucket_bytes must be > 0 but got ",
-              o.bucket_bytes());
-  TORCH_CHECK(
-      o.backend() == DistributedBackend::kGloo || NRNM_WITH_NCCL,
-      "distributed: the nccl backend needs a CUDA build of nrnm-native (this "
-      "one has no NCCL); use gloo");
+  TORCH_CHECK(o.timeout_seconds() > 0, "distributed: the timeout must be > 0 seconds but got ", o.timeout_seconds());
+  TORCH_CHECK(o.bucket_bytes() > 0, "distributed: bucket_bytes must be > 0 but got ", o.bucket_bytes());
+  TORCH_CHECK(o.backend() == DistributedBackend::kGloo || NRNM_WITH_NCCL,
+              "distributed: the nccl backend needs a CUDA build of nrnm-native (this "
+              "one has no NCCL); use gloo");
 }
 
 c10::intrusive_ptr<c10d::Store> make_store(const DistributedOptions &o) {
   c10::intrusive_ptr<c10d::Store> store;
   if (!o.store_file().empty()) {
-    store = c10::make_intrusive<c10d::FileStore>(
-        o.store_file(), static_cast<int>(o.world_size()));
+    store = c10::make_intrusive<c10d::FileStore>(o.store_file(), static_cast<int>(o.world_size()));
   } else {
     c10d::TCPStoreOptions tcp;
     tcp.port = static_cast<std::uint16_t>(o.master_port());
@@ -103,8 +91,7 @@ c10::intrusive_ptr<c10d::Store> make_store(const DistributedOptions &o) {
   return c10::make_intrusive<c10d::PrefixStore>(o.store_prefix(), store);
 }
 
-std::shared_ptr<::gloo::transport::Device>
-make_gloo_device(const DistributedOptions &o) {
+std::shared_ptr<::gloo::transport::Device> make_gloo_device(const DistributedOptions &o) {
   if (!o.interface().empty()) {
     return c10d::ProcessGroupGloo::createDeviceForInterface(o.interface());
   }
@@ -114,26 +101,23 @@ make_gloo_device(const DistributedOptions &o) {
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
-c10::intrusive_ptr<CollectiveBackend>
-make_backend(const c10::intrusive_ptr<c10d::Store> &store,
-             const DistributedOptions &o) {
+c10::intrusive_ptr<CollectiveBackend> make_backend(const c10::intrusive_ptr<c10d::Store> &store,
+                                                   const DistributedOptions &o) {
   const int rank = static_cast<int>(o.rank());
   const int world = static_cast<int>(o.world_size());
 #if NRNM_WITH_NCCL
   if (o.backend() == DistributedBackend::kNccl) {
     auto options = c10d::ProcessGroupNCCL::Options::create();
     options->timeout = timeout_of(o);
-    return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world,
-                                                       options);
+    return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world, options);
   }
 #endif
   auto options = c10d::ProcessGroupGloo::Options::create(timeout_of(o));
   options->devices.push_back(make_gloo_device(o));
-  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world,
-                                                     options);
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, options);
 }
 
-} // namespace
+}  // namespace
 
 struct DistributedGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
@@ -150,17 +134,13 @@ DistributedGroup::DistributedGroup(DistributedOptions options)
     impl_->backend = make_backend(impl_->store, o);
   } catch (const std::exception &e) {
     const std::string where = o.store_file().empty()
-                                  ? "the TCP store at " + o.master_addr() +
-                                        ":" + std::to_string(o.master_port())
+                                  ? "the TCP store at " + o.master_addr() + ":" + std::to_string(o.master_port())
                                   : "the file store " + o.store_file();
-    TORCH_CHECK(
-        false, "rank ", o.rank(), " of ", o.world_size(),
-        ": could not join the other ranks through ", where, " within ",
-        o.timeout_seconds(), " s: ", cause_of(e), ". Start all ",
-        o.world_size(),
-        " ranks with the same store (MASTER_ADDR / MASTER_PORT) and check "
-        "that ",
-        peers_of(o.rank(), o.world_size()), " started.");
+    TORCH_CHECK(false, "rank ", o.rank(), " of ", o.world_size(), ": could not join the other ranks through ", where,
+                " within ", o.timeout_seconds(), " s: ", cause_of(e), ". Start all ", o.world_size(),
+                " ranks with the same store (MASTER_ADDR / MASTER_PORT) and check "
+                "that ",
+                peers_of(o.rank(), o.world_size()), " started.");
   }
 }
 
@@ -171,53 +151,43 @@ namespace {
 // Runs one collective and waits for it; turns any failure into an error
 // that names this rank, the operation and the peers.
 template <typename Start>
-void run_collective(const DistributedOptions &o, const char *what,
-                    Start start) {
+void run_collective(const DistributedOptions &o, const char *what, Start start) {
   try {
     start()->wait();
   } catch (const std::exception &e) {
-    TORCH_CHECK(false, "rank ", o.rank(), " of ", o.world_size(), ": ", what,
-                " failed: ", cause_of(e), ". ",
-                peers_of(o.rank(), o.world_size()),
-                " stopped (crashed or killed) or did not answer within ",
+    TORCH_CHECK(false, "rank ", o.rank(), " of ", o.world_size(), ": ", what, " failed: ", cause_of(e), ". ",
+                peers_of(o.rank(), o.world_size()), " stopped (crashed or killed) or did not answer within ",
                 o.timeout_seconds(),
                 " s; training stops on every rank. The last checkpoint written "
                 "stays loadable.");
   }
 }
 
-} // namespace
+}  // namespace
 
-void DistributedGroup::broadcast_(const std::vector<at::Tensor> &tensors,
-                                  const char *what) {
+void DistributedGroup::broadcast_(const std::vector<at::Tensor> &tensors, const char *what) {
   torch::NoGradGuard no_grad;
   for (const auto &t : tensors) {
     std::vector<at::Tensor> one{t.is_contiguous() ? t : t.contiguous()};
-    run_collective(options_, what, [&] {
-      return impl_->backend->broadcast(one, c10d::BroadcastOptions{});
-    });
-    if (!one[0].is_same(t))
-      t.copy_(one[0]);
+    run_collective(options_, what, [&] { return impl_->backend->broadcast(one, c10d::BroadcastOptions{}); });
+    if (!one[0].is_same(t)) t.copy_(one[0]);
   }
 }
 
-void DistributedGroup::average_(const std::vector<at::Tensor> &tensors,
-                                const char *what) {
+void DistributedGroup::average_(const std::vector<at::Tensor> &tensors, const char *what) {
   torch::NoGradGuard no_grad;
   const auto started = std::chrono::steady_clock::now();
   // Buckets of tensors with one dtype and device, in the given order, each
   // at most bucket_bytes (a larger tensor gets a bucket of its own).
   std::vector<std::vector<at::Tensor>> buckets;
-  std::map<std::tuple<int, int, int>, size_t> open; // (dtype, device) -> bucket
+  std::map<std::tuple<int, int, int>, size_t> open;  // (dtype, device) -> bucket
   std::vector<int64_t> bytes;
   for (const auto &t : tensors) {
-    const auto key = std::make_tuple(static_cast<int>(t.scalar_type()),
-                                     static_cast<int>(t.device().type()),
+    const auto key = std::make_tuple(static_cast<int>(t.scalar_type()), static_cast<int>(t.device().type()),
                                      static_cast<int>(t.device().index()));
     const int64_t size = t.numel() * static_cast<int64_t>(t.element_size());
     auto it = open.find(key);
-    if (it == open.end() ||
-        bytes[it->second] + size > options_.bucket_bytes()) {
+    if (it == open.end() || bytes[it->second] + size > options_.bucket_bytes()) {
       open[key] = buckets.size();
       buckets.emplace_back();
       bytes.push_back(0);
@@ -230,13 +200,10 @@ void DistributedGroup::average_(const std::vector<at::Tensor> &tensors,
   for (auto &bucket : buckets) {
     std::vector<at::Tensor> flat_parts;
     flat_parts.reserve(bucket.size());
-    for (const auto &t : bucket)
-      flat_parts.push_back(t.reshape({-1}));
+    for (const auto &t : bucket) flat_parts.push_back(t.reshape({-1}));
     std::vector<at::Tensor> flat{at::cat(flat_parts)};
-    run_collective(options_, what, [&] {
-      return impl_->backend->allreduce(flat, c10d::AllreduceOptions{});
-    });
-    flat[0].div_(world); // Gloo has SUM, not AVG
+    run_collective(options_, what, [&] { return impl_->backend->allreduce(flat, c10d::AllreduceOptions{}); });
+    flat[0].div_(world);  // Gloo has SUM, not AVG
     int64_t offset = 0;
     for (auto &t : bucket) {
       const int64_t n = t.numel();
@@ -244,13 +211,10 @@ void DistributedGroup::average_(const std::vector<at::Tensor> &tensors,
       offset += n;
     }
   }
-  impl_->allreduce_ms += std::chrono::duration<double, std::milli>(
-                             std::chrono::steady_clock::now() - started)
-                             .count();
+  impl_->allreduce_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
 }
 
-std::vector<double> DistributedGroup::sum(const std::vector<double> &values,
-                                          const char *what) {
+std::vector<double> DistributedGroup::sum(const std::vector<double> &values, const char *what) {
   at::Tensor t = torch::tensor(values, torch::kDouble);
 #if NRNM_WITH_NCCL
   if (options_.backend() == DistributedBackend::kNccl) {
@@ -258,18 +222,13 @@ std::vector<double> DistributedGroup::sum(const std::vector<double> &values,
   }
 #endif
   std::vector<at::Tensor> one{t};
-  run_collective(options_, what, [&] {
-    return impl_->backend->allreduce(one, c10d::AllreduceOptions{});
-  });
+  run_collective(options_, what, [&] { return impl_->backend->allreduce(one, c10d::AllreduceOptions{}); });
   const at::Tensor host = one[0].cpu();
-  return std::vector<double>(host.data_ptr<double>(),
-                             host.data_ptr<double>() + host.numel());
+  return std::vector<double>(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
 }
 
 void DistributedGroup::barrier(const char *what) {
-  run_collective(options_, what, [&] {
-    return impl_->backend->barrier(c10d::BarrierOptions{});
-  });
+  run_collective(options_, what, [&] { return impl_->backend->barrier(c10d::BarrierOptions{}); });
 }
 
 double DistributedGroup::take_allreduce_ms() {
@@ -279,13 +238,11 @@ double DistributedGroup::take_allreduce_ms() {
 }
 
 void seed_for_rank(at::Generator &generator, int64_t rank) {
-  if (rank == 0)
-    return;
+  if (rank == 0) return;
   std::lock_guard<std::mutex> lock(generator.mutex());
   auto *cpu = at::check_generator<at::CPUGeneratorImpl>(generator);
   const uint64_t base = cpu->random64();
-  cpu->set_current_seed(base ^
-                        (static_cast<uint64_t>(rank) * 0x9E3779B97F4A7C15ULL));
+  cpu->set_current_seed(base ^ (static_cast<uint64_t>(rank) * 0x9E3779B97F4A7C15ULL));
 }
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -19,15 +19,14 @@
 namespace nrnm {
 
 enum class DistributedBackend {
-  kGloo, // CPU tensors (and CUDA tensors, slowly): every LibTorch has it
-  kNccl, // CUDA tensors, one GPU per rank: CUDA builds only
+  kGloo,  // CPU tensors (and CUDA tensors, slowly): every LibTorch has it
+  kNccl,  // CUDA tensors, one GPU per rank: CUDA builds only
 };
 
 const char *to_string(DistributedBackend backend);
 
 struct DistributedOptions {
-  DistributedOptions(int64_t rank, int64_t world_size)
-      : rank_(rank), world_size_(world_size) {}
+  DistributedOptions(int64_t rank, int64_t world_size) : rank_(rank), world_size_(world_size) {}
 
   /// This process's rank in [0, world_size).
   TORCH_ARG(int64_t, rank);
@@ -59,7 +58,7 @@ struct DistributedOptions {
 };
 
 class DistributedGroup {
-public:
+ public:
   /// Joins the other ranks; blocks until all have joined, throws after
   /// timeout_seconds otherwise.
   explicit DistributedGroup(DistributedOptions options);
@@ -85,7 +84,7 @@ public:
   /// communication cost per step).
   double take_allreduce_ms();
 
-private:
+ private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   DistributedOptions options_;
@@ -96,4 +95,4 @@ private:
 /// resume); rank 0 keeps its stream, so one process trains as before.
 void seed_for_rank(at::Generator &generator, int64_t rank);
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -24,4 +24,4 @@ class NonFiniteError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -13,15 +13,11 @@ void clear_gradients(NRNMClassifier& model) {
   }
 }
 
-} // namespace
+}  // namespace
 
-LossAndGradients loss_and_gradients(
-    NRNMClassifier& model,
-    const torch::Tensor& x,
-    const torch::Tensor& y,
-    const torch::Tensor& lengths_in) {
-  const torch::Tensor lengths =
-      checked_lengths(lengths_in, x.size(0), x.dim() > 1 ? x.size(1) : 0, "lossAndGradients");
+LossAndGradients loss_and_gradients(NRNMClassifier& model, const torch::Tensor& x, const torch::Tensor& y,
+                                    const torch::Tensor& lengths_in) {
+  const torch::Tensor lengths = checked_lengths(lengths_in, x.size(0), x.dim() > 1 ? x.size(1) : 0, "lossAndGradients");
   clear_gradients(model);
   const torch::Tensor loss = task_loss(model->forward(x, lengths), y, lengths).loss;
   loss.backward();
@@ -29,13 +25,11 @@ LossAndGradients loss_and_gradients(
   out.loss = loss.item<double>();
   for (const auto& item : model->named_parameters()) {
     const torch::Tensor& grad = item.value().grad();
-    out.gradients.emplace_back(
-        item.key(),
-        grad.defined() ? grad.to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true)
-                       : torch::zeros_like(item.value(), torch::kCPU));
+    out.gradients.emplace_back(item.key(), grad.defined() ? grad.to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true)
+                                                          : torch::zeros_like(item.value(), torch::kCPU));
   }
   clear_gradients(model);
   return out;
 }
 
-} // namespace nrnm
+}  // namespace nrnm

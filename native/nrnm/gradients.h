@@ -15,7 +15,7 @@
 namespace nrnm {
 
 struct LossAndGradients {
-  double loss = 0; // the task's loss (loss.h), mean over its targets
+  double loss = 0;  // the task's loss (loss.h), mean over its targets
   /// Every named parameter's gradient as a CPU copy, in named_parameters()
   /// order; zeros for parameters the batch did not reach.
   std::vector<std::pair<std::string, torch::Tensor>> gradients;
@@ -24,10 +24,7 @@ struct LossAndGradients {
 /// The loss (loss.h) of model(x, lengths) against the targets y (on the
 /// model's device; lengths as for NRNMClassifier::forward). Leaves no
 /// gradient on the model's parameters.
-LossAndGradients loss_and_gradients(
-    NRNMClassifier& model,
-    const torch::Tensor& x,
-    const torch::Tensor& y,
-    const torch::Tensor& lengths = {});
+LossAndGradients loss_and_gradients(NRNMClassifier& model, const torch::Tensor& x, const torch::Tensor& y,
+                                    const torch::Tensor& lengths = {});
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -26,18 +26,12 @@ class Parser {
     throw std::invalid_argument(what + " at byte " + std::to_string(at_));
   }
 
-  bool done() const {
-    return at_ >= text_.size();
-  }
+  bool done() const { return at_ >= text_.size(); }
 
-  char peek() const {
-    return done() ? '\0' : text_[at_];
-  }
+  char peek() const { return done() ? '\0' : text_[at_]; }
 
   void skip_space() {
-    while (!done() &&
-           (text_[at_] == ' ' || text_[at_] == '\t' || text_[at_] == '\n' ||
-            text_[at_] == '\r')) {
+    while (!done() && (text_[at_] == ' ' || text_[at_] == '\t' || text_[at_] == '\n' || text_[at_] == '\r')) {
       ++at_;
     }
   }
@@ -285,7 +279,7 @@ class Parser {
   size_t at_ = 0;
 };
 
-} // namespace
+}  // namespace
 
 const Value* Value::find(const std::string& key) const {
   for (const auto& item : object) {
@@ -297,8 +291,7 @@ const Value* Value::find(const std::string& key) const {
 }
 
 bool Value::is_count() const {
-  if (kind != Kind::kNumber || number_text.empty() ||
-      number_text.size() > 16) {
+  if (kind != Kind::kNumber || number_text.empty() || number_text.size() > 16) {
     return false;
   }
   for (const char c : number_text) {
@@ -306,17 +299,12 @@ bool Value::is_count() const {
       return false;
     }
   }
-  return (number_text.size() == 1 || number_text[0] != '0') &&
-      std::stoll(number_text) <= (int64_t{1} << 53);
+  return (number_text.size() == 1 || number_text[0] != '0') && std::stoll(number_text) <= (int64_t{1} << 53);
 }
 
-int64_t Value::count() const {
-  return std::stoll(number_text);
-}
+int64_t Value::count() const { return std::stoll(number_text); }
 
-Value parse(const std::string& text) {
-  return Parser(text).document();
-}
+Value parse(const std::string& text) { return Parser(text).document(); }
 
 std::string quote(const std::string& text) {
   static const char* hex = "0123456789abcdef";
@@ -338,5 +326,5 @@ std::string quote(const std::string& text) {
   return out;
 }
 
-} // namespace json
-} // namespace nrnm
+}  // namespace json
+}  // namespace nrnm

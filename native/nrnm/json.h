@@ -42,5 +42,5 @@ Value parse(const std::string& text);
 /// `text` as a JSON string literal, with quotes (control characters escaped).
 std::string quote(const std::string& text);
 
-} // namespace json
-} // namespace nrnm
+}  // namespace json
+}  // namespace nrnm

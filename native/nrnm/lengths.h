@@ -23,4 +23,4 @@ torch::Tensor checked_lengths(const torch::Tensor& lengths, int64_t B, int64_t T
 /// so that full batches take exactly the path they took without lengths.
 torch::Tensor valid_steps(const torch::Tensor& lengths, int64_t T, const torch::TensorOptions& like);
 
-} // namespace nrnm
+}  // namespace nrnm

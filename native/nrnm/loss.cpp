@@ -10,14 +10,13 @@ bool is_class_target(const torch::Tensor& y) {
 }
 
 TaskLoss task_loss(const torch::Tensor& logits_in, const torch::Tensor& y_in, const torch::Tensor& lengths) {
-  const torch::Tensor logits =
-      logits_in.scalar_type() == torch::kDouble ? logits_in : logits_in.to(torch::kFloat);
+  const torch::Tensor logits = logits_in.scalar_type() == torch::kDouble ? logits_in : logits_in.to(torch::kFloat);
   const int64_t B = logits.size(0);
   TaskLoss out;
   if (logits.dim() == 2) {
-    TORCH_CHECK(is_class_target(y_in) && y_in.dim() == 1 && y_in.size(0) == B,
-        "expected labels of shape (", B, ") holding int64 or int32 class indices for logits of shape ",
-        logits.sizes(), " (one label per sequence) but got ", y_in.sizes(), " ", y_in.scalar_type());
+    TORCH_CHECK(is_class_target(y_in) && y_in.dim() == 1 && y_in.size(0) == B, "expected labels of shape (", B,
+                ") holding int64 or int32 class indices for logits of shape ", logits.sizes(),
+                " (one label per sequence) but got ", y_in.sizes(), " ", y_in.scalar_type());
     const torch::Tensor y = y_in.to(logits.device(), torch::kLong);
     // The mean as PyTorch's cross_entropy computes it (bit for bit what the
     // trainer always took); the sum for evaluation totals.
@@ -28,24 +27,23 @@ TaskLoss task_loss(const torch::Tensor& logits_in, const torch::Tensor& y_in, co
     return out;
   }
   TORCH_CHECK(logits.dim() == 3, "expected logits of shape (batch, classes) or (batch, time, outputs) but got ",
-      logits.sizes());
+              logits.sizes());
   const int64_t T = logits.size(1);
   const int64_t C = logits.size(2);
   // valid: (B, T) bool, the steps that count
   torch::Tensor valid = torch::ones({B, T}, torch::dtype(torch::kBool));
   if (lengths.defined()) valid = torch::arange(T, torch::kLong).unsqueeze(0).lt(lengths.unsqueeze(1));
   valid = valid.to(logits.device());
-  const torch::Tensor rows = logits.reshape({B * T, C}).index({valid.reshape({B * T})}); // (N, C)
+  const torch::Tensor rows = logits.reshape({B * T, C}).index({valid.reshape({B * T})});  // (N, C)
   if (is_class_target(y_in)) {
-    TORCH_CHECK(y_in.dim() == 2 && y_in.size(0) == B && y_in.size(1) == T,
-        "expected labels of shape (", B, ", ", T, ") (one class per step) for per-step logits of shape ",
-        logits.sizes(), " but got ", y_in.sizes());
+    TORCH_CHECK(y_in.dim() == 2 && y_in.size(0) == B && y_in.size(1) == T, "expected labels of shape (", B, ", ", T,
+                ") (one class per step) for per-step logits of shape ", logits.sizes(), " but got ", y_in.sizes());
     const torch::Tensor y = y_in.to(logits.device(), torch::kLong).reshape({B * T}).index({valid.reshape({B * T})});
     out.loss_sum = at::cross_entropy_loss(rows, y, {}, at::Reduction::Sum);
     out.correct = rows.detach().argmax(1).eq(y).sum();
   } else {
-    TORCH_CHECK(y_in.is_floating_point() && y_in.dim() == 3 && y_in.size(0) == B && y_in.size(1) == T &&
-            y_in.size(2) == C,
+    TORCH_CHECK(
+        y_in.is_floating_point() && y_in.dim() == 3 && y_in.size(0) == B && y_in.size(1) == T && y_in.size(2) == C,
         "expected floating-point targets of shape (", B, ", ", T, ", ", C, ") for per-step outputs of shape ",
         logits.sizes(), " but got ", y_in.sizes(), " ", y_in.scalar_type());
     const torch::Tensor y =
@@ -60,4 +58,4 @@ TaskLoss task_loss(const torch::Tensor& logits_in, const torch::Tensor& y_in, co
   return out;
 }
 
-} // namespace nrnm
+}  // namespace nrnm

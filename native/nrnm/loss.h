@@ -21,10 +21,10 @@
 namespace nrnm {
 
 struct TaskLoss {
-  torch::Tensor loss; // (): the mean over the targets (what backward() takes)
-  torch::Tensor loss_sum; // (): the sum over the targets, for evaluation totals
-  torch::Tensor correct; // (): targets whose argmax is the label (0 for regression)
-  torch::Tensor targets; // (): targets scored: sequences, or valid steps
+  torch::Tensor loss;      // (): the mean over the targets (what backward() takes)
+  torch::Tensor loss_sum;  // (): the sum over the targets, for evaluation totals
+  torch::Tensor correct;   // (): targets whose argmax is the label (0 for regression)
+  torch::Tensor targets;   // (): targets scored: sequences, or valid steps
 };
 
 /// Checks the targets' shape and dtype against the logits (c10::Error naming
@@ -35,4 +35,4 @@ TaskLoss task_loss(const torch::Tensor& logits, const torch::Tensor& y, const to
 /// Whether y holds class indices (integer) rather than regression targets.
 bool is_class_target(const torch::Tensor& y);
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -18,8 +18,7 @@
 namespace nrnm {
 
 struct LSTMClassifierOptions {
-  LSTMClassifierOptions(int64_t input_size, int64_t classes)
-      : input_size_(input_size), classes_(classes) {}
+  LSTMClassifierOptions(int64_t input_size, int64_t classes) : input_size_(input_size), classes_(classes) {}
   /// Features per time step F (150 for two NTU skeletons).
   TORCH_ARG(int64_t, input_size);
   /// Number of classes C.
@@ -41,10 +40,10 @@ class LSTMClassifierImpl : public torch::nn::Cloneable<LSTMClassifierImpl> {
   void pretty_print(std::ostream& stream) const override;
 
   LSTMClassifierOptions options;
-  torch::nn::LSTM lstm{nullptr}; // batch_first, options.layers() layers
-  torch::nn::Linear head{nullptr}; // hidden_size -> classes
+  torch::nn::LSTM lstm{nullptr};    // batch_first, options.layers() layers
+  torch::nn::Linear head{nullptr};  // hidden_size -> classes
 };
 
 TORCH_MODULE(LSTMClassifier);
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -28,11 +28,11 @@ namespace pointwise {
 /// wherever the step runs.
 template <typename T>
 struct Zeta {
-  const T* mask = nullptr; // null: the scalar keep
+  const T* mask = nullptr;  // null: the scalar keep
   bool per_step = false;
   T keep = 1;
   int64_t B = 0, H = 0;
-  bool active = false; // false: no zoneout at all (h_t = h', c_t = c')
+  bool active = false;  // false: no zoneout at all (h_t = h', c_t = c')
 
   /// The H mask values of row b at step t; null: every element is `keep`.
   NRNM_HOST_DEVICE const T* row(int64_t t, int64_t b) const {
@@ -65,8 +65,7 @@ NRNM_HOST_DEVICE T cell_state(T f, T i, T g, T c_prev, T term) {
 
 /// h_t and c_t from o, tanh(c') and c' (zoneout against h_{t-1}, c_{t-1}).
 template <typename T>
-NRNM_HOST_DEVICE void zoneout_output(T o, T tanh_c, T c_new, T h_prev, T c_prev, T z, bool active,
-    T& h_out, T& c_out) {
+NRNM_HOST_DEVICE void zoneout_output(T o, T tanh_c, T c_new, T h_prev, T c_prev, T z, bool active, T& h_out, T& c_out) {
   if (!active) {
     h_out = o * tanh_c;
     c_out = c_new;
@@ -80,17 +79,16 @@ NRNM_HOST_DEVICE void zoneout_output(T o, T tanh_c, T c_new, T h_prev, T c_prev,
 /// Gradients of one element of one step.
 template <typename T>
 struct StepGrads {
-  T f, i, o, g; // w.r.t. the gate pre-activations
-  T term; // w.r.t. the memory term (= w.r.t. c')
-  T c_prev; // w.r.t. c_{t-1}
-  T h_prev; // w.r.t. h_{t-1} through zoneout only (W_hh's part is a GEMM)
+  T f, i, o, g;  // w.r.t. the gate pre-activations
+  T term;        // w.r.t. the memory term (= w.r.t. c')
+  T c_prev;      // w.r.t. c_{t-1}
+  T h_prev;      // w.r.t. h_{t-1} through zoneout only (W_hh's part is a GEMM)
 };
 
 /// Backward of one element: f, i, o, g are the activated gates, dh and dc
 /// the gradients of h_t and c_t.
 template <typename T>
-NRNM_HOST_DEVICE StepGrads<T> step_backward(
-    T f, T i, T o, T g, T tanh_c, T c_prev, T dh, T dc, T z, bool active) {
+NRNM_HOST_DEVICE StepGrads<T> step_backward(T f, T i, T o, T g, T tanh_c, T c_prev, T dh, T dc, T z, bool active) {
   T dh_new = dh, dc_new = dc, dh_keep = 0, dc_keep = 0;
   if (active) {
     const T rest = T(1) - z;
@@ -116,11 +114,11 @@ NRNM_HOST_DEVICE StepGrads<T> step_backward(
 /// the CPU loop or one CUDA launch works on.
 template <typename T>
 struct StepForward {
-  T* gates = nullptr; // (B, 4H) f|i|o|g: pre-activations in, activations out
+  T* gates = nullptr;  // (B, 4H) f|i|o|g: pre-activations in, activations out
   const T* c_prev = nullptr;
   const T* h_prev = nullptr;
-  const T* term = nullptr; // null: no memory term yet
-  T* tanh_c = nullptr; // tanh(c'), kept for the backward
+  const T* term = nullptr;  // null: no memory term yet
+  T* tanh_c = nullptr;      // tanh(c'), kept for the backward
   T* h_out = nullptr;
   T* c_out = nullptr;
   Zeta<T> zeta;
@@ -129,16 +127,16 @@ struct StepForward {
 
 template <typename T>
 struct StepBackward {
-  const T* acts = nullptr; // (B, 4H) activated gates of the step
+  const T* acts = nullptr;  // (B, 4H) activated gates of the step
   const T* tanh_c = nullptr;
   const T* c_prev = nullptr;
-  const T* dh_output = nullptr; // gradient of h_t as an output of the segment; null: 0
-  const T* dh = nullptr; // gradient of h_t from step t+1 (or the next segment)
-  const T* dc = nullptr; // gradient of c_t
-  T* dgates = nullptr; // (B, 4H)
-  T* dterm = nullptr; // null: no memory term
+  const T* dh_output = nullptr;  // gradient of h_t as an output of the segment; null: 0
+  const T* dh = nullptr;         // gradient of h_t from step t+1 (or the next segment)
+  const T* dc = nullptr;         // gradient of c_t
+  T* dgates = nullptr;           // (B, 4H)
+  T* dterm = nullptr;            // null: no memory term
   T* dc_prev = nullptr;
-  T* dh_prev = nullptr; // zoneout part only
+  T* dh_prev = nullptr;  // zoneout part only
   Zeta<T> zeta;
   int64_t t = 0, B = 0, H = 0;
 };
@@ -163,8 +161,7 @@ NRNM_HOST_DEVICE void step_forward_element(const StepForward<T>& a, int64_t b, i
   const T c_new = cell_state(f, i, g, c_prev, a.term != nullptr ? a.term[e] : T(0));
   const T tanh_c = tanh_of(c_new);
   a.tanh_c[e] = tanh_c;
-  zoneout_output(o, tanh_c, c_new, a.h_prev[e], c_prev, a.zeta.at(a.t, b, j), a.zeta.active,
-      a.h_out[e], a.c_out[e]);
+  zoneout_output(o, tanh_c, c_new, a.h_prev[e], c_prev, a.zeta.at(a.t, b, j), a.zeta.active, a.h_out[e], a.c_out[e]);
 }
 
 /// The backward of the elements [j0, j1) of row b, shared by the CPU loop
@@ -192,8 +189,8 @@ NRNM_HOST_DEVICE void step_backward_row(const StepBackward<T>& a, int64_t b, int
   T* dh_prev = a.dh_prev + b * H;
   for (int64_t j = j0; j < j1; ++j) {
     const T dh_total = dh_output != nullptr ? dh[j] + dh_output[j] : dh[j];
-    const StepGrads<T> grads = step_backward(f[j], i[j], o[j], g[j], tanh_c[j], c_prev[j],
-        dh_total, dc[j], zeta != nullptr ? zeta[j] : a.zeta.keep, a.zeta.active);
+    const StepGrads<T> grads = step_backward(f[j], i[j], o[j], g[j], tanh_c[j], c_prev[j], dh_total, dc[j],
+                                             zeta != nullptr ? zeta[j] : a.zeta.keep, a.zeta.active);
     df[j] = grads.f;
     di[j] = grads.i;
     d_o[j] = grads.o;
@@ -204,5 +201,5 @@ NRNM_HOST_DEVICE void step_backward_row(const StepBackward<T>& a, int64_t b, int
   }
 }
 
-} // namespace pointwise
-} // namespace nrnm
+}  // namespace pointwise
+}  // namespace nrnm

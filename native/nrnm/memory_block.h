@@ -58,8 +58,8 @@ struct MemoryBlockOptions {
 /// The input side of an update, which depends on the layer input only and
 /// can therefore be computed for all the updates of a sequence at once.
 struct MemoryInput {
-  torch::Tensor token; // e = a W_p + b_p: (..., H)
-  torch::Tensor gate; // e W_ig + b_ig: (..., 2H)
+  torch::Tensor token;  // e = a W_p + b_p: (..., H)
+  torch::Tensor gate;   // e W_ig + b_ig: (..., 2H)
 };
 
 class MemoryBlockImpl : public torch::nn::Cloneable<MemoryBlockImpl> {
@@ -77,33 +77,27 @@ class MemoryBlockImpl : public torch::nn::Cloneable<MemoryBlockImpl> {
 
   /// One update from a projected input: input (B, H) / (B, 2H), memory M
   /// (B, n, H) as carried, hidden_tokens (B, n, H) -> M_new (B, n, H).
-  torch::Tensor update(
-      const MemoryInput& input,
-      const torch::Tensor& memory,
-      const torch::Tensor& hidden_tokens);
+  torch::Tensor update(const MemoryInput& input, const torch::Tensor& memory, const torch::Tensor& hidden_tokens);
 
   /// update(project_input(a), memory, hidden_tokens) with a: (B, n * d).
-  torch::Tensor forward(
-      const torch::Tensor& a,
-      const torch::Tensor& memory,
-      const torch::Tensor& hidden_tokens);
+  torch::Tensor forward(const torch::Tensor& a, const torch::Tensor& memory, const torch::Tensor& hidden_tokens);
 
   /// Prints `MemoryBlock(6, 8, slots=2, heads=4)`.
   void pretty_print(std::ostream& stream) const override;
 
   MemoryBlockOptions options;
 
-  torch::Tensor forget_bias; // () scalar, added to the forget gate
-  torch::Tensor input_bias; // () scalar, added to the input gate
-  torch::nn::Linear qkv_projector{nullptr}; // H -> 3H (attention 'self')
-  torch::nn::LayerNorm qkv_layernorm{nullptr}; // over (n+1, 3H) (attention 'self')
-  torch::nn::Linear linear_transform{nullptr}; // (n+1)H -> (n+1)H (attention 'linear')
-  torch::nn::ModuleList attention_mlp{nullptr}; // [0]: the shared Linear H -> H
-  torch::nn::LayerNorm attended_memory_layernorm{nullptr}; // over (n+1, H)
-  torch::nn::LayerNorm attended_memory_layernorm2{nullptr}; // over (n+1, H)
-  torch::nn::Linear input_projector{nullptr}; // n * d -> H
-  torch::nn::Linear input_gate_projector{nullptr}; // H -> 2H
-  torch::nn::Linear memory_gate_projector{nullptr}; // H -> 2H
+  torch::Tensor forget_bias;                                 // () scalar, added to the forget gate
+  torch::Tensor input_bias;                                  // () scalar, added to the input gate
+  torch::nn::Linear qkv_projector{nullptr};                  // H -> 3H (attention 'self')
+  torch::nn::LayerNorm qkv_layernorm{nullptr};               // over (n+1, 3H) (attention 'self')
+  torch::nn::Linear linear_transform{nullptr};               // (n+1)H -> (n+1)H (attention 'linear')
+  torch::nn::ModuleList attention_mlp{nullptr};              // [0]: the shared Linear H -> H
+  torch::nn::LayerNorm attended_memory_layernorm{nullptr};   // over (n+1, H)
+  torch::nn::LayerNorm attended_memory_layernorm2{nullptr};  // over (n+1, H)
+  torch::nn::Linear input_projector{nullptr};                // n * d -> H
+  torch::nn::Linear input_gate_projector{nullptr};           // H -> 2H
+  torch::nn::Linear memory_gate_projector{nullptr};          // H -> 2H
 
  private:
   /// tokens (B, n+1, H) -> multi-head self-attention (B, n+1, H).
@@ -112,4 +106,4 @@ class MemoryBlockImpl : public torch::nn::Cloneable<MemoryBlockImpl> {
 
 TORCH_MODULE(MemoryBlock);
 
-} // namespace nrnm
+}  // namespace nrnm

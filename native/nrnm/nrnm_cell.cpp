@@ -6,14 +6,9 @@
 
 namespace nrnm {
 
-NRNMCellImpl::NRNMCellImpl(NRNMCellOptions options_)
-    : options(std::move(options_)) {
-  reset();
-}
+NRNMCellImpl::NRNMCellImpl(NRNMCellOptions options_) : options(std::move(options_)) { reset(); }
 
-int64_t NRNMCellImpl::slots() const {
-  return options.block_length() / options.stride();
-}
+int64_t NRNMCellImpl::slots() const { return options.block_length() / options.stride(); }
 
 int64_t NRNMCellImpl::gates() const {
   switch (options.backbone()) {
@@ -30,14 +25,11 @@ int64_t NRNMCellImpl::gates() const {
 void NRNMCellImpl::reset() {
   const int64_t d = options.input_size();
   const int64_t H = options.hidden_size();
-  TORCH_CHECK(d > 0 && H > 0 && options.block_length() > 0 &&
-          options.stride() > 0,
-      "NRNMCell: sizes must be positive (got input ", d, ", hidden ", H,
-      ", blockLength ", options.block_length(), ", stride ", options.stride(),
-      ")");
-  TORCH_CHECK(options.block_length() % options.stride() == 0,
-      "NRNMCell: stride must divide blockLength (got ", options.block_length(),
-      " and ", options.stride(), ")");
+  TORCH_CHECK(d > 0 && H > 0 && options.block_length() > 0 && options.stride() > 0,
+              "NRNMCell: sizes must be positive (got input ", d, ", hidden ", H, ", blockLength ",
+              options.block_length(), ", stride ", options.stride(), ")");
+  TORCH_CHECK(options.block_length() % options.stride() == 0, "NRNMCell: stride must divide blockLength (got ",
+              options.block_length(), " and ", options.stride(), ")");
   const int64_t nH = slots() * H;
 
   // Registration order follows the official state_dict.
@@ -54,14 +46,12 @@ void NRNMCellImpl::reset() {
   } else {
     bias_hh = torch::Tensor();
   }
-  MC = register_module("MC",
-      MemoryBlock(MemoryBlockOptions(d, H, slots())
-                      .heads(options.heads())
-                      .init(options.init())
-                      .attention(options.attention())));
+  MC = register_module("MC", MemoryBlock(MemoryBlockOptions(d, H, slots())
+                                             .heads(options.heads())
+                                             .init(options.init())
+                                             .attention(options.attention())));
   if (options.input_aggregation() == InputAggregation::kDilated) {
-    aggregation = register_module(
-        DilatedAggregationImpl::official_name(d), DilatedAggregation(d));
+    aggregation = register_module(DilatedAggregationImpl::official_name(d), DilatedAggregation(d));
   } else {
     aggregation = DilatedAggregation(nullptr);
   }
@@ -82,15 +72,14 @@ void NRNMCellImpl::reset_parameters(InitScheme init, at::Generator& generator) {
     }
     return;
   }
-  for (auto* recurrent : {&weight_ih, &weight_hh, &weight_memh, &weight_memt,
-           &weight_memi, &bias, &mem_bias, &bias_hh}) {
-    if (!recurrent->defined()) continue; // bias_hh: GRU only
+  for (auto* recurrent :
+       {&weight_ih, &weight_hh, &weight_memh, &weight_memt, &weight_memi, &bias, &mem_bias, &bias_hh}) {
+    if (!recurrent->defined()) continue;  // bias_hh: GRU only
     uniform_init_(*recurrent, -bound, bound, generator);
   }
   MC->reset_parameters(init, generator);
   if (aggregation) {
-    linear_default_init_(
-        aggregation->linear->weight, aggregation->linear->bias, generator);
+    linear_default_init_(aggregation->linear->weight, aggregation->linear->bias, generator);
   }
 }
 
@@ -98,35 +87,31 @@ torch::Tensor NRNMCellImpl::input_gates(const torch::Tensor& x) {
   const int64_t T = x.size(0);
   const int64_t B = x.size(1);
   // (T * B, d) x [d, 4H] -> (T, B, 4H)
-  return torch::addmm(bias, x.reshape({T * B, x.size(2)}), weight_ih)
-      .view({T, B, weight_ih.size(1)});
+  return torch::addmm(bias, x.reshape({T * B, x.size(2)}), weight_ih).view({T, B, weight_ih.size(1)});
 }
 
 torch::Tensor NRNMCellImpl::memory_input_gates(const torch::Tensor& x) {
   const int64_t T = x.size(0);
   const int64_t B = x.size(1);
   // (T * B, d) x [d, nH] -> (T, B, nH)
-  return torch::addmm(mem_bias, x.reshape({T * B, x.size(2)}), weight_memi)
-      .view({T, B, weight_memi.size(1)});
+  return torch::addmm(mem_bias, x.reshape({T * B, x.size(2)}), weight_memi).view({T, B, weight_memi.size(1)});
 }
 
-torch::Tensor NRNMCellImpl::aggregate(
-    const torch::Tensor& u, const torch::Tensor& keep_mask) {
+torch::Tensor NRNMCellImpl::aggregate(const torch::Tensor& u, const torch::Tensor& keep_mask) {
   if (options.input_aggregation() == InputAggregation::kStrided) {
-    return u; // (U, B, n * d)
+    return u;  // (U, B, n * d)
   }
-  return aggregation->forward(u, keep_mask); // (U, B, 2d)
+  return aggregation->forward(u, keep_mask);  // (U, B, 2d)
 }
 
 MemoryReadout NRNMCellImpl::read_memory(const torch::Tensor& memory) {
   MemoryReadout readout;
-  readout.m = memory.reshape({memory.size(0), -1}); // (B, nH)
-  readout.m_hidden = readout.m.mm(weight_memh); // (B, nH)
+  readout.m = memory.reshape({memory.size(0), -1});  // (B, nH)
+  readout.m_hidden = readout.m.mm(weight_memh);      // (B, nH)
   return readout;
 }
 
-torch::Tensor NRNMCellImpl::memory_terms(
-    const torch::Tensor& x_memory_gates, const MemoryReadout& memory) {
+torch::Tensor NRNMCellImpl::memory_terms(const torch::Tensor& x_memory_gates, const MemoryReadout& memory) {
   const int64_t S = x_memory_gates.size(0);
   const int64_t B = x_memory_gates.size(1);
   const int64_t nH = weight_memt.size(0);
@@ -137,11 +122,10 @@ torch::Tensor NRNMCellImpl::memory_terms(
 }
 
 void NRNMCellImpl::pretty_print(std::ostream& stream) const {
-  stream << "NRNMCell(" << options.input_size() << ", "
-         << options.hidden_size() << ", k=" << options.block_length()
+  stream << "NRNMCell(" << options.input_size() << ", " << options.hidden_size() << ", k=" << options.block_length()
          << ", s=" << options.stride();
   if (options.backbone() != Backbone::kLSTM) stream << ", " << to_string(options.backbone());
   stream << ")";
 }
 
-} // namespace nrnm
+}  // namespace nrnm

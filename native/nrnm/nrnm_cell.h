@@ -36,8 +36,7 @@
 namespace nrnm {
 
 struct NRNMCellOptions {
-  NRNMCellOptions(int64_t input_size, int64_t hidden_size)
-      : input_size_(input_size), hidden_size_(hidden_size) {}
+  NRNMCellOptions(int64_t input_size, int64_t hidden_size) : input_size_(input_size), hidden_size_(hidden_size) {}
   /// d: width of the layer input x_t.
   TORCH_ARG(int64_t, input_size);
   /// H: width of h, c and of a memory slot.
@@ -60,8 +59,8 @@ struct NRNMCellOptions {
 
 /// The memory as the LSTM step reads it, refreshed at each memory update.
 struct MemoryReadout {
-  torch::Tensor m; // vec(M_new): (B, nH), slot-major, not dropped out
-  torch::Tensor m_hidden; // m W_mh: (B, nH)
+  torch::Tensor m;         // vec(M_new): (B, nH), slot-major, not dropped out
+  torch::Tensor m_hidden;  // m W_mh: (B, nH)
 };
 
 class NRNMCellImpl : public torch::nn::Cloneable<NRNMCellImpl> {
@@ -93,22 +92,21 @@ class NRNMCellImpl : public torch::nn::Cloneable<NRNMCellImpl> {
   /// x_memory_gates (S, B, nH) from memory_input_gates, `memory` the last
   /// readout -> term_t = (sigmoid(x_memory_gates_t + m W_mh) * m) W_mt:
   /// (S, B, H).
-  torch::Tensor memory_terms(
-      const torch::Tensor& x_memory_gates, const MemoryReadout& memory);
+  torch::Tensor memory_terms(const torch::Tensor& x_memory_gates, const MemoryReadout& memory);
 
   /// Prints `NRNMCell(150, 512, k=10, s=5)`.
   void pretty_print(std::ostream& stream) const override;
 
   NRNMCellOptions options;
 
-  torch::Tensor weight_ih; // [d, gates H]: 4H LSTM, 3H GRU, H RNN
-  torch::Tensor weight_hh; // [H, gates H]
-  torch::Tensor weight_memh; // [nH, nH]
-  torch::Tensor weight_memt; // [nH, H]
-  torch::Tensor weight_memi; // [d, nH]
-  torch::Tensor bias; // [gates H]
-  torch::Tensor mem_bias; // [nH]
-  torch::Tensor bias_hh; // [3H], GRU only: b_hh inside r * (h W_hn + b_hn)
+  torch::Tensor weight_ih;    // [d, gates H]: 4H LSTM, 3H GRU, H RNN
+  torch::Tensor weight_hh;    // [H, gates H]
+  torch::Tensor weight_memh;  // [nH, nH]
+  torch::Tensor weight_memt;  // [nH, H]
+  torch::Tensor weight_memi;  // [d, nH]
+  torch::Tensor bias;         // [gates H]
+  torch::Tensor mem_bias;     // [nH]
+  torch::Tensor bias_hh;      // [3H], GRU only: b_hh inside r * (h W_hn + b_hn)
   MemoryBlock MC{nullptr};
   /// Dilated only; registered as linear1 (d == 150) or linear2.
   DilatedAggregation aggregation{nullptr};
@@ -116,4 +114,4 @@ class NRNMCellImpl : public torch::nn::Cloneable<NRNMCellImpl> {
 
 TORCH_MODULE(NRNMCell);
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -28,18 +28,18 @@ namespace nrnm {
 /// asked for (tensors detached, on the model's device).
 struct NRNMTrace {
   struct Update {
-    int64_t step = 0; // t, the step before whose LSTM step the memory updated
-    std::vector<int64_t> hidden_token_steps; // j of the tokens h_j, newest first
-    std::vector<int64_t> input_steps; // j of the inputs x_j aggregated, in order
-    torch::Tensor hidden_tokens; // (B, n, H)
-    torch::Tensor memory_before; // (B, n, H): M as carried into the update
-    torch::Tensor memory_after; // (B, n, H): M_new, also read as m
-    torch::Tensor memory_carried; // (B, n, H): M_new after memory dropout
+    int64_t step = 0;                         // t, the step before whose LSTM step the memory updated
+    std::vector<int64_t> hidden_token_steps;  // j of the tokens h_j, newest first
+    std::vector<int64_t> input_steps;         // j of the inputs x_j aggregated, in order
+    torch::Tensor hidden_tokens;              // (B, n, H)
+    torch::Tensor memory_before;              // (B, n, H): M as carried into the update
+    torch::Tensor memory_after;               // (B, n, H): M_new, also read as m
+    torch::Tensor memory_carried;             // (B, n, H): M_new after memory dropout
   };
   struct Layer {
     std::vector<Update> updates;
-    torch::Tensor outputs; // (T, B, H): h_0 .. h_{T-1} after zoneout
-    torch::Tensor zoneout_mask; // training: (1, H) shared or (T, B, H) per-step
+    torch::Tensor outputs;       // (T, B, H): h_0 .. h_{T-1} after zoneout
+    torch::Tensor zoneout_mask;  // training: (1, H) shared or (T, B, H) per-step
   };
   std::vector<Layer> layers;
 };
@@ -60,30 +60,21 @@ class NRNMNetworkImpl : public torch::nn::Cloneable<NRNMNetworkImpl> {
   /// steps inside each sequence: at the others the state is kept (zeta = 0)
   /// and the memory is not updated, so h at T-1 is h at the sequence's last
   /// step and the outputs past its end repeat that h.
-  torch::Tensor forward(
-      const torch::Tensor& x,
-      at::Generator& generator,
-      NRNMTrace* trace = nullptr,
-      torch::Tensor* last_h = nullptr,
-      const torch::Tensor& valid = {});
+  torch::Tensor forward(const torch::Tensor& x, at::Generator& generator, NRNMTrace* trace = nullptr,
+                        torch::Tensor* last_h = nullptr, const torch::Tensor& valid = {});
 
   /// Prints `NRNMNetwork(150, 512, layers=2, k=10, s=5, heads=4, dilated)`.
   void pretty_print(std::ostream& stream) const override;
 
   NRNMOptions options;
-  std::vector<NRNMCell> cells; // registered as cell_0, cell_1, ...
+  std::vector<NRNMCell> cells;  // registered as cell_0, cell_1, ...
 
  private:
   /// One layer over its whole input x: (T, B, d) -> (T, B, H).
-  torch::Tensor run_layer(
-      NRNMCell& cell,
-      const torch::Tensor& x,
-      at::Generator& generator,
-      NRNMTrace::Layer* trace,
-      torch::Tensor* last_h,
-      const torch::Tensor& valid);
+  torch::Tensor run_layer(NRNMCell& cell, const torch::Tensor& x, at::Generator& generator, NRNMTrace::Layer* trace,
+                          torch::Tensor* last_h, const torch::Tensor& valid);
 };
 
 TORCH_MODULE(NRNMNetwork);
 
-} // namespace nrnm
+}  // namespace nrnm

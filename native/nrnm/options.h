@@ -13,48 +13,48 @@ namespace nrnm {
 
 /// How the input vector a_t of a memory update is built from the layer input.
 enum class InputAggregation {
-  kDilated, // official: ELU(Dropout(x_{t-5..t-1}, x_p, x_{p+3}, x_t) W_a + b_a)
-  kStrided, // concat(x_{t-s}, x_{t-2s}, ..., x_{t-ns})
+  kDilated,  // official: ELU(Dropout(x_{t-5..t-1}, x_p, x_{p+3}, x_t) W_a + b_a)
+  kStrided,  // concat(x_{t-s}, x_{t-2s}, ..., x_{t-ns})
 };
 
 enum class ZoneoutMode {
-  kShared, // official: one Bernoulli mask (H) per layer and forward call
-  kPerStep, // standard zoneout: a fresh (B, H) mask at every step
+  kShared,   // official: one Bernoulli mask (H) per layer and forward call
+  kPerStep,  // standard zoneout: a fresh (B, H) mask at every step
 };
 
 enum class MemoryDropoutMode {
-  kShared, // official: one (n, H) mask per update, shared by the batch
-  kPerSample, // a (B, n, H) mask per update
+  kShared,     // official: one (n, H) mask per update, shared by the batch
+  kPerSample,  // a (B, n, H) mask per update
 };
 
 enum class InitScheme {
-  kOfficial, // every NRNM tensor ~ U(-1/sqrt(H), 1/sqrt(H))
-  kStandard, // LayerNorm 1/0, gate biases 1/0, Linear defaults
+  kOfficial,  // every NRNM tensor ~ U(-1/sqrt(H), 1/sqrt(H))
+  kStandard,  // LayerNorm 1/0, gate biases 1/0, Linear defaults
 };
 
 enum class HeadKind {
-  kLinearElu, // official: logits = ELU(h W_o + b_o)
-  kLinear, // logits = h W_o + b_o
+  kLinearElu,  // official: logits = ELU(h W_o + b_o)
+  kLinear,     // logits = h W_o + b_o
 };
 
 /// The recurrent backbone the memory refines (backbone_recurrence.h).
 enum class Backbone {
-  kLSTM, // official: the memory term is added to the cell state c
-  kGRU, // the memory term is added to the new state h' (PyTorch GRU gates)
-  kRNN, // the memory term is added to h' = tanh(x W_ih + h W_hh + b)
+  kLSTM,  // official: the memory term is added to the cell state c
+  kGRU,   // the memory term is added to the new state h' (PyTorch GRU gates)
+  kRNN,   // the memory term is added to h' = tanh(x W_ih + h W_hh + b)
 };
 
 /// What the network predicts (loss.h computes the matching loss).
 enum class Task {
-  kClassifySequence, // official: logits (B, C) at each sequence's last step
-  kClassifySteps, // logits (B, T, C) at every step, cross-entropy per valid step
-  kRegressSteps, // values (B, T, C) at every step, squared error per valid step
+  kClassifySequence,  // official: logits (B, C) at each sequence's last step
+  kClassifySteps,     // logits (B, T, C) at every step, cross-entropy per valid step
+  kRegressSteps,      // values (B, T, C) at every step, squared error per valid step
 };
 
 /// What stands in the memory block where the official code attends.
 enum class AttentionKind {
-  kSelf, // official: multi-head self-attention over the n + 1 tokens
-  kLinear, // "NRNM w/o SA" (the papers' ablation): one Linear over the tokens
+  kSelf,    // official: multi-head self-attention over the n + 1 tokens
+  kLinear,  // "NRNM w/o SA" (the papers' ablation): one Linear over the tokens
 };
 
 /// The names the user sees ("dilated", "per-step", "linear-elu", ...).
@@ -114,4 +114,4 @@ struct NRNMOptions {
 /// camelCase of the JavaScript API), what is expected and the value received.
 void validate(const NRNMOptions& options);
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -8,15 +8,10 @@
 
 namespace nrnm {
 
-at::Generator make_generator(uint64_t seed) {
-  return at::make_generator<at::CPUGeneratorImpl>(seed);
-}
+at::Generator make_generator(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
 
-at::Tensor bernoulli_mask(
-    at::IntArrayRef shape,
-    double keep,
-    at::Generator& generator,
-    const c10::TensorOptions& options) {
+at::Tensor bernoulli_mask(at::IntArrayRef shape, double keep, at::Generator& generator,
+                          const c10::TensorOptions& options) {
   // Uniform draws compared with `keep` give the same mask on every build
   // (bernoulli_ takes an MKL path on some); bool keeps the transfer small.
   at::Tensor draws = at::empty(shape, at::TensorOptions().dtype(at::kDouble));
@@ -29,8 +24,7 @@ void uniform_init_(at::Tensor tensor, double low, double high, at::Generator& ge
   // Always float32 draws on the CPU (the same stream whatever the target),
   // straight into the tensor when it is a CPU float32 one (the usual case:
   // modules are built on the CPU in float32).
-  if (tensor.device().is_cpu() && tensor.scalar_type() == at::kFloat &&
-      tensor.is_contiguous()) {
+  if (tensor.device().is_cpu() && tensor.scalar_type() == at::kFloat && tensor.is_contiguous()) {
     tensor.uniform_(low, high, generator);
     return;
   }
@@ -52,4 +46,4 @@ void linear_default_init_(at::Tensor weight, at::Tensor bias, at::Generator& gen
   }
 }
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -17,11 +17,8 @@ at::Generator make_generator(uint64_t seed);
 
 /// A {0, 1} mask, each entry 1 with probability `keep`, drawn on the CPU and
 /// returned with `options` (dtype and device). Travels to the device as bytes.
-at::Tensor bernoulli_mask(
-    at::IntArrayRef shape,
-    double keep,
-    at::Generator& generator,
-    const c10::TensorOptions& options);
+at::Tensor bernoulli_mask(at::IntArrayRef shape, double keep, at::Generator& generator,
+                          const c10::TensorOptions& options);
 
 /// Overwrites `tensor` (any dtype and device, outside autograd) with
 /// U(low, high) drawn on the CPU in float32.
@@ -34,4 +31,4 @@ void constant_init_(at::Tensor tensor, double value);
 /// [out, in] and the bias alike (kaiming_uniform_ with a = sqrt(5)).
 void linear_default_init_(at::Tensor weight, at::Tensor bias, at::Generator& generator);
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -33,9 +33,7 @@ std::atomic<bool> fused_enabled{fused_by_default()};
 
 // Rows of a (B, H) loop per parallel chunk: ATen's grain (32768 elements),
 // so the small sizes of a recurrence stay on one thread.
-int64_t row_grain(int64_t H) {
-  return std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(H, 1));
-}
+int64_t row_grain(int64_t H) { return std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(H, 1)); }
 
 template <typename scalar_t>
 pointwise::Zeta<scalar_t> make_zeta(const torch::Tensor& mask, double keep, int64_t B, int64_t H) {
@@ -59,8 +57,8 @@ scalar_t* ptr(const torch::Tensor& t) {
 // One forward step on the CPU: the activations and tanh(c') through ATen's
 // vectorised ops, the rest in two loops over the rows.
 template <typename scalar_t>
-void step_forward_cpu(const pointwise::StepForward<scalar_t>& a, const torch::Tensor& gates,
-    torch::Tensor tanh_c, const torch::Tensor& c_new) {
+void step_forward_cpu(const pointwise::StepForward<scalar_t>& a, const torch::Tensor& gates, torch::Tensor tanh_c,
+                      const torch::Tensor& c_new) {
   const int64_t H = a.H;
   gates.narrow(1, 0, 3 * H).sigmoid_();
   gates.narrow(1, 3 * H, H).tanh_();
@@ -77,7 +75,7 @@ void step_forward_cpu(const pointwise::StepForward<scalar_t>& a, const torch::Te
       }
     }
   });
-  at::tanh_out(tanh_c, c_new); // tanh_c: a handle to the step's slice of the buffer
+  at::tanh_out(tanh_c, c_new);  // tanh_c: a handle to the step's slice of the buffer
   at::parallel_for(0, a.B, row_grain(H), [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
       const scalar_t* o = a.gates + b * 4 * H + 2 * H;
@@ -86,10 +84,10 @@ void step_forward_cpu(const pointwise::StepForward<scalar_t>& a, const torch::Te
       const scalar_t* c_prev = a.c_prev + b * H;
       const scalar_t* zeta = a.zeta.row(a.t, b);
       scalar_t* h = a.h_out + b * H;
-      scalar_t* c = a.c_out + b * H; // c' on entry, c_t on exit
+      scalar_t* c = a.c_out + b * H;  // c' on entry, c_t on exit
       for (int64_t j = 0; j < H; ++j) {
-        pointwise::zoneout_output(o[j], tanh_c[j], c[j], h_prev[j], c_prev[j],
-            zeta != nullptr ? zeta[j] : a.zeta.keep, a.zeta.active, h[j], c[j]);
+        pointwise::zoneout_output(o[j], tanh_c[j], c[j], h_prev[j], c_prev[j], zeta != nullptr ? zeta[j] : a.zeta.keep,
+                                  a.zeta.active, h[j], c[j]);
       }
     }
   });
@@ -105,15 +103,13 @@ void step_backward_cpu(const pointwise::StepBackward<scalar_t>& a) {
 }
 
 #ifdef NRNM_WITH_CUDA
-void* current_stream(const torch::Tensor& on) {
-  return c10::cuda::getCurrentCUDAStream(on.device().index()).stream();
-}
+void* current_stream(const torch::Tensor& on) { return c10::cuda::getCurrentCUDAStream(on.device().index()).stream(); }
 #endif
 
 // The pointwise part of a step where its tensors live.
 template <typename scalar_t>
-void step_forward(const pointwise::StepForward<scalar_t>& a, const torch::Tensor& gates,
-    const torch::Tensor& tanh_c, const torch::Tensor& c_new) {
+void step_forward(const pointwise::StepForward<scalar_t>& a, const torch::Tensor& gates, const torch::Tensor& tanh_c,
+                  const torch::Tensor& c_new) {
 #ifdef NRNM_WITH_CUDA
   if (gates.is_cuda()) return cuda::launch_step_forward(a, current_stream(gates));
 #endif
@@ -135,23 +131,23 @@ class LstmSegmentFunction : public torch::autograd::Function<LstmSegmentFunction
  public:
   // Function::apply cannot take undefined tensors: an absent `terms` or
   // `mask` arrives as an empty tensor.
-  static variable_list forward(AutogradContext* ctx, const torch::Tensor& x_gates,
-      const torch::Tensor& terms_in, const torch::Tensor& h0, const torch::Tensor& c0,
-      const torch::Tensor& weight_hh, const torch::Tensor& mask_in, double keep) {
+  static variable_list forward(AutogradContext* ctx, const torch::Tensor& x_gates, const torch::Tensor& terms_in,
+                               const torch::Tensor& h0, const torch::Tensor& c0, const torch::Tensor& weight_hh,
+                               const torch::Tensor& mask_in, double keep) {
     const torch::Tensor terms = terms_in.numel() > 0 ? terms_in : torch::Tensor();
     const torch::Tensor mask = mask_in.numel() > 0 ? mask_in : torch::Tensor();
     const int64_t S = x_gates.size(0);
     const int64_t B = x_gates.size(1);
     const int64_t H = h0.size(1);
-    const c10::OptionalDeviceGuard device_guard(x_gates.device()); // kernels launch on the current device
+    const c10::OptionalDeviceGuard device_guard(x_gates.device());  // kernels launch on the current device
     const torch::Tensor h0c = h0.contiguous();
     const torch::Tensor c0c = c0.contiguous();
     const torch::Tensor termsc = terms.defined() ? terms.contiguous() : terms;
     const torch::Tensor maskc = mask.defined() ? mask.contiguous() : mask;
-    torch::Tensor acts = torch::empty({S, B, 4 * H}, x_gates.options()); // sigmoid f|i|o, tanh g
-    torch::Tensor tanh_c = torch::empty({S, B, H}, x_gates.options()); // tanh(c')
-    torch::Tensor hs = torch::empty({S, B, H}, x_gates.options()); // h_t
-    torch::Tensor cs = torch::empty({S, B, H}, x_gates.options()); // c_t
+    torch::Tensor acts = torch::empty({S, B, 4 * H}, x_gates.options());  // sigmoid f|i|o, tanh g
+    torch::Tensor tanh_c = torch::empty({S, B, H}, x_gates.options());    // tanh(c')
+    torch::Tensor hs = torch::empty({S, B, H}, x_gates.options());        // h_t
+    torch::Tensor cs = torch::empty({S, B, H}, x_gates.options());        // c_t
 
     AT_DISPATCH_FLOATING_TYPES(x_gates.scalar_type(), "lstm_segment_forward", [&] {
       pointwise::StepForward<scalar_t> step;
@@ -161,7 +157,7 @@ class LstmSegmentFunction : public torch::autograd::Function<LstmSegmentFunction
       torch::Tensor h = h0c;
       torch::Tensor c = c0c;
       for (int64_t t = 0; t < S; ++t) {
-        torch::Tensor gates = acts[t]; // (B, 4H)
+        torch::Tensor gates = acts[t];  // (B, 4H)
         at::addmm_out(gates, x_gates[t], h, weight_hh);
         const torch::Tensor c_t = cs[t];
         const torch::Tensor h_t = hs[t];
@@ -213,15 +209,15 @@ class LstmSegmentFunction : public torch::autograd::Function<LstmSegmentFunction
     const torch::Tensor dhs = grads[0].defined() ? grads[0].contiguous() : torch::Tensor();
     // dh: gradient of h_t from outside the outputs (the next segment), then
     // from step t+1 through W_hh and zoneout; dc likewise.
-    torch::Tensor dh = grads[1].defined() ? grads[1].clone(at::MemoryFormat::Contiguous)
-                                          : torch::zeros({B, H}, hs.options());
-    torch::Tensor dc = grads[2].defined() ? grads[2].clone(at::MemoryFormat::Contiguous)
-                                          : torch::zeros({B, H}, hs.options());
+    torch::Tensor dh =
+        grads[1].defined() ? grads[1].clone(at::MemoryFormat::Contiguous) : torch::zeros({B, H}, hs.options());
+    torch::Tensor dc =
+        grads[2].defined() ? grads[2].clone(at::MemoryFormat::Contiguous) : torch::zeros({B, H}, hs.options());
     torch::Tensor dgates = torch::empty({S, B, 4 * H}, hs.options());
     torch::Tensor dterms = has_terms ? torch::empty({S, B, H}, hs.options()) : torch::Tensor();
     torch::Tensor dc_prev = torch::empty({B, H}, hs.options());
     torch::Tensor dh_prev = torch::empty({B, H}, hs.options());
-    const torch::Tensor weight_t = weight_hh.t(); // [4H, H]
+    const torch::Tensor weight_t = weight_hh.t();  // [4H, H]
 
     AT_DISPATCH_FLOATING_TYPES(hs.scalar_type(), "lstm_segment_backward", [&] {
       pointwise::StepBackward<scalar_t> step;
@@ -239,7 +235,7 @@ class LstmSegmentFunction : public torch::autograd::Function<LstmSegmentFunction
       scalar_t* dgates_p = ptr<scalar_t>(dgates);
       scalar_t* dterms_p = ptr<scalar_t>(dterms);
       for (int64_t t = S - 1; t >= 0; --t) {
-        const torch::Tensor dg = dgates[t]; // a tensor: the GEMM below reads it
+        const torch::Tensor dg = dgates[t];  // a tensor: the GEMM below reads it
         step.t = t;
         step.acts = acts_p + t * gates_step;
         step.tanh_c = tanh_c_p + t * state_step;
@@ -264,7 +260,7 @@ class LstmSegmentFunction : public torch::autograd::Function<LstmSegmentFunction
       dweight = torch::mm(h0.t(), dgates[0]);
       if (S > 1) {
         dweight.addmm_(hs.narrow(0, 0, S - 1).reshape({(S - 1) * B, H}).t(),
-            dgates.narrow(0, 1, S - 1).reshape({(S - 1) * B, 4 * H}));
+                       dgates.narrow(0, 1, S - 1).reshape({(S - 1) * B, 4 * H}));
       }
     }
     return {dgates, dterms, dh, dc, dweight, torch::Tensor(), torch::Tensor()};
@@ -274,7 +270,7 @@ class LstmSegmentFunction : public torch::autograd::Function<LstmSegmentFunction
 // The fused path runs float32/float64 on the CPU and, built against a CUDA
 // LibTorch, on CUDA; autocast (bf16) and everything else take the reference.
 bool can_fuse(const torch::Tensor& x_gates, const torch::Tensor& terms, const torch::Tensor& h0,
-    const torch::Tensor& c0, const torch::Tensor& weight_hh, const torch::Tensor& mask) {
+              const torch::Tensor& c0, const torch::Tensor& weight_hh, const torch::Tensor& mask) {
   if (!fused_enabled.load(std::memory_order_relaxed) || autocast_active()) return false;
   const auto type = x_gates.scalar_type();
   if (type != torch::kFloat && type != torch::kDouble) return false;
@@ -292,56 +288,54 @@ bool can_fuse(const torch::Tensor& x_gates, const torch::Tensor& terms, const to
 }
 
 void check_shapes(const torch::Tensor& x_gates, const torch::Tensor& terms, const torch::Tensor& h0,
-    const torch::Tensor& c0, const torch::Tensor& weight_hh, const torch::Tensor& mask) {
+                  const torch::Tensor& c0, const torch::Tensor& weight_hh, const torch::Tensor& mask) {
   TORCH_CHECK(h0.dim() == 2 && c0.sizes() == h0.sizes(),
-      "lstm_segment: expected h0 and c0 of shape (batch, hidden) but got ", h0.sizes(), " and ", c0.sizes());
+              "lstm_segment: expected h0 and c0 of shape (batch, hidden) but got ", h0.sizes(), " and ", c0.sizes());
   const int64_t B = h0.size(0);
   const int64_t H = h0.size(1);
   TORCH_CHECK(x_gates.dim() == 3 && x_gates.size(1) == B && x_gates.size(2) == 4 * H,
-      "lstm_segment: expected x_gates of shape (steps, ", B, ", ", 4 * H, ") but got ", x_gates.sizes());
+              "lstm_segment: expected x_gates of shape (steps, ", B, ", ", 4 * H, ") but got ", x_gates.sizes());
   TORCH_CHECK(weight_hh.dim() == 2 && weight_hh.size(0) == H && weight_hh.size(1) == 4 * H,
-      "lstm_segment: expected weight_hh of shape [", H, ", ", 4 * H, "] but got ", weight_hh.sizes());
+              "lstm_segment: expected weight_hh of shape [", H, ", ", 4 * H, "] but got ", weight_hh.sizes());
   const int64_t S = x_gates.size(0);
   TORCH_CHECK(!terms.defined() || terms.sizes() == torch::IntArrayRef({S, B, H}),
-      "lstm_segment: expected terms of shape (", S, ", ", B, ", ", H, ") but got ", terms.sizes());
-  TORCH_CHECK(!mask.defined() || mask.sizes() == torch::IntArrayRef({1, H}) ||
-          mask.sizes() == torch::IntArrayRef({S, B, H}),
-      "lstm_segment: expected a zoneout mask of shape (1, ", H, ") or (", S, ", ", B, ", ", H,
-      ") but got ", mask.sizes());
+              "lstm_segment: expected terms of shape (", S, ", ", B, ", ", H, ") but got ", terms.sizes());
+  TORCH_CHECK(
+      !mask.defined() || mask.sizes() == torch::IntArrayRef({1, H}) || mask.sizes() == torch::IntArrayRef({S, B, H}),
+      "lstm_segment: expected a zoneout mask of shape (1, ", H, ") or (", S, ", ", B, ", ", H, ") but got ",
+      mask.sizes());
 }
 
-} // namespace
+}  // namespace
 
-void set_fused_recurrence(bool enabled) {
-  fused_enabled.store(enabled, std::memory_order_relaxed);
-}
+void set_fused_recurrence(bool enabled) { fused_enabled.store(enabled, std::memory_order_relaxed); }
 
-SegmentOutput lstm_segment_reference(const torch::Tensor& x_gates,
-    const torch::Tensor& terms, const torch::Tensor& h0, const torch::Tensor& c0,
-    const torch::Tensor& weight_hh, const SegmentZoneout& zoneout) {
+SegmentOutput lstm_segment_reference(const torch::Tensor& x_gates, const torch::Tensor& terms, const torch::Tensor& h0,
+                                     const torch::Tensor& c0, const torch::Tensor& weight_hh,
+                                     const SegmentZoneout& zoneout) {
   check_shapes(x_gates, terms, h0, c0, weight_hh, zoneout.mask);
   const int64_t S = x_gates.size(0);
   const int64_t H = h0.size(1);
-  const std::vector<torch::Tensor> gates_in = x_gates.unbind(0); // S x (B, 4H)
+  const std::vector<torch::Tensor> gates_in = x_gates.unbind(0);  // S x (B, 4H)
   const std::vector<torch::Tensor> term = terms.defined() ? terms.unbind(0) : std::vector<torch::Tensor>();
   const bool per_step = zoneout.mask.defined() && zoneout.mask.dim() == 3;
   const torch::Tensor rest = zoneout.mask.defined() ? 1 - zoneout.mask : torch::Tensor();
-  torch::Tensor h = h0; // (B, H)
-  torch::Tensor c = c0; // (B, H)
+  torch::Tensor h = h0;  // (B, H)
+  torch::Tensor c = c0;  // (B, H)
   std::vector<torch::Tensor> outputs;
   outputs.reserve(S);
   for (int64_t t = 0; t < S; ++t) {
-    torch::Tensor gates = torch::addmm(gates_in[t], h, weight_hh); // (B, 4H): f|i|o|g
-    torch::Tensor fio = gates.narrow(1, 0, 3 * H).sigmoid(); // (B, 3H)
-    torch::Tensor g = gates.narrow(1, 3 * H, H).tanh(); // (B, H)
+    torch::Tensor gates = torch::addmm(gates_in[t], h, weight_hh);  // (B, 4H): f|i|o|g
+    torch::Tensor fio = gates.narrow(1, 0, 3 * H).sigmoid();        // (B, 3H)
+    torch::Tensor g = gates.narrow(1, 3 * H, H).tanh();             // (B, H)
     torch::Tensor f = fio.narrow(1, 0, H);
     torch::Tensor i = fio.narrow(1, H, H);
     torch::Tensor o = fio.narrow(1, 2 * H, H);
-    torch::Tensor c_next = torch::addcmul(f * c, i, g); // (B, H): f c + i g
-    if (!term.empty()) c_next = c_next + term[t]; // + (r m) W_mt
-    torch::Tensor h_next = o * torch::tanh(c_next); // (B, H)
+    torch::Tensor c_next = torch::addcmul(f * c, i, g);  // (B, H): f c + i g
+    if (!term.empty()) c_next = c_next + term[t];        // + (r m) W_mt
+    torch::Tensor h_next = o * torch::tanh(c_next);      // (B, H)
     if (zoneout.mask.defined()) {
-      const torch::Tensor zeta = per_step ? zoneout.mask[t] : zoneout.mask; // (1 or B, H)
+      const torch::Tensor zeta = per_step ? zoneout.mask[t] : zoneout.mask;  // (1 or B, H)
       const torch::Tensor keep_old = per_step ? rest[t] : rest;
       h = torch::addcmul(h * keep_old, h_next, zeta);
       c = torch::addcmul(c * keep_old, c_next, zeta);
@@ -357,17 +351,16 @@ SegmentOutput lstm_segment_reference(const torch::Tensor& x_gates,
   return {torch::stack(outputs, 0), h, c};
 }
 
-SegmentOutput lstm_segment(const torch::Tensor& x_gates,
-    const torch::Tensor& terms, const torch::Tensor& h0, const torch::Tensor& c0,
-    const torch::Tensor& weight_hh, const SegmentZoneout& zoneout) {
+SegmentOutput lstm_segment(const torch::Tensor& x_gates, const torch::Tensor& terms, const torch::Tensor& h0,
+                           const torch::Tensor& c0, const torch::Tensor& weight_hh, const SegmentZoneout& zoneout) {
   if (!can_fuse(x_gates, terms, h0, c0, weight_hh, zoneout.mask)) {
     return lstm_segment_reference(x_gates, terms, h0, c0, weight_hh, zoneout);
   }
   check_shapes(x_gates, terms, h0, c0, weight_hh, zoneout.mask);
   const torch::Tensor none = torch::empty({0}, x_gates.options());
-  const variable_list out = LstmSegmentFunction::apply(x_gates, terms.defined() ? terms : none, h0,
-      c0, weight_hh, zoneout.mask.defined() ? zoneout.mask : none, zoneout.keep);
+  const variable_list out = LstmSegmentFunction::apply(x_gates, terms.defined() ? terms : none, h0, c0, weight_hh,
+                                                       zoneout.mask.defined() ? zoneout.mask : none, zoneout.keep);
   return {out[0], out[1], out[2]};
 }
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -24,7 +24,6 @@
 
 #include <torch/types.h>
 
-
 namespace nrnm {
 
 struct SegmentZoneout {
@@ -36,33 +35,24 @@ struct SegmentZoneout {
 };
 
 struct SegmentOutput {
-  torch::Tensor outputs; // (S, B, H): h_t of the S steps, after zoneout
-  torch::Tensor h; // (B, H): the last h_t (its own tensor, for the next segment)
-  torch::Tensor c; // (B, H): the last c_t
+  torch::Tensor outputs;  // (S, B, H): h_t of the S steps, after zoneout
+  torch::Tensor h;        // (B, H): the last h_t (its own tensor, for the next segment)
+  torch::Tensor c;        // (B, H): the last c_t
 };
 
 /// x_gates: (S, B, 4H) gate order f, i, o, g; terms: (S, B, H) or undefined
 /// (no memory yet: the term is exactly 0); h0, c0: (B, H); weight_hh: [H, 4H].
-SegmentOutput lstm_segment(
-    const torch::Tensor& x_gates,
-    const torch::Tensor& terms,
-    const torch::Tensor& h0,
-    const torch::Tensor& c0,
-    const torch::Tensor& weight_hh,
-    const SegmentZoneout& zoneout);
+SegmentOutput lstm_segment(const torch::Tensor& x_gates, const torch::Tensor& terms, const torch::Tensor& h0,
+                           const torch::Tensor& c0, const torch::Tensor& weight_hh, const SegmentZoneout& zoneout);
 
 /// The per-step ATen composite that lstm_segment falls back to.
-SegmentOutput lstm_segment_reference(
-    const torch::Tensor& x_gates,
-    const torch::Tensor& terms,
-    const torch::Tensor& h0,
-    const torch::Tensor& c0,
-    const torch::Tensor& weight_hh,
-    const SegmentZoneout& zoneout);
+SegmentOutput lstm_segment_reference(const torch::Tensor& x_gates, const torch::Tensor& terms, const torch::Tensor& h0,
+                                     const torch::Tensor& c0, const torch::Tensor& weight_hh,
+                                     const SegmentZoneout& zoneout);
 
 /// Whether lstm_segment may take the fused path (default true, or false when
 /// the environment has NRNM_RECURRENCE=reference at load). Tests switch it
 /// off to run whole models on the reference path.
 void set_fused_recurrence(bool enabled);
 
-} // namespace nrnm
+}  // namespace nrnm

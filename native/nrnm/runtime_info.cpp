@@ -40,10 +40,8 @@ const OpenBlasApi& openblas() {
       handle = dlopen("libopenblas.so.0", RTLD_LAZY | RTLD_NOLOAD);
       if (handle == nullptr) return found;
     }
-    found.set_num_threads =
-        reinterpret_cast<void (*)(int)>(dlsym(handle, "openblas_set_num_threads"));
-    found.get_num_threads =
-        reinterpret_cast<int (*)()>(dlsym(handle, "openblas_get_num_threads"));
+    found.set_num_threads = reinterpret_cast<void (*)(int)>(dlsym(handle, "openblas_set_num_threads"));
+    found.get_num_threads = reinterpret_cast<int (*)()>(dlsym(handle, "openblas_get_num_threads"));
     found.get_config = reinterpret_cast<char* (*)()>(dlsym(handle, "openblas_get_config"));
     return found;
   }();
@@ -97,16 +95,13 @@ bool set_blas_threads(int64_t n) {
   return true;
 }
 
-int64_t blas_threads() {
-  return openblas().get_num_threads != nullptr ? openblas().get_num_threads() : 0;
-}
+int64_t blas_threads() { return openblas().get_num_threads != nullptr ? openblas().get_num_threads() : 0; }
 
 void apply_cpu_defaults() {
   static std::once_flag once;
   std::call_once(once, [] {
     bool user_threads = false;
-    for (const char* name :
-         {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS"}) {
+    for (const char* name : {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS"}) {
       if (std::getenv(name) != nullptr) user_threads = true;  // the user chose
     }
     // Only where the BLAS keeps its own thread pool (OpenBLAS, as Debian's

@@ -16,12 +16,12 @@ struct GpuInfo {
 };
 
 struct RuntimeInfo {
-  std::string torch_version;      // e.g. "1.13.0"
-  bool built_with_cuda = false;   // this binary compiled the CUDA paths
-  bool cuda_available = false;    // LibTorch sees a usable GPU
+  std::string torch_version;         // e.g. "1.13.0"
+  bool built_with_cuda = false;      // this binary compiled the CUDA paths
+  bool cuda_available = false;       // LibTorch sees a usable GPU
   int64_t cuda_runtime_version = 0;  // e.g. 13000, 0 when none
   int64_t cuda_driver_version = 0;
-  int64_t cudnn_version = 0;         // e.g. 91000, 0 when none
+  int64_t cudnn_version = 0;  // e.g. 91000, 0 when none
   std::vector<GpuInfo> gpus;
   int64_t intra_op_threads = 0;
   int64_t inter_op_threads = 0;

@@ -12,9 +12,7 @@ namespace nrnm {
 
 namespace {
 
-static_assert(
-    sizeof(void*) == 8,
-    "safetensors offsets are 64-bit; a 64-bit build is required");
+static_assert(sizeof(void*) == 8, "safetensors offsets are 64-bit; a 64-bit build is required");
 
 // Tensor data is stored little-endian; the hosts LibTorch supports are.
 bool host_is_little_endian() {
@@ -30,16 +28,9 @@ struct DtypeName {
 };
 
 constexpr DtypeName kDtypes[] = {
-    {torch::kFloat, "F32"},
-    {torch::kDouble, "F64"},
-    {torch::kHalf, "F16"},
-    {torch::kBFloat16, "BF16"},
-    {torch::kLong, "I64"},
-    {torch::kInt, "I32"},
-    {torch::kShort, "I16"},
-    {torch::kChar, "I8"},
-    {torch::kByte, "U8"},
-    {torch::kBool, "BOOL"},
+    {torch::kFloat, "F32"}, {torch::kDouble, "F64"}, {torch::kHalf, "F16"},  {torch::kBFloat16, "BF16"},
+    {torch::kLong, "I64"},  {torch::kInt, "I32"},    {torch::kShort, "I16"}, {torch::kChar, "I8"},
+    {torch::kByte, "U8"},   {torch::kBool, "BOOL"},
 };
 
 bool dtype_from_name(const std::string& name, torch::ScalarType& type) {
@@ -76,32 +67,25 @@ struct Entry {
 
 class Reader {
  public:
-  Reader(const std::string& bytes, const std::string& source)
-      : bytes_(bytes), source_(source) {}
+  Reader(const std::string& bytes, const std::string& source) : bytes_(bytes), source_(source) {}
 
   [[noreturn]] void fail(const std::string& what) const {
-    throw FormatError(
-        source_ + " is not a valid safetensors checkpoint: " + what);
+    throw FormatError(source_ + " is not a valid safetensors checkpoint: " + what);
   }
 
   TensorFile read() {
     if (bytes_.size() < 8) {
-      fail(
-          "it is " + std::to_string(bytes_.size()) +
-          " bytes long, shorter than the 8-byte header length (truncated?)");
+      fail("it is " + std::to_string(bytes_.size()) +
+           " bytes long, shorter than the 8-byte header length (truncated?)");
     }
     const uint64_t header_size = read_u64(bytes_);
     if (header_size > kMaxSafetensorsHeader) {
-      fail(
-          "its header length field says " + std::to_string(header_size) +
-          " bytes, more than the " + std::to_string(kMaxSafetensorsHeader) +
-          " allowed");
+      fail("its header length field says " + std::to_string(header_size) + " bytes, more than the " +
+           std::to_string(kMaxSafetensorsHeader) + " allowed");
     }
     if (header_size > bytes_.size() - 8) {
-      fail(
-          "its header length field says " + std::to_string(header_size) +
-          " bytes but only " + std::to_string(bytes_.size() - 8) +
-          " follow (truncated?)");
+      fail("its header length field says " + std::to_string(header_size) + " bytes but only " +
+           std::to_string(bytes_.size() - 8) + " follow (truncated?)");
     }
     json::Value header;
     try {
@@ -132,9 +116,7 @@ class Reader {
   }
 
  private:
-  void read_metadata(
-      const json::Value& value,
-      std::map<std::string, std::string>& out) const {
+  void read_metadata(const json::Value& value, std::map<std::string, std::string>& out) const {
     if (value.kind != json::Value::Kind::kObject) {
       fail("its __metadata__ is not an object");
     }
@@ -154,13 +136,11 @@ class Reader {
     Entry e;
     e.name = name;
     const json::Value* dtype = value.find("dtype");
-    if (dtype == nullptr || dtype->kind != json::Value::Kind::kString ||
-        !dtype_from_name(dtype->string, e.type)) {
+    if (dtype == nullptr || dtype->kind != json::Value::Kind::kString || !dtype_from_name(dtype->string, e.type)) {
       fail(what + " has no dtype this reader knows");
     }
     const json::Value* shape = value.find("shape");
-    if (shape == nullptr || shape->kind != json::Value::Kind::kArray ||
-        shape->array.size() > 16) {
+    if (shape == nullptr || shape->kind != json::Value::Kind::kArray || shape->array.size() > 16) {
       fail(what + " has no shape (an array of at most 16 sizes)");
     }
     uint64_t elements = 1;
@@ -176,25 +156,20 @@ class Reader {
       e.shape.push_back(dim.count());
     }
     const json::Value* offsets = value.find("data_offsets");
-    if (offsets == nullptr || offsets->kind != json::Value::Kind::kArray ||
-        offsets->array.size() != 2 || !offsets->array[0].is_count() ||
-        !offsets->array[1].is_count()) {
+    if (offsets == nullptr || offsets->kind != json::Value::Kind::kArray || offsets->array.size() != 2 ||
+        !offsets->array[0].is_count() || !offsets->array[1].is_count()) {
       fail(what + " has no data_offsets [begin, end]");
     }
     e.begin = static_cast<uint64_t>(offsets->array[0].count());
     e.end = static_cast<uint64_t>(offsets->array[1].count());
     if (e.begin > e.end || e.end > data_size_) {
-      fail(
-          what + " has data_offsets [" + std::to_string(e.begin) + ", " +
-          std::to_string(e.end) + "] outside the " +
-          std::to_string(data_size_) + " data bytes (truncated?)");
+      fail(what + " has data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "] outside the " +
+           std::to_string(data_size_) + " data bytes (truncated?)");
     }
     const uint64_t expected = elements * c10::elementSize(e.type);
     if (e.end - e.begin != expected) {
-      fail(
-          what + " has " + std::to_string(e.end - e.begin) +
-          " data bytes but its dtype and shape need " +
-          std::to_string(expected));
+      fail(what + " has " + std::to_string(e.end - e.begin) + " data bytes but its dtype and shape need " +
+           std::to_string(expected));
     }
     return e;
   }
@@ -208,17 +183,13 @@ class Reader {
     uint64_t at = 0;
     for (const auto& e : entries) {
       if (e.begin != at) {
-        fail(
-            "the data of tensor " + json::quote(e.name) + " starts at " +
-            std::to_string(e.begin) + " but the previous tensor ends at " +
-            std::to_string(at) + " (overlapping or missing bytes)");
+        fail("the data of tensor " + json::quote(e.name) + " starts at " + std::to_string(e.begin) +
+             " but the previous tensor ends at " + std::to_string(at) + " (overlapping or missing bytes)");
       }
       at = e.end;
     }
     if (at != data_size_) {
-      fail(
-          "its tensors cover " + std::to_string(at) + " of the " +
-          std::to_string(data_size_) + " data bytes");
+      fail("its tensors cover " + std::to_string(at) + " of the " + std::to_string(data_size_) + " data bytes");
     }
   }
 
@@ -236,7 +207,7 @@ class Reader {
   uint64_t data_size_ = 0;
 };
 
-} // namespace
+}  // namespace
 
 const char* safetensors_dtype(torch::ScalarType type) {
   for (const auto& d : kDtypes) {
@@ -244,8 +215,7 @@ const char* safetensors_dtype(torch::ScalarType type) {
       return d.name;
     }
   }
-  throw std::invalid_argument(
-      std::string("safetensors: no dtype name for ") + c10::toString(type));
+  throw std::invalid_argument(std::string("safetensors: no dtype name for ") + c10::toString(type));
 }
 
 std::string encode_safetensors(const TensorFile& file) {
@@ -267,8 +237,8 @@ std::string encode_safetensors(const TensorFile& file) {
     TORCH_CHECK(name != "__metadata__", "safetensors: '__metadata__' cannot name a tensor");
     torch::Tensor cpu = tensor.detach().to(torch::kCPU).contiguous();
     const uint64_t bytes = cpu.numel() * cpu.element_size();
-    header << (file.metadata.empty() && data.empty() ? "" : ",") << json::quote(name)
-           << ":{\"dtype\":\"" << safetensors_dtype(cpu.scalar_type()) << "\",\"shape\":[";
+    header << (file.metadata.empty() && data.empty() ? "" : ",") << json::quote(name) << ":{\"dtype\":\""
+           << safetensors_dtype(cpu.scalar_type()) << "\",\"shape\":[";
     for (int64_t i = 0; i < cpu.dim(); ++i) {
       header << (i == 0 ? "" : ",") << cpu.size(i);
     }
@@ -295,4 +265,4 @@ TensorFile decode_safetensors(const std::string& bytes, const std::string& sourc
   return Reader(bytes, source).read();
 }
 
-} // namespace nrnm
+}  // namespace nrnm

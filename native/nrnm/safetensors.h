@@ -41,4 +41,4 @@ const char* safetensors_dtype(torch::ScalarType type);
 /// Largest header accepted (the reference implementation's limit).
 constexpr uint64_t kMaxSafetensorsHeader = 100 * 1000 * 1000;
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -3,8 +3,7 @@
 namespace nrnm {
 
 Schedule Schedule::from(const NRNMOptions& options) {
-  return Schedule{
-      options.block_length(), options.stride(), options.input_aggregation()};
+  return Schedule{options.block_length(), options.stride(), options.input_aggregation()};
 }
 
 std::vector<int64_t> Schedule::update_steps(int64_t steps) const {
@@ -34,8 +33,6 @@ std::vector<int64_t> Schedule::input_steps(int64_t t) const {
   return {t - 5, t - 4, t - 3, t - 2, t - 1, p, p + 3, t};
 }
 
-int64_t Schedule::inputs_per_update() const {
-  return aggregation == InputAggregation::kStrided ? slots() : 8;
-}
+int64_t Schedule::inputs_per_update() const { return aggregation == InputAggregation::kStrided ? slots() : 8; }
 
-} // namespace nrnm
+}  // namespace nrnm

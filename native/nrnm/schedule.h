@@ -13,20 +13,16 @@
 namespace nrnm {
 
 struct Schedule {
-  int64_t block_length; // k
-  int64_t stride; // s
+  int64_t block_length;  // k
+  int64_t stride;        // s
   InputAggregation aggregation;
 
   static Schedule from(const NRNMOptions& options);
 
   /// n = k / s.
-  int64_t slots() const {
-    return block_length / stride;
-  }
+  int64_t slots() const { return block_length / stride; }
   /// Memory updates before the LSTM step t when t > 0 and t % k == 0.
-  bool updates_at(int64_t t) const {
-    return t > 0 && t % block_length == 0;
-  }
+  bool updates_at(int64_t t) const { return t > 0 && t % block_length == 0; }
   /// Update steps k, 2k, ... below `steps`.
   std::vector<int64_t> update_steps(int64_t steps) const;
   /// Steps whose outputs h_j are the hidden tokens at update step t, newest
@@ -40,4 +36,4 @@ struct Schedule {
   int64_t inputs_per_update() const;
 };
 
-} // namespace nrnm
+}  // namespace nrnm

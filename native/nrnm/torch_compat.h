@@ -12,8 +12,7 @@
 
 // LibTorch 2.4 made the autocast API device-generic and deprecated the
 // CUDA-specific set_enabled / set_autocast_gpu_dtype of 1.x-2.3.
-#if TORCH_VERSION_MAJOR > 2 || \
-    (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
 #define NRNM_AUTOCAST_DEVICE_API 1
 #else
 #define NRNM_AUTOCAST_DEVICE_API 0
@@ -34,21 +33,19 @@ Key optimizer_state_key_as(c10::TensorImpl* impl) {
     return static_cast<Key>(impl);
   }
 }
-} // namespace detail
+}  // namespace detail
 
 /// The key of a parameter in Optimizer::state(): its TensorImpl address, as
 /// a string in LibTorch 1.x and as a pointer in 2.x.
 inline auto optimizer_state_key(const torch::Tensor& param) {
-  using Key = std::decay_t<
-      decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+  using Key = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
   return detail::optimizer_state_key_as<Key>(param.unsafeGetTensorImpl());
 }
 
 /// Whether autocast is on for CUDA or the CPU in this thread.
 inline bool autocast_active() {
 #if NRNM_AUTOCAST_DEVICE_API
-  return at::autocast::is_autocast_enabled(at::kCUDA) ||
-      at::autocast::is_autocast_enabled(at::kCPU);
+  return at::autocast::is_autocast_enabled(at::kCUDA) || at::autocast::is_autocast_enabled(at::kCPU);
 #else
   return at::autocast::is_enabled() || at::autocast::is_cpu_enabled();
 #endif
@@ -101,4 +98,4 @@ class CudaAutocastGuard {
   at::ScalarType prev_dtype_ = at::kHalf;
 };
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -30,19 +30,19 @@ namespace nrnm {
 class DistributedGroup;
 
 enum class OptimizerKind {
-  kAdam, // torch.optim.Adam: weight decay is L2 added to the gradient (coupled)
-  kAdamW, // torch.optim.AdamW: weight decay shrinks the weights (decoupled)
+  kAdam,   // torch.optim.Adam: weight decay is L2 added to the gradient (coupled)
+  kAdamW,  // torch.optim.AdamW: weight decay shrinks the weights (decoupled)
 };
 
 enum class SchedulerKind {
-  kNone, // constant learning rate (set_lr still works)
-  kStepLR, // lr *= gamma every step_size epochs (end_epoch() calls)
+  kNone,    // constant learning rate (set_lr still works)
+  kStepLR,  // lr *= gamma every step_size epochs (end_epoch() calls)
 };
 
 enum class Precision {
-  kFP32, // float32 everywhere; on CUDA also turns TF32 off for cuBLAS and cuDNN
-  kTF32, // CUDA only: float32 storage, TF32 tensor-core matmuls and cuDNN
-  kBF16, // CUDA only: forward under bfloat16 autocast; loss and optimizer fp32
+  kFP32,  // float32 everywhere; on CUDA also turns TF32 off for cuBLAS and cuDNN
+  kTF32,  // CUDA only: float32 storage, TF32 tensor-core matmuls and cuDNN
+  kBF16,  // CUDA only: forward under bfloat16 autocast; loss and optimizer fp32
 };
 
 const char* to_string(OptimizerKind kind);
@@ -77,21 +77,21 @@ struct TrainerOptions {
 };
 
 struct StepResult {
-  double loss = 0; // the task's loss (loss.h), mean over its targets (before the update)
-  int64_t correct = 0; // targets whose argmax logit equals the label
-  double grad_norm = 0; // global L2 norm of all gradients, before clipping
+  double loss = 0;       // the task's loss (loss.h), mean over its targets (before the update)
+  int64_t correct = 0;   // targets whose argmax logit equals the label
+  double grad_norm = 0;  // global L2 norm of all gradients, before clipping
   // Data-parallel: loss and correct cover the batches of all ranks.
-  int64_t samples = 0; // sequences in the batch (of all ranks together)
-  double allreduce_ms = 0; // time spent averaging the gradients over ranks
-  int64_t targets = 0; // what loss and correct cover: sequences or valid steps
+  int64_t samples = 0;      // sequences in the batch (of all ranks together)
+  double allreduce_ms = 0;  // time spent averaging the gradients over ranks
+  int64_t targets = 0;      // what loss and correct cover: sequences or valid steps
 };
 
 struct EvalResult {
-  double loss_sum = 0; // the loss SUMMED over the targets: add the batches
-                       // up, divide by the number of targets for the mean
-  int64_t correct = 0; // targets whose argmax logit equals the label
-  int64_t targets = 0; // sequences, or valid steps for per-step tasks
-  torch::Tensor logits; // (B, C) or (B, T, C) float32, on the model's device, no grad
+  double loss_sum = 0;   // the loss SUMMED over the targets: add the batches
+                         // up, divide by the number of targets for the mean
+  int64_t correct = 0;   // targets whose argmax logit equals the label
+  int64_t targets = 0;   // sequences, or valid steps for per-step tasks
+  torch::Tensor logits;  // (B, C) or (B, T, C) float32, on the model's device, no grad
 };
 
 /// A trainer's resumable state (Trainer::state / Trainer::restore).
@@ -102,7 +102,7 @@ struct TrainerState {
     int64_t step = 0;
     torch::Tensor exp_avg;
     torch::Tensor exp_avg_sq;
-    torch::Tensor max_exp_avg_sq; // undefined unless amsgrad
+    torch::Tensor max_exp_avg_sq;  // undefined unless amsgrad
   };
   OptimizerKind optimizer = OptimizerKind::kAdam;
   int64_t step_count = 0;
@@ -121,9 +121,7 @@ class Trainer {
 
   /// Convenience for TORCH_MODULE holders: Trainer(model, options).
   template <typename ModuleType>
-  explicit Trainer(
-      const torch::nn::ModuleHolder<ModuleType>& module,
-      TrainerOptions options = {})
+  explicit Trainer(const torch::nn::ModuleHolder<ModuleType>& module, TrainerOptions options = {})
       : Trainer(torch::nn::AnyModule(module), std::move(options)) {}
 
   ~Trainer();
@@ -152,16 +150,10 @@ class Trainer {
   void end_epoch();
 
   /// Optimizer steps taken (failed steps not counted).
-  int64_t step_count() const {
-    return step_count_;
-  }
+  int64_t step_count() const { return step_count_; }
   /// end_epoch() calls so far.
-  int64_t epoch_count() const {
-    return epoch_count_;
-  }
-  const TrainerOptions& options() const {
-    return options_;
-  }
+  int64_t epoch_count() const { return epoch_count_; }
+  const TrainerOptions& options() const { return options_; }
 
   /// What resuming needs besides the model's parameters: optimizer state
   /// (Adam moments and step counts), scheduler state (epoch count), learning
@@ -181,9 +173,7 @@ class Trainer {
   /// the same size (trainer_distributed.cpp).
   void join(std::shared_ptr<DistributedGroup> group);
   /// The group joined, or null (one process).
-  const std::shared_ptr<DistributedGroup>& group() const {
-    return group_;
-  }
+  const std::shared_ptr<DistributedGroup>& group() const { return group_; }
   /// Sums each value over the ranks (the values themselves on one process).
   std::vector<double> sum_over_ranks(const std::vector<double>& values);
 
@@ -198,11 +188,11 @@ class Trainer {
   torch::nn::AnyModule module_;
   std::shared_ptr<torch::nn::Module> module_ptr_;
   TrainerOptions options_;
-  std::vector<torch::Tensor> params_; // the trainable parameters
+  std::vector<torch::Tensor> params_;  // the trainable parameters
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   int64_t step_count_ = 0;
   int64_t epoch_count_ = 0;
-  std::shared_ptr<DistributedGroup> group_; // null on one process
+  std::shared_ptr<DistributedGroup> group_;  // null on one process
 };
 
-} // namespace nrnm
+}  // namespace nrnm

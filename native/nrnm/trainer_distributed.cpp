@@ -14,40 +14,35 @@ void Trainer::join(std::shared_ptr<DistributedGroup> group) {
   TORCH_CHECK(group, "Trainer::join needs a group");
   TORCH_CHECK(!group_, "the trainer already trains with a group");
   std::vector<torch::Tensor> state = module_ptr_->parameters();
-  for (const auto &b : module_ptr_->buffers())
-    state.push_back(b);
+  for (const auto &b : module_ptr_->buffers()) state.push_back(b);
   group->broadcast_(state, "the broadcast of rank 0's parameters");
   group_ = std::move(group);
 }
 
 void Trainer::average_gradients() {
-  if (!group_)
-    return;
+  if (!group_) return;
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> grads;
   grads.reserve(params_.size());
   for (auto &p : params_) {
     // Every rank must reduce the same tensors: a parameter this rank's
     // batch did not reach takes part with a zero gradient.
-    if (!p.grad().defined())
-      p.mutable_grad() = torch::zeros_like(p);
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
     grads.push_back(p.grad());
   }
   group_->average_(grads, "the allreduce of the gradients");
 }
 
 StepResult Trainer::reduce_over_ranks(StepResult local) {
-  if (!group_)
-    return local;
+  if (!group_) return local;
   // Mean loss over all ranks' targets (sequences or valid steps); a
   // non-finite loss on any rank makes it non-finite on all, so every rank
   // stops with the same error.
-  const std::vector<double> sums = group_->sum(
-      {local.loss * static_cast<double>(local.targets),
-       static_cast<double>(local.correct), static_cast<double>(local.samples),
-       static_cast<double>(local.targets)},
-      "the allreduce of the step's loss and accuracy");
-  StepResult global = local; // grad_norm: of the averaged, identical gradients
+  const std::vector<double> sums =
+      group_->sum({local.loss * static_cast<double>(local.targets), static_cast<double>(local.correct),
+                   static_cast<double>(local.samples), static_cast<double>(local.targets)},
+                  "the allreduce of the step's loss and accuracy");
+  StepResult global = local;  // grad_norm: of the averaged, identical gradients
   global.loss = sums[0] / sums[3];
   global.correct = static_cast<int64_t>(sums[1]);
   global.samples = static_cast<int64_t>(sums[2]);
@@ -57,9 +52,8 @@ StepResult Trainer::reduce_over_ranks(StepResult local) {
 }
 
 std::vector<double> Trainer::sum_over_ranks(const std::vector<double> &values) {
-  if (!group_)
-    return values;
+  if (!group_) return values;
   return group_->sum(values, "the allreduce of the metrics");
 }
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -19,9 +19,7 @@ TrainerState::Moments moments_of(const ParamState& s) {
 }
 
 template <typename ParamState>
-std::unique_ptr<ParamState> param_state_of(
-    const TrainerState::Moments& m,
-    const torch::Tensor& param) {
+std::unique_ptr<ParamState> param_state_of(const TrainerState::Moments& m, const torch::Tensor& param) {
   auto to_param = [&](const torch::Tensor& t) {
     return t.defined() ? t.to(param.device(), param.scalar_type()) : t;
   };
@@ -33,7 +31,7 @@ std::unique_ptr<ParamState> param_state_of(
   return state;
 }
 
-} // namespace
+}  // namespace
 
 TrainerState Trainer::state() const {
   TrainerState out;
@@ -46,12 +44,9 @@ TrainerState Trainer::state() const {
     const auto found = states.find(optimizer_state_key(p));
     TrainerState::Moments m;
     if (found != states.end()) {
-      if (const auto* s = dynamic_cast<const torch::optim::AdamParamState*>(
-              found->second.get())) {
+      if (const auto* s = dynamic_cast<const torch::optim::AdamParamState*>(found->second.get())) {
         m = moments_of(*s);
-      } else if (
-          const auto* w = dynamic_cast<const torch::optim::AdamWParamState*>(
-              found->second.get())) {
+      } else if (const auto* w = dynamic_cast<const torch::optim::AdamWParamState*>(found->second.get())) {
         m = moments_of(*w);
       }
     }
@@ -61,20 +56,12 @@ TrainerState Trainer::state() const {
 }
 
 void Trainer::restore(const TrainerState& state) {
-  TORCH_CHECK(
-      state.optimizer == options_.optimizer(), "the trainer state holds ",
-      to_string(state.optimizer), " optimizer state but this trainer uses ",
-      to_string(options_.optimizer()));
-  TORCH_CHECK(
-      state.moments.size() == params_.size(), "the trainer state covers ",
-      state.moments.size(), " trainable parameters but the model has ",
-      params_.size());
-  TORCH_CHECK(
-      state.step_count >= 0 && state.epoch_count >= 0,
-      "the trainer state has negative step or epoch counts");
-  TORCH_CHECK(
-      std::isfinite(state.lr) && state.lr >= 0,
-      "the trainer state has the learning rate ", state.lr);
+  TORCH_CHECK(state.optimizer == options_.optimizer(), "the trainer state holds ", to_string(state.optimizer),
+              " optimizer state but this trainer uses ", to_string(options_.optimizer()));
+  TORCH_CHECK(state.moments.size() == params_.size(), "the trainer state covers ", state.moments.size(),
+              " trainable parameters but the model has ", params_.size());
+  TORCH_CHECK(state.step_count >= 0 && state.epoch_count >= 0, "the trainer state has negative step or epoch counts");
+  TORCH_CHECK(std::isfinite(state.lr) && state.lr >= 0, "the trainer state has the learning rate ", state.lr);
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& m = state.moments[i];
     const auto& p = params_[i];
@@ -83,15 +70,11 @@ void Trainer::restore(const TrainerState& state) {
       continue;
     }
     for (const auto* t : {&m.exp_avg, &m.exp_avg_sq}) {
-      TORCH_CHECK(
-          t->defined() && t->sizes() == p.sizes(),
-          "the trainer state's Adam moments of parameter ", i,
-          " do not have its shape ", p.sizes());
+      TORCH_CHECK(t->defined() && t->sizes() == p.sizes(), "the trainer state's Adam moments of parameter ", i,
+                  " do not have its shape ", p.sizes());
     }
-    TORCH_CHECK(
-        !m.max_exp_avg_sq.defined() || m.max_exp_avg_sq.sizes() == p.sizes(),
-        "the trainer state's Adam maximum of parameter ", i,
-        " does not have its shape ", p.sizes());
+    TORCH_CHECK(!m.max_exp_avg_sq.defined() || m.max_exp_avg_sq.sizes() == p.sizes(),
+                "the trainer state's Adam maximum of parameter ", i, " does not have its shape ", p.sizes());
   }
 
   auto& states = optimizer_->state();
@@ -102,11 +85,9 @@ void Trainer::restore(const TrainerState& state) {
       continue;
     }
     if (options_.optimizer() == OptimizerKind::kAdamW) {
-      states[optimizer_state_key(params_[i])] =
-          param_state_of<torch::optim::AdamWParamState>(m, params_[i]);
+      states[optimizer_state_key(params_[i])] = param_state_of<torch::optim::AdamWParamState>(m, params_[i]);
     } else {
-      states[optimizer_state_key(params_[i])] =
-          param_state_of<torch::optim::AdamParamState>(m, params_[i]);
+      states[optimizer_state_key(params_[i])] = param_state_of<torch::optim::AdamParamState>(m, params_[i]);
     }
   }
   step_count_ = state.step_count;
@@ -114,4 +95,4 @@ void Trainer::restore(const TrainerState& state) {
   set_lr(state.lr);
 }
 
-} // namespace nrnm
+}  // namespace nrnm

@@ -45,7 +45,7 @@ TEST_P(Backbones, WithoutMemoryItIsPyTorchsOwnRecurrence) {
   NRNMClassifier model(small(GetParam()).layers(1).zoneout(0).head(HeadKind::kLinear));
   model->eval();
   auto& cell = model->rnn->cells[0];
-  const torch::Tensor x = input(3, 10); // updates at t = 10, 20, ...: none
+  const torch::Tensor x = input(3, 10);  // updates at t = 10, 20, ...: none
   torch::Tensor ours;
   model->rnn->forward(x.transpose(0, 1).contiguous(), model->generator, nullptr, &ours);
   torch::Tensor theirs;
@@ -84,8 +84,9 @@ TEST_P(Backbones, Float64GradientsMatchCentralDifferences) {
     };
     loss().backward();
     auto params = model->named_parameters();
-    std::vector<std::string> names = {"rnn.cell_0.weight_ih", "rnn.cell_0.weight_hh", "rnn.cell_1.bias",
-        "rnn.cell_0.weight_memt", "rnn.cell_1.weight_memh", "rnn.cell_0.MC.qkv_projector.weight"};
+    std::vector<std::string> names = {"rnn.cell_0.weight_ih",   "rnn.cell_0.weight_hh",
+                                      "rnn.cell_1.bias",        "rnn.cell_0.weight_memt",
+                                      "rnn.cell_1.weight_memh", "rnn.cell_0.MC.qkv_projector.weight"};
     if (GetParam() == Backbone::kGRU) names.push_back("rnn.cell_1.bias_hh");
     torch::NoGradGuard no_grad;
     for (const auto& name : names) {
@@ -119,6 +120,8 @@ TEST_P(Backbones, PaddedSamplesEqualThemselvesAlone) {
 }
 
 INSTANTIATE_TEST_SUITE_P(GruAndRnn, Backbones, ::testing::Values(Backbone::kGRU, Backbone::kRNN),
-    [](const ::testing::TestParamInfo<Backbone>& info) { return std::string(to_string(info.param)); });
+                         [](const ::testing::TestParamInfo<Backbone>& info) {
+                           return std::string(to_string(info.param));
+                         });
 
-} // namespace
+}  // namespace

@@ -26,9 +26,7 @@ using nrnm::Trainer;
 
 const std::string kSource = "/runs/a/last.nrnm";
 
-NRNMOptions small_options(uint64_t seed) {
-  return NRNMOptions(5, 3).hidden_size(8).layers(2).seed(seed);
-}
+NRNMOptions small_options(uint64_t seed) { return NRNMOptions(5, 3).hidden_size(8).layers(2).seed(seed); }
 
 CheckpointParts parts_of(NRNMClassifier& model, Trainer* trainer = nullptr) {
   return {model.ptr().get(), &model->generator, trainer};
@@ -61,12 +59,11 @@ std::string format_error_of(const std::function<void()>& f) {
   return "<no exception>";
 }
 
-#define EXPECT_FORMAT_ERROR(statement, text)                           \
-  do {                                                                 \
-    const std::string message_ = format_error_of([&] { statement; });  \
-    EXPECT_NE(message_.find(kSource), std::string::npos) << message_;  \
-    EXPECT_NE(message_.find(text), std::string::npos)                  \
-        << "expected \"" << (text) << "\" in: " << message_;           \
+#define EXPECT_FORMAT_ERROR(statement, text)                                                               \
+  do {                                                                                                     \
+    const std::string message_ = format_error_of([&] { statement; });                                      \
+    EXPECT_NE(message_.find(kSource), std::string::npos) << message_;                                      \
+    EXPECT_NE(message_.find(text), std::string::npos) << "expected \"" << (text) << "\" in: " << message_; \
   } while (0)
 
 std::vector<torch::Tensor> snapshot(const torch::nn::Module& m) {
@@ -101,7 +98,7 @@ std::string raw_file(const std::string& header, const std::string& data = "") {
 
 TEST(Checkpoint, RoundTripsModelGeneratorAndTrainer) {
   Trained a;
-  NRNMClassifier b(small_options(2)); // other weights until loaded
+  NRNMClassifier b(small_options(2));  // other weights until loaded
   Trainer b_trainer(b);
   nrnm::load_checkpoint(a.file, kSource, parts_of(b, &b_trainer));
   EXPECT_TRUE(same(snapshot(*a.model), *b));
@@ -174,71 +171,60 @@ TEST(Checkpoint, DetectsEveryRandomFourByteCorruption) {
 TEST(Checkpoint, TruncatedFilesAreRefused) {
   Trained a;
   for (const size_t size : {size_t{0}, size_t{7}, size_t{8}, size_t{100}, a.file.size() / 2, a.file.size() - 1}) {
-    EXPECT_FORMAT_ERROR(
-        nrnm::load_checkpoint(a.file.substr(0, size), kSource, parts_of(a.model, &a.trainer)),
-        "truncated");
+    EXPECT_FORMAT_ERROR(nrnm::load_checkpoint(a.file.substr(0, size), kSource, parts_of(a.model, &a.trainer)),
+                        "truncated");
   }
 }
 
 TEST(Checkpoint, CraftedHeadersAreRefusedBeforeAllocating) {
   NRNMClassifier model(small_options(1));
   const auto parts = parts_of(model);
-  auto load = [&](const std::string& bytes) { nrnm::load_checkpoint(bytes, kSource, parts); };
+  auto load = [&](const std::string& bytes) {
+    nrnm::load_checkpoint(bytes, kSource, parts);
+  };
   std::string huge = raw_file("{}");
-  huge[5] = 0x10; // a header length of about 2^40 bytes
+  huge[5] = 0x10;  // a header length of about 2^40 bytes
   EXPECT_FORMAT_ERROR(load(huge), "more than the 100000000 allowed");
   EXPECT_FORMAT_ERROR(load(raw_file(std::string(100000, '[') + std::string(100000, ']'))), "nested deeper than 64");
   EXPECT_FORMAT_ERROR(load(raw_file("{\"a\":")), "malformed");
   EXPECT_FORMAT_ERROR(
       load(raw_file("{\"a\":{\"dtype\":\"F32\",\"shape\":[1000000,1000000],\"data_offsets\":[0,8]}}", "12345678")),
       "shape larger than the file");
-  EXPECT_FORMAT_ERROR(
-      load(raw_file("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", "12345678")),
-      "has 8 data bytes but its dtype and shape need 12");
-  EXPECT_FORMAT_ERROR(
-      load(raw_file(
-          "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-          "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
-          "12345678")),
-      "overlapping or missing bytes");
-  EXPECT_FORMAT_ERROR(
-      load(raw_file("{\"a\":{\"dtype\":\"object\",\"shape\":[1],\"data_offsets\":[0,4]}}", "1234")),
-      "no dtype this reader knows");
-  EXPECT_FORMAT_ERROR(
-      load(raw_file("{\"__metadata__\":{\"format\":1}}")), "\"format\" is not a string");
-  EXPECT_FORMAT_ERROR(
-      load(raw_file("{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},\"a\":{}}", "x")),
-      "duplicate key");
+  EXPECT_FORMAT_ERROR(load(raw_file("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", "12345678")),
+                      "has 8 data bytes but its dtype and shape need 12");
+  EXPECT_FORMAT_ERROR(load(raw_file("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                                    "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+                                    "12345678")),
+                      "overlapping or missing bytes");
+  EXPECT_FORMAT_ERROR(load(raw_file("{\"a\":{\"dtype\":\"object\",\"shape\":[1],\"data_offsets\":[0,4]}}", "1234")),
+                      "no dtype this reader knows");
+  EXPECT_FORMAT_ERROR(load(raw_file("{\"__metadata__\":{\"format\":1}}")), "\"format\" is not a string");
+  EXPECT_FORMAT_ERROR(load(raw_file("{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},\"a\":{}}", "x")),
+                      "duplicate key");
   EXPECT_FORMAT_ERROR(load(raw_file("{}")), "not an nrnm-native checkpoint");
-  EXPECT_FORMAT_ERROR(
-      load(raw_file("{\"__metadata__\":{\"format\":\"nrnm-checkpoint\",\"format_version\":\"9\"}}")),
-      "format version 9");
+  EXPECT_FORMAT_ERROR(load(raw_file("{\"__metadata__\":{\"format\":\"nrnm-checkpoint\",\"format_version\":\"9\"}}")),
+                      "format version 9");
 }
 
 TEST(Checkpoint, OptionsThatDisagreeWithTheStoredParametersAreRefused) {
   Trained a;
   NRNMClassifier wider(NRNMOptions(5, 3).hidden_size(16).layers(2));
   const auto before = snapshot(*wider);
-  EXPECT_FORMAT_ERROR(
-      nrnm::load_checkpoint(a.file, kSource, parts_of(wider)),
-      "the options and the parameters stored in the file disagree");
+  EXPECT_FORMAT_ERROR(nrnm::load_checkpoint(a.file, kSource, parts_of(wider)),
+                      "the options and the parameters stored in the file disagree");
   EXPECT_TRUE(same(before, *wider)) << "a refused file changed the model";
   NRNMClassifier shallower(NRNMOptions(5, 3).hidden_size(8).layers(1));
-  EXPECT_FORMAT_ERROR(
-      nrnm::load_checkpoint(a.file, kSource, parts_of(shallower)),
-      "that this model does not have");
+  EXPECT_FORMAT_ERROR(nrnm::load_checkpoint(a.file, kSource, parts_of(shallower)), "that this model does not have");
 }
 
 TEST(Checkpoint, AModelFileIsNotATrainerFile) {
   NRNMClassifier model(small_options(1));
   const std::string file = nrnm::save_checkpoint(parts_of(model), {});
   NRNMClassifier other(small_options(3));
-  nrnm::load_checkpoint(file, kSource, parts_of(other)); // model only: fine
+  nrnm::load_checkpoint(file, kSource, parts_of(other));  // model only: fine
   EXPECT_TRUE(same(snapshot(*model), *other));
   Trainer trainer(other);
-  EXPECT_FORMAT_ERROR(
-      nrnm::load_checkpoint(file, kSource, parts_of(other, &trainer)),
-      "without trainer state");
+  EXPECT_FORMAT_ERROR(nrnm::load_checkpoint(file, kSource, parts_of(other, &trainer)), "without trainer state");
   // A trainer's file loads as a model alone (its optimizer state ignored).
   Trained a;
   nrnm::load_checkpoint(a.file, kSource, parts_of(other));
@@ -264,4 +250,4 @@ TEST(Json, ParsesStrictlyAndQuotesRoundTrip) {
   }
 }
 
-} // namespace
+}  // namespace

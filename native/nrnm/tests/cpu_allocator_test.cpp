@@ -37,7 +37,7 @@ TEST(CpuAllocator, ReusesFreedBlocksAndKeepsResultsIdentical) {
   const std::vector<torch::Tensor> cached = train_steps();
   const nrnm::CpuCacheStats after = nrnm::cpu_cache_stats();
   EXPECT_TRUE(after.enabled);
-  EXPECT_GT(after.hits, before.hits); // later steps reuse the first step's blocks
+  EXPECT_GT(after.hits, before.hits);  // later steps reuse the first step's blocks
   ASSERT_EQ(plain.size(), cached.size());
   for (size_t i = 0; i < plain.size(); ++i) {
     EXPECT_TRUE(torch::equal(plain[i], cached[i])) << "tensor #" << i;
@@ -47,22 +47,22 @@ TEST(CpuAllocator, ReusesFreedBlocksAndKeepsResultsIdentical) {
 }
 
 TEST(CpuAllocator, SameSizeIsReusedAndTheLimitHolds) {
-  nrnm::enable_cpu_caching_allocator(1 << 20); // 1 MiB
+  nrnm::enable_cpu_caching_allocator(1 << 20);  // 1 MiB
   nrnm::empty_cpu_cache();
   void* first = nullptr;
   {
-    torch::Tensor a = torch::empty({100 * 1024}); // 400 KiB
+    torch::Tensor a = torch::empty({100 * 1024});  // 400 KiB
     first = a.data_ptr();
   }
   EXPECT_EQ(nrnm::cpu_cache_stats().cached_bytes, 400u * 1024);
   {
     torch::Tensor b = torch::empty({100 * 1024});
-    EXPECT_EQ(b.data_ptr(), first); // the same block again
-    torch::Tensor big = torch::empty({1 << 20}); // 4 MiB: over the limit when freed
+    EXPECT_EQ(b.data_ptr(), first);               // the same block again
+    torch::Tensor big = torch::empty({1 << 20});  // 4 MiB: over the limit when freed
   }
   EXPECT_LE(nrnm::cpu_cache_stats().cached_bytes, 1u << 20);
   {
-    torch::Tensor small = torch::ones({16}); // below 64 KiB: not cached
+    torch::Tensor small = torch::ones({16});  // below 64 KiB: not cached
     EXPECT_EQ(small.sum().item<float>(), 16.0f);
   }
   nrnm::disable_cpu_caching_allocator();
@@ -89,4 +89,4 @@ TEST(CpuAllocator, AFailedAllocationIsOutOfMemoryWithAndWithoutTheCache) {
   nrnm::disable_cpu_caching_allocator();
 }
 
-} // namespace
+}  // namespace

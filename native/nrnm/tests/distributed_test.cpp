@@ -33,10 +33,9 @@ constexpr int64_t kWorld = 2;
 // A fresh folder per test: a FileStore file left by an earlier run would
 // break this one.
 class TempDir {
-public:
+ public:
   TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "nrnm-dist-XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "nrnm-dist-XXXXXX").string();
     path_ = mkdtemp(pattern.data());
   }
   ~TempDir() {
@@ -45,29 +44,20 @@ public:
   }
   std::string file(const std::string &name) const { return path_ + "/" + name; }
 
-private:
+ private:
   std::string path_;
 };
 
-DistributedOptions on_file(int64_t rank, const std::string &file,
-                           double timeout = 30) {
-  return DistributedOptions(rank, kWorld)
-      .store_file(file)
-      .timeout_seconds(timeout);
+DistributedOptions on_file(int64_t rank, const std::string &file, double timeout = 30) {
+  return DistributedOptions(rank, kWorld).store_file(file).timeout_seconds(timeout);
 }
 
 nrnm::LSTMClassifier small_lstm(uint64_t seed) {
   torch::manual_seed(seed);
-  return nrnm::LSTMClassifier(
-      nrnm::LSTMClassifierOptions(3, 4).hidden_size(8).layers(2));
+  return nrnm::LSTMClassifier(nrnm::LSTMClassifierOptions(3, 4).hidden_size(8).layers(2));
 }
 
-TrainerOptions options() {
-  return TrainerOptions()
-      .lr(0.01)
-      .scheduler(SchedulerKind::kNone)
-      .clip_norm(1.0);
-}
+TrainerOptions options() { return TrainerOptions().lr(0.01).scheduler(SchedulerKind::kNone).clip_norm(1.0); }
 
 std::string error_of(const std::function<void()> &f) {
   try {
@@ -83,10 +73,8 @@ std::string error_of(const std::function<void()> &f) {
 // Runs body(rank) on one thread per rank and waits for all.
 void on_each_rank(const std::function<void(int64_t)> &body) {
   std::vector<std::thread> threads;
-  for (int64_t r = 0; r < kWorld; ++r)
-    threads.emplace_back(body, r);
-  for (auto &t : threads)
-    t.join();
+  for (int64_t r = 0; r < kWorld; ++r) threads.emplace_back(body, r);
+  for (auto &t : threads) t.join();
 }
 
 double max_abs_diff(torch::nn::Module &a, torch::nn::Module &b) {
@@ -103,8 +91,7 @@ bool bitwise_equal(torch::nn::Module &a, torch::nn::Module &b) {
   const auto pa = a.parameters();
   const auto pb = b.parameters();
   for (size_t i = 0; i < pa.size(); ++i) {
-    if (!torch::equal(pa[i], pb[i]))
-      return false;
+    if (!torch::equal(pa[i], pb[i])) return false;
   }
   return true;
 }
@@ -134,12 +121,10 @@ TEST(Distributed, TwoRanksMatchOneProcessOnTheCombinedBatch) {
   on_each_rank([&](int64_t rank) {
     errors[rank] = error_of([&] {
       Trainer trainer(models[rank], options());
-      trainer.join(
-          std::make_shared<DistributedGroup>(on_file(rank, dir.file("store"))));
+      trainer.join(std::make_shared<DistributedGroup>(on_file(rank, dir.file("store"))));
       const int64_t half = kBatch / kWorld;
       for (int64_t s = 0; s < kSteps; ++s) {
-        const auto r = trainer.step(xs[s].narrow(0, rank * half, half),
-                                    ys[s].narrow(0, rank * half, half));
+        const auto r = trainer.step(xs[s].narrow(0, rank * half, half), ys[s].narrow(0, rank * half, half));
         losses[rank].push_back(r.loss);
         samples[rank] = r.samples;
       }
@@ -147,18 +132,16 @@ TEST(Distributed, TwoRanksMatchOneProcessOnTheCombinedBatch) {
   });
   EXPECT_EQ(errors[0], "<no exception>");
   EXPECT_EQ(errors[1], "<no exception>");
-  EXPECT_TRUE(bitwise_equal(*models[0], *models[1]))
-      << "the ranks' weights differ";
+  EXPECT_TRUE(bitwise_equal(*models[0], *models[1])) << "the ranks' weights differ";
   const double diff = max_abs_diff(*models[0], *reference);
   EXPECT_LT(diff, 1e-6) << "largest difference to one process: " << diff;
-  EXPECT_GT(max_abs_diff(*models[0], *small_lstm(1)), 1e-3)
-      << "the model did not train";
+  EXPECT_GT(max_abs_diff(*models[0], *small_lstm(1)), 1e-3) << "the model did not train";
   ASSERT_EQ(losses[0].size(), static_cast<size_t>(kSteps));
   for (int64_t s = 0; s < kSteps; ++s) {
     EXPECT_EQ(losses[0][s], losses[1][s]) << "step " << s;
     EXPECT_NEAR(losses[0][s], reference_losses[s], 1e-6) << "step " << s;
   }
-  EXPECT_EQ(samples[0], kBatch); // the batch of both ranks together
+  EXPECT_EQ(samples[0], kBatch);  // the batch of both ranks together
 }
 
 TEST(Distributed, NonFiniteLossOnOneRankStopsBothWithTheSameError) {
@@ -168,16 +151,13 @@ TEST(Distributed, NonFiniteLossOnOneRankStopsBothWithTheSameError) {
   on_each_rank([&](int64_t rank) {
     errors[rank] = error_of([&] {
       Trainer trainer(models[rank], options());
-      trainer.join(
-          std::make_shared<DistributedGroup>(on_file(rank, dir.file("store"))));
+      trainer.join(std::make_shared<DistributedGroup>(on_file(rank, dir.file("store"))));
       torch::Tensor x = torch::randn({2, 4, 3});
-      if (rank == 1)
-        x[0][0][0] = std::numeric_limits<float>::quiet_NaN();
+      if (rank == 1) x[0][0][0] = std::numeric_limits<float>::quiet_NaN();
       trainer.step(x, torch::tensor({0, 1}, torch::kLong));
     });
   });
-  EXPECT_NE(errors[0].find("loss became NaN at step 1"), std::string::npos)
-      << errors[0];
+  EXPECT_NE(errors[0].find("loss became NaN at step 1"), std::string::npos) << errors[0];
   EXPECT_EQ(errors[0], errors[1]);
 }
 
@@ -188,21 +168,14 @@ TEST(Distributed, AVanishedRankFailsTheOtherNamingIt) {
   double seconds = 0;
   on_each_rank([&](int64_t rank) {
     Trainer trainer(models[rank], options());
-    trainer.join(std::make_shared<DistributedGroup>(
-        on_file(rank, dir.file("store"), 20)));
-    if (rank == 1)
-      return; // leaves: its group and connections close
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(300)); // rank 1 is gone
+    trainer.join(std::make_shared<DistributedGroup>(on_file(rank, dir.file("store"), 20)));
+    if (rank == 1) return;                                        // leaves: its group and connections close
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // rank 1 is gone
     const auto started = std::chrono::steady_clock::now();
     error = error_of([&] {
-      for (int i = 0; i < 3; ++i)
-        trainer.step(torch::randn({2, 4, 3}),
-                     torch::tensor({0, 1}, torch::kLong));
+      for (int i = 0; i < 3; ++i) trainer.step(torch::randn({2, 4, 3}), torch::tensor({0, 1}, torch::kLong));
     });
-    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                            started)
-                  .count();
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   });
   EXPECT_NE(error.find("rank 0 of 2:"), std::string::npos) << error;
   EXPECT_NE(error.find("rank 1 stopped"), std::string::npos) << error;
@@ -212,13 +185,9 @@ TEST(Distributed, AVanishedRankFailsTheOtherNamingIt) {
 TEST(Distributed, AMissingRankTimesOutNamingIt) {
   TempDir dir;
   const auto started = std::chrono::steady_clock::now();
-  const std::string error = error_of(
-      [&] { DistributedGroup group(on_file(0, dir.file("store"), 1.5)); });
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-          .count();
-  EXPECT_NE(error.find("rank 0 of 2: could not join"), std::string::npos)
-      << error;
+  const std::string error = error_of([&] { DistributedGroup group(on_file(0, dir.file("store"), 1.5)); });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_NE(error.find("rank 0 of 2: could not join"), std::string::npos) << error;
   EXPECT_NE(error.find("rank 1 started"), std::string::npos) << error;
   EXPECT_LT(seconds, 15);
 }
@@ -232,9 +201,7 @@ TEST(Distributed, TcpStoreOnLoopbackAveragesAndSums) {
   std::vector<std::string> errors(kWorld);
   on_each_rank([&](int64_t rank) {
     errors[rank] = error_of([&] {
-      DistributedGroup group(DistributedOptions(rank, kWorld)
-                                 .master_port(port)
-                                 .timeout_seconds(30));
+      DistributedGroup group(DistributedOptions(rank, kWorld).master_port(port).timeout_seconds(30));
       sums[rank] = group.sum({1.0, static_cast<double>(rank)}, "test sum");
       means[rank] = torch::full({3}, static_cast<float>(rank + 1));
       group.average_({means[rank]}, "test average");
@@ -250,13 +217,9 @@ TEST(Distributed, TcpStoreOnLoopbackAveragesAndSums) {
 }
 
 TEST(Distributed, OptionsAreChecked) {
-  EXPECT_NE(error_of([] {
-              DistributedGroup g(DistributedOptions(2, 2));
-            }).find("rank must be in [0, 2)"),
+  EXPECT_NE(error_of([] { DistributedGroup g(DistributedOptions(2, 2)); }).find("rank must be in [0, 2)"),
             std::string::npos);
-  EXPECT_NE(error_of([] {
-              DistributedGroup g(DistributedOptions(0, 1).timeout_seconds(0));
-            }).find("timeout"),
+  EXPECT_NE(error_of([] { DistributedGroup g(DistributedOptions(0, 1).timeout_seconds(0)); }).find("timeout"),
             std::string::npos);
 }
 
@@ -266,8 +229,7 @@ TEST(Distributed, OneRankGroupLeavesTrainingUnchanged) {
   Trainer alone(a, options());
   Trainer grouped(b, options());
   TempDir dir;
-  grouped.join(std::make_shared<DistributedGroup>(
-      DistributedOptions(0, 1).store_file(dir.file("store"))));
+  grouped.join(std::make_shared<DistributedGroup>(DistributedOptions(0, 1).store_file(dir.file("store"))));
   for (int i = 0; i < 3; ++i) {
     torch::manual_seed(i);
     const auto x = torch::randn({4, 5, 3});
@@ -283,7 +245,9 @@ TEST(Distributed, SeedForRankKeepsRankZeroAndSeparatesTheOthers) {
   auto reference = nrnm::make_generator(7);
   nrnm::seed_for_rank(g0, 0);
   nrnm::seed_for_rank(g1, 1);
-  const auto draw = [](at::Generator &g) { return torch::rand({8}, g); };
+  const auto draw = [](at::Generator &g) {
+    return torch::rand({8}, g);
+  };
   const auto r0 = draw(g0), r1 = draw(g1), ref = draw(reference);
   EXPECT_TRUE(torch::equal(r0, ref));
   EXPECT_FALSE(torch::equal(r1, ref));
@@ -292,4 +256,4 @@ TEST(Distributed, SeedForRankKeepsRankZeroAndSeparatesTheOthers) {
   EXPECT_TRUE(torch::equal(draw(again), r1)) << "not reproducible";
 }
 
-} // namespace
+}  // namespace

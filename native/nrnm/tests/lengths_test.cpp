@@ -20,19 +20,18 @@ namespace {
 
 using namespace nrnm;
 
-constexpr double kTolerance = 1e-6; // float32, exact schedule
+constexpr double kTolerance = 1e-6;  // float32, exact schedule
 
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).abs().max().item<double>();
-}
+double max_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
 
 struct SampleRun {
-  torch::Tensor logits; // (C)
-  std::vector<torch::Tensor> grads; // parameters..., then x
+  torch::Tensor logits;              // (C)
+  std::vector<torch::Tensor> grads;  // parameters..., then x
 };
 
 // Logits of sample `b` and the gradients of its cross-entropy.
-SampleRun run_sample(NRNMClassifier& model, const torch::Tensor& logits, const torch::Tensor& x, int64_t b, int64_t label) {
+SampleRun run_sample(NRNMClassifier& model, const torch::Tensor& logits, const torch::Tensor& x, int64_t b,
+                     int64_t label) {
   const torch::Tensor loss = at::cross_entropy_loss(logits[b].unsqueeze(0), torch::tensor({label}));
   std::vector<torch::Tensor> inputs = model->parameters();
   inputs.push_back(x);
@@ -49,9 +48,7 @@ SampleRun run_sample(NRNMClassifier& model, const torch::Tensor& logits, const t
 // fused recurrence, inputAggregation, training mode (zoneout and dropout 0)
 class PaddingEquivalence : public ::testing::TestWithParam<std::tuple<bool, InputAggregation, bool>> {
  protected:
-  void TearDown() override {
-    set_fused_recurrence(true);
-  }
+  void TearDown() override { set_fused_recurrence(true); }
 };
 
 TEST_P(PaddingEquivalence, EverySampleEqualsItselfAloneWithoutPadding) {
@@ -60,7 +57,7 @@ TEST_P(PaddingEquivalence, EverySampleEqualsItselfAloneWithoutPadding) {
   NRNMOptions options = NRNMOptions(5, 3).hidden_size(8).layers(2).seed(3).input_aggregation(aggregation);
   if (training) options.zoneout(0).memory_dropout(0).aggregation_dropout(0);
   NRNMClassifier model(options);
-  model->train(training); // eval: zeta = 1 - zoneout = 0.8 at every valid step
+  model->train(training);  // eval: zeta = 1 - zoneout = 0.8 at every valid step
   const std::vector<int64_t> lengths = {23, 7, 10, 11, 1, 20, 21};
   const int64_t B = static_cast<int64_t>(lengths.size());
   const int64_t T = 23;
@@ -71,7 +68,7 @@ TEST_P(PaddingEquivalence, EverySampleEqualsItselfAloneWithoutPadding) {
     if (lengths[b] < T) x[b].narrow(0, lengths[b], T - lengths[b]).fill_(1e3);
   }
   x.requires_grad_(true);
-  const torch::Tensor logits = model->forward(x, torch::tensor(lengths)); // (B, C)
+  const torch::Tensor logits = model->forward(x, torch::tensor(lengths));  // (B, C)
   ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{B, 3}));
   double worst = 0;
   for (int64_t b = 0; b < B; ++b) {
@@ -88,7 +85,7 @@ TEST_P(PaddingEquivalence, EverySampleEqualsItselfAloneWithoutPadding) {
       worst = std::max(worst, diff);
       EXPECT_LT(diff, kTolerance) << "sample " << b << ", gradient of " << names[p];
     }
-    const torch::Tensor dx = padded.grads[P][b]; // (T, F)
+    const torch::Tensor dx = padded.grads[P][b];  // (T, F)
     const double dx_diff = max_diff(dx.narrow(0, 0, lengths[b]), alone.grads[P][0]);
     worst = std::max(worst, dx_diff);
     EXPECT_LT(dx_diff, kTolerance) << "sample " << b << ", gradient of x";
@@ -106,8 +103,9 @@ TEST_P(PaddingEquivalence, EverySampleEqualsItselfAloneWithoutPadding) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Recurrences, PaddingEquivalence,
-    ::testing::Combine(::testing::Bool(), ::testing::Values(InputAggregation::kDilated, InputAggregation::kStrided),
-        ::testing::Bool()));
+                         ::testing::Combine(::testing::Bool(),
+                                            ::testing::Values(InputAggregation::kDilated, InputAggregation::kStrided),
+                                            ::testing::Bool()));
 
 TEST(Lengths, FullLengthsTakeExactlyThePathWithoutLengths) {
   NRNMClassifier model(NRNMOptions(5, 3).hidden_size(8).layers(2).seed(4));
@@ -124,7 +122,7 @@ TEST(Lengths, MemoryOfAFinishedSequenceIsKept) {
   torch::Generator data = make_generator(1);
   NRNMTrace trace;
   model->forward_traced(torch::randn({2, 31, 5}, data), trace, torch::tensor({31, 12}));
-  const auto& updates = trace.layers[0].updates; // at t = 10, 20, 30
+  const auto& updates = trace.layers[0].updates;  // at t = 10, 20, 30
   ASSERT_EQ(updates.size(), 3u);
   // Sample 1 (12 steps) updates at t = 10 only; later its memory stays.
   EXPECT_FALSE(torch::equal(updates[0].memory_carried[1], updates[0].memory_before[1]));
@@ -133,7 +131,7 @@ TEST(Lengths, MemoryOfAFinishedSequenceIsKept) {
     EXPECT_FALSE(torch::equal(updates[u].memory_carried[0], updates[u].memory_before[0]));
   }
   // And its outputs past the end repeat its last valid h.
-  const torch::Tensor outputs = trace.layers[0].outputs; // (T, B, H)
+  const torch::Tensor outputs = trace.layers[0].outputs;  // (T, B, H)
   for (int64_t t = 12; t < 31; ++t) EXPECT_TRUE(torch::equal(outputs[t][1], outputs[11][1]));
 }
 
@@ -157,8 +155,8 @@ TEST(Lengths, BadLengthsAreRejectedWithTheirValues) {
 TEST(Lengths, TrainerStepOnAPaddedBatchEqualsTheMeanOfItsSequences) {
   // The step's loss over a padded batch is the mean of each sequence's loss
   // alone; the padding's values do not matter.
-  NRNMClassifier model(NRNMOptions(5, 3).hidden_size(8).layers(1).seed(2).zoneout(0).memory_dropout(0)
-          .aggregation_dropout(0));
+  NRNMClassifier model(
+      NRNMOptions(5, 3).hidden_size(8).layers(1).seed(2).zoneout(0).memory_dropout(0).aggregation_dropout(0));
   torch::Generator data = make_generator(7);
   torch::Tensor x = torch::randn({3, 14, 5}, data);
   const torch::Tensor lengths = torch::tensor({14, 3, 11});
@@ -180,4 +178,4 @@ TEST(Lengths, TrainerStepOnAPaddedBatchEqualsTheMeanOfItsSequences) {
   EXPECT_NEAR(e.loss_sum / 3, mean, 1e-6);
 }
 
-} // namespace
+}  // namespace

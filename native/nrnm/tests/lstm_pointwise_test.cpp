@@ -21,7 +21,7 @@ using nrnm::pointwise::StepForward;
 using nrnm::pointwise::Zeta;
 
 struct Case {
-  std::string zoneout; // none, shared, per_step, eval
+  std::string zoneout;  // none, shared, per_step, eval
   bool term;
   torch::ScalarType dtype;
 };
@@ -58,17 +58,17 @@ template <typename T>
 void check_case(const Case& c) {
   torch::manual_seed(11);
   const auto opts = torch::TensorOptions().dtype(c.dtype);
-  const torch::Tensor pre = torch::randn({B, 4 * H}, opts) * 2; // gate pre-activations
+  const torch::Tensor pre = torch::randn({B, 4 * H}, opts) * 2;  // gate pre-activations
   const torch::Tensor c_prev = torch::randn({B, H}, opts);
   const torch::Tensor h_prev = torch::randn({B, H}, opts) * 0.5;
   const torch::Tensor term = c.term ? torch::randn({B, H}, opts) * 0.5 : torch::Tensor();
-  torch::Tensor mask; // zeta as stored: (1, H) or (steps, B, H)
+  torch::Tensor mask;  // zeta as stored: (1, H) or (steps, B, H)
   double keep = 1.0;
   if (c.zoneout == "shared") mask = torch::rand({1, H}, opts).lt(0.6).to(c.dtype);
   if (c.zoneout == "per_step") mask = torch::rand({kSteps, B, H}, opts).lt(0.6).to(c.dtype);
   if (c.zoneout == "eval") keep = 0.8;
-  const torch::Tensor dh = torch::randn({B, H}, opts); // from step t+1
-  const torch::Tensor dh_output = torch::randn({B, H}, opts); // h_t as a segment output
+  const torch::Tensor dh = torch::randn({B, H}, opts);         // from step t+1
+  const torch::Tensor dh_output = torch::randn({B, H}, opts);  // h_t as a segment output
   const torch::Tensor dc = torch::randn({B, H}, opts);
 
   // Reference: one step in ATen ops under autograd.
@@ -83,7 +83,7 @@ void check_case(const Case& c) {
   torch::Tensor c_new = f * c_prev_r + i * g;
   if (c.term) c_new = c_new + term_r;
   const torch::Tensor h_new = o * c_new.tanh();
-  torch::Tensor zeta; // broadcastable to (B, H); undefined: no zoneout
+  torch::Tensor zeta;  // broadcastable to (B, H); undefined: no zoneout
   if (c.zoneout == "shared") zeta = mask;
   if (c.zoneout == "per_step") zeta = mask[kStep];
   if (c.zoneout == "eval") zeta = torch::full({1, H}, keep, opts);
@@ -178,13 +178,13 @@ TEST(LstmPointwise, ZetaRows) {
   EXPECT_EQ(z.row(4, 1), nullptr);
   EXPECT_EQ(z.at(4, 1, 2), 0.25f);
   z.mask = shared;
-  EXPECT_EQ(z.row(4, 1), shared); // shared: the same row for every step and sample
+  EXPECT_EQ(z.row(4, 1), shared);  // shared: the same row for every step and sample
   std::vector<float> per_step(2 * 2 * 3);
   for (size_t k = 0; k < per_step.size(); ++k) per_step[k] = static_cast<float>(k);
   z.mask = per_step.data();
   z.per_step = true;
-  EXPECT_EQ(z.at(1, 0, 2), 8.0f); // (t=1, b=0, j=2) of (2, 2, 3)
+  EXPECT_EQ(z.at(1, 0, 2), 8.0f);  // (t=1, b=0, j=2) of (2, 2, 3)
   EXPECT_EQ(z.at(1, 1, 0), 9.0f);
 }
 
-} // namespace
+}  // namespace

@@ -29,24 +29,22 @@ struct GradCase {
 std::vector<GradCase> grad_cases() {
   using namespace nrnm;
   return {
-      {"dilated_eval",
-          NRNMOptions(3, 3).hidden_size(4).heads(2).layers(2).seed(11), 2, 21, false},
-      {"dilated_training",
-          NRNMOptions(3, 3).hidden_size(4).heads(2).layers(2).seed(12), 2, 21, true},
+      {"dilated_eval", NRNMOptions(3, 3).hidden_size(4).heads(2).layers(2).seed(11), 2, 21, false},
+      {"dilated_training", NRNMOptions(3, 3).hidden_size(4).heads(2).layers(2).seed(12), 2, 21, true},
       {"strided_per_step_training",
-          NRNMOptions(3, 4)
-              .hidden_size(6)
-              .heads(3)
-              .layers(2)
-              .block_length(4)
-              .stride(2)
-              .input_aggregation(InputAggregation::kStrided)
-              .zoneout_mode(ZoneoutMode::kPerStep)
-              .memory_dropout_mode(MemoryDropoutMode::kPerSample)
-              .init(InitScheme::kStandard)
-              .head(HeadKind::kLinear)
-              .seed(13),
-          3, 13, true},
+       NRNMOptions(3, 4)
+           .hidden_size(6)
+           .heads(3)
+           .layers(2)
+           .block_length(4)
+           .stride(2)
+           .input_aggregation(InputAggregation::kStrided)
+           .zoneout_mode(ZoneoutMode::kPerStep)
+           .memory_dropout_mode(MemoryDropoutMode::kPerSample)
+           .init(InitScheme::kStandard)
+           .head(HeadKind::kLinear)
+           .seed(13),
+       3, 13, true},
   };
 }
 
@@ -59,13 +57,12 @@ TEST_P(NRNMGradCheck, CentralDifferencesMatchBackward) {
   model->train(config.training);
 
   torch::Generator data = nrnm::make_generator(99);
-  torch::Tensor x = torch::randn({config.batch, config.steps, config.options.input_size()},
-      data, torch::dtype(torch::kDouble));
-  torch::Tensor labels = torch::randint(config.options.classes(), {config.batch}, data,
-      torch::dtype(torch::kLong));
+  torch::Tensor x =
+      torch::randn({config.batch, config.steps, config.options.input_size()}, data, torch::dtype(torch::kDouble));
+  torch::Tensor labels = torch::randint(config.options.classes(), {config.batch}, data, torch::dtype(torch::kLong));
   const torch::Tensor generator_state = model->generator.get_state();
   auto loss_fn = [&]() {
-    model->generator.set_state(generator_state); // same masks every time
+    model->generator.set_state(generator_state);  // same masks every time
     return torch::nn::functional::cross_entropy(model->forward(x), labels);
   };
 
@@ -78,9 +75,7 @@ TEST_P(NRNMGradCheck, CentralDifferencesMatchBackward) {
   std::string worst_name;
   for (auto& item : model->named_parameters()) {
     torch::Tensor flat = item.value().view({-1});
-    torch::Tensor grad = item.value().grad().defined()
-        ? item.value().grad().view({-1})
-        : torch::zeros_like(flat);
+    torch::Tensor grad = item.value().grad().defined() ? item.value().grad().view({-1}) : torch::zeros_like(flat);
     std::vector<int64_t> entries = {0, flat.numel() - 1};
     entries.push_back(std::uniform_int_distribution<int64_t>(0, flat.numel() - 1)(pick));
     for (int64_t entry : entries) {
@@ -106,19 +101,18 @@ TEST_P(NRNMGradCheck, CentralDifferencesMatchBackward) {
       }
       if (error > allowed) {
         ++failures;
-        ADD_FAILURE() << item.key() << "[" << entry << "]: backward " << analytic
-                      << ", central difference " << numeric;
+        ADD_FAILURE() << item.key() << "[" << entry << "]: backward " << analytic << ", central difference " << numeric;
       }
     }
   }
-  std::printf("[gradcheck] %-26s %d entries (%d nonzero), worst error/allowed %.3f at %s\n",
-      config.name.c_str(), checked, nonzero, worst, worst_name.c_str());
+  std::printf("[gradcheck] %-26s %d entries (%d nonzero), worst error/allowed %.3f at %s\n", config.name.c_str(),
+              checked, nonzero, worst, worst_name.c_str());
   EXPECT_EQ(failures, 0);
   // The check means something only if most gradients are not zero.
   EXPECT_GT(nonzero, checked * 3 / 4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiny, NRNMGradCheck, ::testing::ValuesIn(grad_cases()),
-    [](const ::testing::TestParamInfo<GradCase>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<GradCase>& info) { return info.param.name; });
 
-} // namespace
+}  // namespace

@@ -11,9 +11,7 @@ namespace {
 
 using namespace nrnm;
 
-NRNMOptions small(uint64_t seed = 1) {
-  return NRNMOptions(5, 3).hidden_size(8).layers(2).seed(seed);
-}
+NRNMOptions small(uint64_t seed = 1) { return NRNMOptions(5, 3).hidden_size(8).layers(2).seed(seed); }
 
 torch::Tensor input(int64_t batch = 3, int64_t steps = 23, int64_t features = 5) {
   torch::Generator data = make_generator(42);
@@ -50,18 +48,18 @@ TEST(NRNMModes, SharedZoneoutMaskIsConstantAcrossStepsAndSamples) {
   model->forward_traced(input(), trace);
   for (const auto& layer : trace.layers) {
     ASSERT_EQ(layer.zoneout_mask.sizes(), (std::vector<int64_t>{1, 8}));
-    const torch::Tensor mask = layer.zoneout_mask[0]; // (H)
+    const torch::Tensor mask = layer.zoneout_mask[0];  // (H)
     ASSERT_GT(mask.sum().item<float>(), 0);
     ASSERT_LT(mask.sum().item<float>(), 8);
     // A unit whose mask is 0 keeps h_{-1} = 0 at every step in every sample;
     // a unit whose mask is 1 takes the new state and moves.
-    const torch::Tensor outputs = layer.outputs; // (T, B, H)
-    const torch::Tensor frozen = outputs.eq(0).all(0).all(0); // (H)
+    const torch::Tensor outputs = layer.outputs;               // (T, B, H)
+    const torch::Tensor frozen = outputs.eq(0).all(0).all(0);  // (H)
     EXPECT_TRUE(torch::equal(frozen, mask.eq(0)));
     const torch::Tensor unchanged = outputs.narrow(0, 1, outputs.size(0) - 1)
                                         .eq(outputs.narrow(0, 0, outputs.size(0) - 1))
                                         .all(0)
-                                        .all(0); // (H): h_t == h_{t-1} for all t, b
+                                        .all(0);  // (H): h_t == h_{t-1} for all t, b
     EXPECT_TRUE(torch::equal(unchanged, mask.eq(0)));
   }
 }
@@ -73,7 +71,7 @@ TEST(NRNMModes, PerStepZoneoutMaskChangesAcrossStepsAndSamples) {
   const torch::Tensor x = input();
   model->forward_traced(x, trace);
   for (const auto& layer : trace.layers) {
-    const torch::Tensor mask = layer.zoneout_mask; // (T, B, H)
+    const torch::Tensor mask = layer.zoneout_mask;  // (T, B, H)
     ASSERT_EQ(mask.sizes(), (std::vector<int64_t>{23, 3, 8}));
     EXPECT_FALSE(torch::equal(mask[3], mask[4]));
     EXPECT_FALSE(torch::equal(mask.select(1, 0), mask.select(1, 1)));
@@ -97,8 +95,8 @@ TEST(NRNMModes, MemoryDropoutSharedByTheBatchOrPerSample) {
         // carried = M_new * mask / (1 - p), p = 0.5: a (B, n, H) factor of 0 or 2
         const torch::Tensor factor = update.memory_carried / update.memory_after;
         EXPECT_TRUE(factor.eq(0).logical_or(factor.eq(2)).all().item<bool>());
-        const bool same_for_batch = torch::equal(factor[0], factor[1]) &&
-            torch::equal(factor[0], factor[2]) && torch::equal(factor[0], factor[3]);
+        const bool same_for_batch = torch::equal(factor[0], factor[1]) && torch::equal(factor[0], factor[2]) &&
+                                    torch::equal(factor[0], factor[3]);
         EXPECT_EQ(same_for_batch, mode == MemoryDropoutMode::kShared);
       }
     }
@@ -151,7 +149,7 @@ TEST(NRNMModes, Float64MatchesFloat32) {
   const torch::Tensor x = input();
   const torch::Tensor single = model->forward(x);
   model->to(torch::kDouble);
-  const torch::Tensor twice = model->forward(x); // float32 x is converted
+  const torch::Tensor twice = model->forward(x);  // float32 x is converted
   EXPECT_EQ(twice.scalar_type(), torch::kDouble);
   EXPECT_TRUE(torch::allclose(single.to(torch::kDouble), twice, 0, 1e-5));
   // training masks come from the generator whatever the dtype
@@ -166,7 +164,7 @@ TEST(NRNMModes, CloneIsDeepAndContinuesTheGenerator) {
   NRNMClassifier model(small());
   model->train();
   const torch::Tensor x = input();
-  model->forward(x); // advance the generator
+  model->forward(x);  // advance the generator
   auto copy = std::dynamic_pointer_cast<NRNMClassifierImpl>(model->clone());
   ASSERT_TRUE(copy);
   auto original = model->named_parameters();
@@ -210,4 +208,4 @@ TEST(NRNMModes, Cuda) {
   }
 }
 
-} // namespace
+}  // namespace

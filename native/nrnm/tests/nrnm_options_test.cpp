@@ -59,9 +59,8 @@ TEST(NRNMOptions, ValidationMessages) {
   };
   expect_invalid(strided().stride(3), "stride must divide blockLength (got 10 and 3)");
   expect_invalid(NRNMOptions(6, 3).block_length(8).stride(4),
-      "inputAggregation 'dilated' needs blockLength 10 and stride 5 (got 8 and 4)");
-  expect_invalid(NRNMOptions(6, 3).hidden_size(100).heads(3),
-      "hiddenSize must be divisible by heads (got 100 and 3)");
+                 "inputAggregation 'dilated' needs blockLength 10 and stride 5 (got 8 and 4)");
+  expect_invalid(NRNMOptions(6, 3).hidden_size(100).heads(3), "hiddenSize must be divisible by heads (got 100 and 3)");
   expect_invalid(NRNMOptions(0, 3), "inputSize must be a positive integer (got 0)");
   expect_invalid(NRNMOptions(6, -1), "classes must be a positive integer (got -1)");
   expect_invalid(NRNMOptions(6, 3).layers(0), "layers must be a positive integer (got 0)");
@@ -71,22 +70,37 @@ TEST(NRNMOptions, ValidationMessages) {
   expect_invalid(NRNMOptions(6, 3).heads(0), "heads must be a positive integer (got 0)");
   expect_invalid(NRNMOptions(6, 3).zoneout(1), "zoneout must be in [0, 1) (got 1)");
   expect_invalid(NRNMOptions(6, 3).memory_dropout(-0.1), "memoryDropout must be in [0, 1) (got -0.1)");
-  expect_invalid(NRNMOptions(6, 3).aggregation_dropout(1.5),
-      "aggregationDropout must be in [0, 1) (got 1.5)");
+  expect_invalid(NRNMOptions(6, 3).aggregation_dropout(1.5), "aggregationDropout must be in [0, 1) (got 1.5)");
   EXPECT_NO_THROW(validate(strided().block_length(8).stride(4)));
 }
 
 std::vector<std::string> cell_names(const std::string& prefix, const std::string& aggregation) {
   std::vector<std::string> names;
-  for (const char* name : {"weight_ih", "weight_hh", "weight_memh", "weight_memt", "weight_memi",
-           "bias", "mem_bias", "MC.forget_bias", "MC.input_bias", "MC.qkv_projector.weight",
-           "MC.qkv_projector.bias", "MC.qkv_layernorm.weight", "MC.qkv_layernorm.bias",
-           "MC.attention_mlp.0.weight", "MC.attention_mlp.0.bias",
-           "MC.attended_memory_layernorm.weight", "MC.attended_memory_layernorm.bias",
-           "MC.attended_memory_layernorm2.weight", "MC.attended_memory_layernorm2.bias",
-           "MC.input_projector.weight", "MC.input_projector.bias",
-           "MC.input_gate_projector.weight", "MC.input_gate_projector.bias",
-           "MC.memory_gate_projector.weight", "MC.memory_gate_projector.bias"}) {
+  for (const char* name : {"weight_ih",
+                           "weight_hh",
+                           "weight_memh",
+                           "weight_memt",
+                           "weight_memi",
+                           "bias",
+                           "mem_bias",
+                           "MC.forget_bias",
+                           "MC.input_bias",
+                           "MC.qkv_projector.weight",
+                           "MC.qkv_projector.bias",
+                           "MC.qkv_layernorm.weight",
+                           "MC.qkv_layernorm.bias",
+                           "MC.attention_mlp.0.weight",
+                           "MC.attention_mlp.0.bias",
+                           "MC.attended_memory_layernorm.weight",
+                           "MC.attended_memory_layernorm.bias",
+                           "MC.attended_memory_layernorm2.weight",
+                           "MC.attended_memory_layernorm2.bias",
+                           "MC.input_projector.weight",
+                           "MC.input_projector.bias",
+                           "MC.input_gate_projector.weight",
+                           "MC.input_gate_projector.bias",
+                           "MC.memory_gate_projector.weight",
+                           "MC.memory_gate_projector.bias"}) {
     names.push_back(prefix + name);
   }
   if (!aggregation.empty()) {
@@ -97,7 +111,7 @@ std::vector<std::string> cell_names(const std::string& prefix, const std::string
 }
 
 TEST(NRNMOptions, OfficialParameterNamesAndShapes) {
-  NRNMClassifier model(NRNMOptions(150, 60)); // the official NTU model
+  NRNMClassifier model(NRNMOptions(150, 60));  // the official NTU model
   std::vector<std::string> expected = cell_names("rnn.cell_0.", "linear1");
   for (const auto& name : cell_names("rnn.cell_1.", "linear2")) expected.push_back(name);
   expected.push_back("decoder.0.weight");
@@ -108,7 +122,9 @@ TEST(NRNMOptions, OfficialParameterNamesAndShapes) {
   EXPECT_EQ(names, expected);
 
   using Shape = std::vector<int64_t>;
-  const auto shape = [&](const std::string& name) { return named[name].sizes().vec(); };
+  const auto shape = [&](const std::string& name) {
+    return named[name].sizes().vec();
+  };
   EXPECT_EQ(shape("rnn.cell_0.weight_ih"), (Shape{150, 2048}));
   EXPECT_EQ(shape("rnn.cell_0.weight_hh"), (Shape{512, 2048}));
   EXPECT_EQ(shape("rnn.cell_0.weight_memh"), (Shape{1024, 1024}));
@@ -141,7 +157,7 @@ TEST(NRNMOptions, StridedHasNoAggregationLinearAndLinearHeadNoElu) {
   for (const auto& item : model->named_parameters()) names.push_back(item.key());
   EXPECT_EQ(names, expected);
   EXPECT_EQ(model->named_parameters()["rnn.cell_0.weight_memh"].sizes().vec(),
-      (std::vector<int64_t>{18, 18})); // n = 3 slots
+            (std::vector<int64_t>{18, 18}));  // n = 3 slots
   EXPECT_EQ(model->decoder->size(), 1u);
   model->eval();
   // no ELU: logits below -1 are possible; with ELU they are not
@@ -165,8 +181,7 @@ TEST(NRNMOptions, PrettyPrint) {
   EXPECT_EQ(out.str(), "MemoryBlock(512, 512, slots=2, heads=4)");
   std::ostringstream tree;
   tree << *model;
-  EXPECT_NE(tree.str().find("(linear1): DilatedAggregation(8x150 -> 300)"), std::string::npos)
-      << tree.str();
+  EXPECT_NE(tree.str().find("(linear1): DilatedAggregation(8x150 -> 300)"), std::string::npos) << tree.str();
 }
 
 TEST(NRNMOptions, InputShapeChecks) {
@@ -179,15 +194,11 @@ TEST(NRNMOptions, InputShapeChecks) {
     }
     return "no error";
   };
-  EXPECT_NE(message(torch::zeros({2, 4, 6})).find("expects x of shape (batch, time, 5)"),
-      std::string::npos);
+  EXPECT_NE(message(torch::zeros({2, 4, 6})).find("expects x of shape (batch, time, 5)"), std::string::npos);
   EXPECT_NE(message(torch::zeros({2, 4})).find("expects x of shape"), std::string::npos);
-  EXPECT_NE(message(torch::zeros({2, 0, 5})).find("at least one sample and one step"),
-      std::string::npos);
-  EXPECT_NE(message(torch::zeros({2, 4, 5}, torch::kLong)).find("floating-point"),
-      std::string::npos);
-  EXPECT_EQ(model->forward(torch::zeros({2, 1, 5}, torch::kDouble)).sizes().vec(),
-      (std::vector<int64_t>{2, 3}));
+  EXPECT_NE(message(torch::zeros({2, 0, 5})).find("at least one sample and one step"), std::string::npos);
+  EXPECT_NE(message(torch::zeros({2, 4, 5}, torch::kLong)).find("floating-point"), std::string::npos);
+  EXPECT_EQ(model->forward(torch::zeros({2, 1, 5}, torch::kDouble)).sizes().vec(), (std::vector<int64_t>{2, 3}));
 }
 
-} // namespace
+}  // namespace

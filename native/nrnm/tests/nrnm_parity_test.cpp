@@ -24,7 +24,7 @@ std::vector<std::string> cases_or_empty() {
   try {
     return nrnm_test::parity_cases();
   } catch (const std::exception&) {
-    return {}; // reported by check_all
+    return {};  // reported by check_all
   }
 }
 
@@ -33,16 +33,12 @@ struct Comparison {
   std::string worst;
   std::vector<std::string> mismatches;
 
-  void add(const std::string& name, const torch::Tensor& got,
-      const torch::Tensor& expected, double tolerance) {
+  void add(const std::string& name, const torch::Tensor& got, const torch::Tensor& expected, double tolerance) {
     if (got.sizes() != expected.sizes()) {
-      mismatches.push_back(name + ": shape " + c10::str(got.sizes()) +
-          " but expected " + c10::str(expected.sizes()));
+      mismatches.push_back(name + ": shape " + c10::str(got.sizes()) + " but expected " + c10::str(expected.sizes()));
       return;
     }
-    const double diff = got.numel() == 0
-        ? 0.0
-        : (got.to(torch::kDouble) - expected).abs().max().item<double>();
+    const double diff = got.numel() == 0 ? 0.0 : (got.to(torch::kDouble) - expected).abs().max().item<double>();
     if (!(diff <= max_diff)) {
       max_diff = diff;
       worst = name;
@@ -66,15 +62,14 @@ std::vector<std::string> check_case(const std::string& name, torch::ScalarType d
   std::vector<std::string> mismatches;
   if (named.size() != parameters.object.size()) {
     return {"the model has " + std::to_string(named.size()) + " parameters, the fixture " +
-        std::to_string(parameters.object.size())};
+            std::to_string(parameters.object.size())};
   }
   for (size_t i = 0; i < named.size(); ++i) {
     const auto& [fixture_name, entry] = parameters.object[i];
     const torch::Tensor value = nrnm_test::read_tensor(entry);
     if (named[i].key() != fixture_name || named[i].value().sizes() != value.sizes()) {
-      return {"parameter #" + std::to_string(i) + " is " + named[i].key() + " " +
-          c10::str(named[i].value().sizes()) + ", the fixture's " + fixture_name + " " +
-          c10::str(value.sizes())};
+      return {"parameter #" + std::to_string(i) + " is " + named[i].key() + " " + c10::str(named[i].value().sizes()) +
+              ", the fixture's " + fixture_name + " " + c10::str(value.sizes())};
     }
     torch::NoGradGuard no_grad;
     named[i].value().copy_(value);
@@ -102,9 +97,9 @@ std::vector<std::string> check_case(const std::string& name, torch::ScalarType d
     gradients.add(grad_name, grad, nrnm_test::read_tensor(entry), tolerance);
   }
 
-  std::printf("[parity] %-22s %-7s max|dlogits,dloss| %.2e  max|dgrad| %.2e (%s)\n",
-      name.c_str(), dtype == torch::kFloat ? "float32" : "float64",
-      outputs.max_diff, gradients.max_diff, gradients.worst.c_str());
+  std::printf("[parity] %-22s %-7s max|dlogits,dloss| %.2e  max|dgrad| %.2e (%s)\n", name.c_str(),
+              dtype == torch::kFloat ? "float32" : "float64", outputs.max_diff, gradients.max_diff,
+              gradients.worst.c_str());
   mismatches = outputs.mismatches;
   mismatches.insert(mismatches.end(), gradients.mismatches.begin(), gradients.mismatches.end());
   return mismatches;
@@ -117,19 +112,14 @@ void check_all(torch::ScalarType dtype) {
     const auto mismatches = check_case(name, dtype);
     std::string report;
     for (size_t i = 0; i < mismatches.size() && i < 10; ++i) report += "\n  " + mismatches[i];
-    EXPECT_TRUE(mismatches.empty())
-        << name << ": " << mismatches.size() << " mismatches, the first:" << report;
+    EXPECT_TRUE(mismatches.empty()) << name << ": " << mismatches.size() << " mismatches, the first:" << report;
   }
 }
 
 // Tolerance 1e-5 (the contract with the authors' code).
-TEST(NRNMParity, EvalLogitsLossAndGradientsFloat32) {
-  check_all(torch::kFloat);
-}
+TEST(NRNMParity, EvalLogitsLossAndGradientsFloat32) { check_all(torch::kFloat); }
 
 // Tolerance 1e-10: the fixtures are float64 results of float32 weights.
-TEST(NRNMParity, EvalLogitsLossAndGradientsFloat64) {
-  check_all(torch::kDouble);
-}
+TEST(NRNMParity, EvalLogitsLossAndGradientsFloat64) { check_all(torch::kDouble); }
 
-} // namespace
+}  // namespace

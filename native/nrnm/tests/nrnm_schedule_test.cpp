@@ -59,13 +59,8 @@ struct TraceCase {
 
 std::vector<TraceCase> trace_cases() {
   const auto strided = [](int64_t k, int64_t s) {
-    return NRNMOptions(5, 3)
-        .hidden_size(6)
-        .heads(2)
-        .layers(2)
-        .block_length(k)
-        .stride(s)
-        .input_aggregation(InputAggregation::kStrided);
+    return NRNMOptions(5, 3).hidden_size(6).heads(2).layers(2).block_length(k).stride(s).input_aggregation(
+        InputAggregation::kStrided);
   };
   return {
       {"dilated_eval", NRNMOptions(5, 3).hidden_size(8).layers(2), 43, false},
@@ -87,7 +82,7 @@ struct Traced {
   }
   TraceCase config;
   nrnm::NRNMClassifier model;
-  torch::Tensor x; // (B, T, F)
+  torch::Tensor x;  // (B, T, F)
   nrnm::NRNMTrace trace;
 };
 
@@ -126,12 +121,11 @@ TEST(NRNMScheduleTrace, HiddenTokensAreTheLayersOwnOutputs) {
     const int64_t s = traced.config.options.stride();
     for (const auto& layer : traced.trace.layers) {
       for (const auto& update : layer.updates) {
-        Steps expected; // h_{t-s}, ..., h_{t-ns}
+        Steps expected;  // h_{t-s}, ..., h_{t-ns}
         for (int64_t j = 1; j <= k / s; ++j) expected.push_back(update.step - j * s);
         ASSERT_EQ(update.hidden_token_steps, expected) << "t=" << update.step;
         for (size_t slot = 0; slot < expected.size(); ++slot) {
-          EXPECT_TRUE(torch::equal(update.hidden_tokens.select(1, int64_t(slot)),
-              layer.outputs[expected[slot]]))
+          EXPECT_TRUE(torch::equal(update.hidden_tokens.select(1, int64_t(slot)), layer.outputs[expected[slot]]))
               << "t=" << update.step << " slot " << slot;
         }
       }
@@ -164,7 +158,7 @@ TEST(NRNMScheduleTrace, MemoryUpdateUsesTheRecordedInputSteps) {
   for_each_config(true, [](Traced& traced) {
     torch::NoGradGuard no_grad;
     const Schedule schedule = Schedule::from(traced.config.options);
-    torch::Tensor input = traced.x.transpose(0, 1); // (T, B, F)
+    torch::Tensor input = traced.x.transpose(0, 1);  // (T, B, F)
     for (size_t l = 0; l < traced.trace.layers.size(); ++l) {
       const auto& layer = traced.trace.layers[l];
       auto& cell = traced.model->rnn->cells[l];
@@ -174,8 +168,7 @@ TEST(NRNMScheduleTrace, MemoryUpdateUsesTheRecordedInputSteps) {
         for (int64_t j : update.input_steps) parts.push_back(input[j]);
         torch::Tensor a = cell->aggregate(torch::cat(parts, 1).unsqueeze(0)).squeeze(0);
         torch::Tensor memory = cell->MC->forward(a, update.memory_before, update.hidden_tokens);
-        EXPECT_TRUE(torch::allclose(memory, update.memory_after, 1e-5, 1e-6))
-            << "layer " << l << " t=" << update.step;
+        EXPECT_TRUE(torch::allclose(memory, update.memory_after, 1e-5, 1e-6)) << "layer " << l << " t=" << update.step;
       }
       input = layer.outputs;
     }
@@ -201,7 +194,7 @@ TEST(NRNMScheduleTrace, MemoryUntouchedBeforeStepK) {
     nrnm::NRNMTrace perturbed;
     traced.model->forward_traced(traced.x, perturbed);
     for (size_t l = 0; l < traced.trace.layers.size(); ++l) {
-      const torch::Tensor before = traced.trace.layers[l].outputs; // (T, B, H)
+      const torch::Tensor before = traced.trace.layers[l].outputs;  // (T, B, H)
       const torch::Tensor after = perturbed.layers[l].outputs;
       const int64_t T = before.size(0);
       const int64_t early = std::min(k, T);
@@ -215,4 +208,4 @@ TEST(NRNMScheduleTrace, MemoryUntouchedBeforeStepK) {
   });
 }
 
-} // namespace
+}  // namespace

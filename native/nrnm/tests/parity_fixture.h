@@ -46,9 +46,7 @@ struct Json {
     }
     return false;
   }
-  int64_t integer() const {
-    return static_cast<int64_t>(number);
-  }
+  int64_t integer() const { return static_cast<int64_t>(number); }
 
   static Json parse(const std::string& text) {
     size_t at = 0;
@@ -60,8 +58,8 @@ struct Json {
 
  private:
   [[noreturn]] static void fail(const std::string& text, size_t at, const char* what) {
-    throw std::runtime_error(std::string("JSON: ") + what + " at offset " +
-        std::to_string(at) + " near '" + text.substr(at, 20) + "'");
+    throw std::runtime_error(std::string("JSON: ") + what + " at offset " + std::to_string(at) + " near '" +
+                             text.substr(at, 20) + "'");
   }
   static void skip_space(const std::string& text, size_t& at) {
     while (at < text.size() && std::isspace(static_cast<unsigned char>(text[at]))) ++at;
@@ -79,10 +77,14 @@ struct Json {
         ++at;
         if (at >= text.size()) fail(text, at, "bad escape");
         const char e = text[at];
-        if (e == 'n') out += '\n';
-        else if (e == 't') out += '\t';
-        else if (e == 'u') fail(text, at, "\\u escapes are not supported");
-        else out += e;
+        if (e == 'n')
+          out += '\n';
+        else if (e == 't')
+          out += '\t';
+        else if (e == 'u')
+          fail(text, at, "\\u escapes are not supported");
+        else
+          out += e;
       } else {
         out += text[at];
       }
@@ -106,7 +108,10 @@ struct Json {
         expect(text, at, ':');
         value.object.emplace_back(std::move(key), parse_value(text, at));
         skip_space(text, at);
-        if (text[at] == ',') { ++at; continue; }
+        if (text[at] == ',') {
+          ++at;
+          continue;
+        }
         expect(text, at, '}');
         return value;
       }
@@ -119,7 +124,10 @@ struct Json {
       while (true) {
         value.array.push_back(parse_value(text, at));
         skip_space(text, at);
-        if (text[at] == ',') { ++at; continue; }
+        if (text[at] == ',') {
+          ++at;
+          continue;
+        }
         expect(text, at, ']');
         return value;
       }
@@ -129,9 +137,21 @@ struct Json {
       value.string = parse_string(text, at);
       return value;
     }
-    if (text.compare(at, 4, "true") == 0) { at += 4; value.kind = Kind::kBool; value.boolean = true; return value; }
-    if (text.compare(at, 5, "false") == 0) { at += 5; value.kind = Kind::kBool; return value; }
-    if (text.compare(at, 4, "null") == 0) { at += 4; return value; }
+    if (text.compare(at, 4, "true") == 0) {
+      at += 4;
+      value.kind = Kind::kBool;
+      value.boolean = true;
+      return value;
+    }
+    if (text.compare(at, 5, "false") == 0) {
+      at += 5;
+      value.kind = Kind::kBool;
+      return value;
+    }
+    if (text.compare(at, 4, "null") == 0) {
+      at += 4;
+      return value;
+    }
     char* end = nullptr;
     value.number = std::strtod(text.c_str() + at, &end);
     if (end == text.c_str() + at) fail(text, at, "bad value");
@@ -141,9 +161,7 @@ struct Json {
   }
 };
 
-inline std::string fixture_dir() {
-  return std::string(NRNM_FIXTURE_DIR) + "/parity";
-}
+inline std::string fixture_dir() { return std::string(NRNM_FIXTURE_DIR) + "/parity"; }
 
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -163,19 +181,17 @@ inline std::vector<std::string> parity_cases() {
   return cases;
 }
 
-inline Json load_index(const std::string& name) {
-  return Json::parse(read_text(fixture_dir() + "/" + name + ".json"));
-}
+inline Json load_index(const std::string& name) { return Json::parse(read_text(fixture_dir() + "/" + name + ".json")); }
 
 /// One tensor entry {file, offset, dtype, shape}: read as stored (CPU).
 inline torch::Tensor read_tensor(const Json& entry) {
   std::vector<int64_t> shape;
   for (const auto& dim : entry["shape"].array) shape.push_back(dim.integer());
   const std::string& dtype = entry["dtype"].string;
-  const torch::ScalarType type = dtype == "float32" ? torch::kFloat
-      : dtype == "float64" ? torch::kDouble
-      : dtype == "int64" ? torch::kLong
-      : throw std::runtime_error("unknown dtype " + dtype);
+  const torch::ScalarType type = dtype == "float32"   ? torch::kFloat
+                                 : dtype == "float64" ? torch::kDouble
+                                 : dtype == "int64"   ? torch::kLong
+                                                      : throw std::runtime_error("unknown dtype " + dtype);
   torch::Tensor tensor = torch::empty(shape, torch::dtype(type));
   std::ifstream in(fixture_dir() + "/" + entry["file"].string, std::ios::binary);
   in.seekg(entry["offset"].integer());
@@ -192,23 +208,18 @@ inline nrnm::NRNMOptions options_from_json(const Json& o) {
       .block_length(o["blockLength"].integer())
       .stride(o["stride"].integer())
       .heads(o["heads"].integer())
-      .input_aggregation(o["inputAggregation"].string == "dilated"
-              ? InputAggregation::kDilated
-              : InputAggregation::kStrided)
+      .input_aggregation(o["inputAggregation"].string == "dilated" ? InputAggregation::kDilated
+                                                                   : InputAggregation::kStrided)
       .zoneout(o["zoneout"].number)
-      .zoneout_mode(o["zoneoutMode"].string == "shared" ? ZoneoutMode::kShared
-                                                        : ZoneoutMode::kPerStep)
+      .zoneout_mode(o["zoneoutMode"].string == "shared" ? ZoneoutMode::kShared : ZoneoutMode::kPerStep)
       .memory_dropout(o["memoryDropout"].number)
-      .memory_dropout_mode(o["memoryDropoutMode"].string == "shared"
-              ? MemoryDropoutMode::kShared
-              : MemoryDropoutMode::kPerSample)
+      .memory_dropout_mode(o["memoryDropoutMode"].string == "shared" ? MemoryDropoutMode::kShared
+                                                                     : MemoryDropoutMode::kPerSample)
       .aggregation_dropout(o["aggregationDropout"].number)
-      .init(o["init"].string == "official" ? InitScheme::kOfficial
-                                           : InitScheme::kStandard)
-      .head(o["head"].string == "linear-elu" ? HeadKind::kLinearElu
-                                             : HeadKind::kLinear)
+      .init(o["init"].string == "official" ? InitScheme::kOfficial : InitScheme::kStandard)
+      .head(o["head"].string == "linear-elu" ? HeadKind::kLinearElu : HeadKind::kLinear)
       .seed(static_cast<uint64_t>(o["seed"].integer()));
   return options;
 }
 
-} // namespace nrnm_test
+}  // namespace nrnm_test

@@ -18,7 +18,7 @@ namespace {
 struct Case {
   std::string name;
   bool terms;
-  std::string zoneout; // none, shared, per_step, eval
+  std::string zoneout;  // none, shared, per_step, eval
   torch::ScalarType dtype;
 };
 
@@ -27,9 +27,8 @@ std::vector<Case> cases() {
   for (auto dtype : {torch::kDouble, torch::kFloat}) {
     for (const char* zoneout : {"none", "shared", "per_step", "eval"}) {
       for (bool terms : {false, true}) {
-        out.push_back({std::string(zoneout) + (terms ? "_terms" : "") +
-                (dtype == torch::kDouble ? "_f64" : "_f32"),
-            terms, zoneout, dtype});
+        out.push_back({std::string(zoneout) + (terms ? "_terms" : "") + (dtype == torch::kDouble ? "_f64" : "_f32"),
+                       terms, zoneout, dtype});
       }
     }
   }
@@ -39,16 +38,17 @@ std::vector<Case> cases() {
 class Recurrence : public ::testing::TestWithParam<Case> {};
 
 struct SegmentRun {
-  std::vector<torch::Tensor> values; // outputs, h, c, then the gradients
+  std::vector<torch::Tensor> values;  // outputs, h, c, then the gradients
   std::string node;
 };
 
-SegmentRun run_segment(const Case& c, bool fused, int64_t S, int64_t B, int64_t H,
-    torch::Device device = torch::kCPU) {
+SegmentRun run_segment(const Case& c, bool fused, int64_t S, int64_t B, int64_t H, torch::Device device = torch::kCPU) {
   torch::manual_seed(7);
   // Drawn on the CPU (the same values on every device), then moved.
   const auto opts = torch::TensorOptions().dtype(c.dtype);
-  auto leaf = [&](const torch::Tensor& t) { return t.to(device).requires_grad_(); };
+  auto leaf = [&](const torch::Tensor& t) {
+    return t.to(device).requires_grad_();
+  };
   torch::Tensor x_gates = leaf(torch::randn({S, B, 4 * H}, opts));
   torch::Tensor terms = c.terms ? leaf(torch::randn({S, B, H}, opts).mul_(0.5)) : torch::Tensor();
   torch::Tensor h0 = leaf(torch::randn({B, H}, opts).mul_(0.5));
@@ -63,14 +63,13 @@ SegmentRun run_segment(const Case& c, bool fused, int64_t S, int64_t B, int64_t 
   const torch::Tensor w_h = torch::randn({B, H}, opts).to(device);
   const torch::Tensor w_c = torch::randn({B, H}, opts).to(device);
 
-  const nrnm::SegmentOutput out = fused
-      ? nrnm::lstm_segment(x_gates, terms, h0, c0, weight, zoneout)
-      : nrnm::lstm_segment_reference(x_gates, terms, h0, c0, weight, zoneout);
+  const nrnm::SegmentOutput out = fused ? nrnm::lstm_segment(x_gates, terms, h0, c0, weight, zoneout)
+                                        : nrnm::lstm_segment_reference(x_gates, terms, h0, c0, weight, zoneout);
   ((out.outputs * w_out).sum() + (out.h * w_h).sum() + (out.c * w_c).sum()).backward();
   SegmentRun r;
   r.node = out.outputs.grad_fn() ? out.outputs.grad_fn()->name() : "";
-  r.values = {out.outputs.detach(), out.h.detach(), out.c.detach(), x_gates.grad(), h0.grad(),
-      c0.grad(), weight.grad()};
+  r.values = {out.outputs.detach(), out.h.detach(), out.c.detach(), x_gates.grad(), h0.grad(), c0.grad(),
+              weight.grad()};
   if (c.terms) r.values.push_back(terms.grad());
   for (torch::Tensor& v : r.values) {
     if (v.defined()) v = v.cpu();
@@ -88,9 +87,7 @@ void expect_close(const SegmentRun& a, const SegmentRun& b, double tolerance, co
   }
 }
 
-double tolerance_for(const Case& c) {
-  return c.dtype == torch::kDouble ? 1e-10 : 1e-5;
-}
+double tolerance_for(const Case& c) { return c.dtype == torch::kDouble ? 1e-10 : 1e-5; }
 
 TEST_P(Recurrence, FusedMatchesReference) {
   const Case& c = GetParam();
@@ -104,7 +101,7 @@ TEST_P(Recurrence, FusedMatchesReference) {
 // reference on the GPU and against the fused CPU path. Sizes past one
 // thread block (B H = 9 x 70 > 256) and H not a multiple of the warp.
 INSTANTIATE_TEST_SUITE_P(All, Recurrence, ::testing::ValuesIn(cases()),
-    [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 TEST(Recurrence, CudaFusedMatchesReference) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
@@ -173,16 +170,13 @@ TEST(Recurrence, ModelTrainingPerStepZoneoutStrided) {
                      .zoneout_mode(nrnm::ZoneoutMode::kPerStep)
                      .memory_dropout_mode(nrnm::MemoryDropoutMode::kPerSample)
                      .seed(2),
-      torch::kDouble, 1e-10);
+                 torch::kDouble, 1e-10);
 }
 
 TEST(Recurrence, ModelTrainingFloat32) {
-  compare_models(nrnm::NRNMOptions(6, 5)
-                     .hidden_size(16)
-                     .layers(1)
-                     .input_aggregation(nrnm::InputAggregation::kStrided)
-                     .seed(4),
+  compare_models(
+      nrnm::NRNMOptions(6, 5).hidden_size(16).layers(1).input_aggregation(nrnm::InputAggregation::kStrided).seed(4),
       torch::kFloat, 1e-5);
 }
 
-} // namespace
+}  // namespace

@@ -14,9 +14,7 @@ namespace {
 
 using namespace nrnm;
 
-NRNMOptions small(Task task) {
-  return NRNMOptions(5, 3).hidden_size(8).layers(2).seed(6).task(task);
-}
+NRNMOptions small(Task task) { return NRNMOptions(5, 3).hidden_size(8).layers(2).seed(6).task(task); }
 
 torch::Tensor input(int64_t B, int64_t T) {
   torch::Generator data = make_generator(11);
@@ -30,9 +28,9 @@ TEST(Tasks, PerStepLogitsAtTheLastValidStepAreTheSequenceLogits) {
   steps->eval();
   const torch::Tensor x = input(4, 23);
   const torch::Tensor lengths = torch::tensor({23, 5, 17, 11});
-  const torch::Tensor per_step = steps->forward(x, lengths); // (B, T, C)
+  const torch::Tensor per_step = steps->forward(x, lengths);  // (B, T, C)
   ASSERT_EQ(per_step.sizes(), (std::vector<int64_t>{4, 23, 3}));
-  const torch::Tensor last = sequence->forward(x, lengths); // (B, C)
+  const torch::Tensor last = sequence->forward(x, lengths);  // (B, C)
   for (int64_t b = 0; b < 4; ++b) {
     const int64_t t = lengths[b].item<int64_t>() - 1;
     EXPECT_TRUE(torch::allclose(per_step[b][t], last[b], 0, 1e-6)) << "sample " << b;
@@ -66,12 +64,19 @@ TEST(Tasks, PerStepLossesCountValidStepsOnly) {
 
 TEST(Tasks, TrainerLearnsARegressionAtEveryStep) {
   // Target: the running mean of the first feature (needs the recurrence).
-  NRNMClassifier model(NRNMOptions(5, 1).hidden_size(16).layers(1).seed(2).task(Task::kRegressSteps)
-          .head(HeadKind::kLinear).input_aggregation(InputAggregation::kStrided).zoneout(0).memory_dropout(0));
+  NRNMClassifier model(NRNMOptions(5, 1)
+                           .hidden_size(16)
+                           .layers(1)
+                           .seed(2)
+                           .task(Task::kRegressSteps)
+                           .head(HeadKind::kLinear)
+                           .input_aggregation(InputAggregation::kStrided)
+                           .zoneout(0)
+                           .memory_dropout(0));
   const torch::Tensor x = input(16, 12);
   const torch::Tensor y = x.select(2, 0).cumsum(1) / torch::arange(1, 13).to(torch::kFloat);
   Trainer trainer(model, TrainerOptions().lr(1e-2).weight_decay(0));
-  const torch::Tensor targets = y.unsqueeze(2); // (B, T, 1)
+  const torch::Tensor targets = y.unsqueeze(2);  // (B, T, 1)
   const double first = trainer.step(x, targets).loss;
   double last = first;
   for (int i = 0; i < 60; ++i) last = trainer.step(x, targets).loss;
@@ -87,7 +92,7 @@ TEST(Attention, LinearReplacesTheSelfAttentionParameters) {
   EXPECT_TRUE(params.contains("rnn.cell_0.MC.linear_transform.weight"));
   EXPECT_FALSE(params.contains("rnn.cell_0.MC.qkv_projector.weight"));
   EXPECT_FALSE(params.contains("rnn.cell_0.MC.qkv_layernorm.weight"));
-  const int64_t N = 3 * 8; // (n + 1) H
+  const int64_t N = 3 * 8;  // (n + 1) H
   EXPECT_EQ(params["rnn.cell_0.MC.linear_transform.weight"].sizes(), (std::vector<int64_t>{N, N}));
   // The default keeps the official names.
   NRNMClassifier official(small(Task::kClassifySequence));
@@ -96,20 +101,25 @@ TEST(Attention, LinearReplacesTheSelfAttentionParameters) {
 
 TEST(Attention, LinearGradientsMatchCentralDifferencesInFloat64) {
   for (InitScheme init : {InitScheme::kOfficial, InitScheme::kStandard}) {
-    NRNMClassifier model(small(Task::kClassifySteps).attention(AttentionKind::kLinear).init(init)
-            .input_aggregation(InputAggregation::kStrided));
+    NRNMClassifier model(small(Task::kClassifySteps)
+                             .attention(AttentionKind::kLinear)
+                             .init(init)
+                             .input_aggregation(InputAggregation::kStrided));
     model->to(torch::kDouble);
     model->eval();
     const torch::Tensor x = input(2, 21).to(torch::kDouble);
     const torch::Tensor y = torch::tensor({0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2,
-        2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0}).view({2, 21});
+                                           2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0})
+                                .view({2, 21});
     const torch::Tensor lengths = torch::tensor({21, 14});
-    auto loss = [&]() { return task_loss(model->forward(x, lengths), y, lengths).loss; };
+    auto loss = [&]() {
+      return task_loss(model->forward(x, lengths), y, lengths).loss;
+    };
     for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
     loss().backward();
     auto params = model->named_parameters();
     for (const char* name : {"rnn.cell_0.MC.linear_transform.weight", "rnn.cell_1.MC.linear_transform.bias",
-             "rnn.cell_0.weight_memt", "rnn.cell_1.MC.attention_mlp.0.weight"}) {
+                             "rnn.cell_0.weight_memt", "rnn.cell_1.MC.attention_mlp.0.weight"}) {
       torch::Tensor p = params[name];
       const torch::Tensor grad = p.grad().clone();
       torch::NoGradGuard no_grad;
@@ -127,4 +137,4 @@ TEST(Attention, LinearGradientsMatchCentralDifferencesInFloat64) {
   }
 }
 
-} // namespace
+}  // namespace

@@ -30,10 +30,9 @@ using nrnm::TrainerOptions;
 // logits = x[:, T-1, :] W^T + b, so its gradients can be written by hand.
 struct LastStepLinearImpl : torch::nn::Module {
   LastStepLinearImpl(int64_t features, int64_t classes)
-      : linear(register_module(
-            "linear", torch::nn::Linear(features, classes))) {}
+      : linear(register_module("linear", torch::nn::Linear(features, classes))) {}
   torch::Tensor forward(const torch::Tensor& x) {
-    return linear(x.select(1, x.size(1) - 1)); // (B, C)
+    return linear(x.select(1, x.size(1) - 1));  // (B, C)
   }
   torch::nn::Linear linear;
 };
@@ -41,21 +40,15 @@ TORCH_MODULE(LastStepLinear);
 
 // A broken model: returns (B, T, C) instead of (B, C).
 struct EveryStepLinearImpl : torch::nn::Module {
-  EveryStepLinearImpl()
-      : linear(register_module("linear", torch::nn::Linear(3, 3))) {}
-  torch::Tensor forward(const torch::Tensor& x) {
-    return linear(x);
-  }
+  EveryStepLinearImpl() : linear(register_module("linear", torch::nn::Linear(3, 3))) {}
+  torch::Tensor forward(const torch::Tensor& x) { return linear(x); }
   torch::nn::Linear linear;
 };
 TORCH_MODULE(EveryStepLinear);
 
 // Options with no scheduler, decay or clipping unless a test asks for them.
 TrainerOptions plain(double lr = 0.01) {
-  return TrainerOptions()
-      .lr(lr)
-      .weight_decay(0)
-      .scheduler(SchedulerKind::kNone);
+  return TrainerOptions().lr(lr).weight_decay(0).scheduler(SchedulerKind::kNone);
 }
 
 // The message of the c10::Error (or other std::exception) that f throws.
@@ -71,11 +64,10 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 // Expects `statement` to throw an error whose message contains `text`.
-#define EXPECT_ERROR_HAS(statement, text)                      \
-  do {                                                         \
-    const std::string message_ = error_of([&] { statement; }); \
-    EXPECT_NE(message_.find(text), std::string::npos)          \
-        << "expected \"" << (text) << "\" in: " << message_;   \
+#define EXPECT_ERROR_HAS(statement, text)                                                                  \
+  do {                                                                                                     \
+    const std::string message_ = error_of([&] { statement; });                                             \
+    EXPECT_NE(message_.find(text), std::string::npos) << "expected \"" << (text) << "\" in: " << message_; \
   } while (0)
 
 std::vector<torch::Tensor> snapshot(const torch::nn::Module& m) {
@@ -113,17 +105,12 @@ struct HandGrad {
   double loss;
   torch::Tensor dw, db;
 };
-HandGrad hand_grad(
-    const torch::Tensor& w,
-    const torch::Tensor& b,
-    const Batch& batch) {
+HandGrad hand_grad(const torch::Tensor& w, const torch::Tensor& b, const Batch& batch) {
   const auto x = batch.x.select(1, batch.x.size(1) - 1).to(torch::kDouble);
-  const auto z = x.matmul(w.t()) + b; // (B, C)
+  const auto z = x.matmul(w.t()) + b;  // (B, C)
   const auto p = z.softmax(1);
-  const auto onehot =
-      torch::one_hot(batch.y, w.size(0)).to(torch::kDouble); // (B, C)
-  const double loss =
-      -(onehot * p.log()).sum().item<double>() / batch.x.size(0);
+  const auto onehot = torch::one_hot(batch.y, w.size(0)).to(torch::kDouble);  // (B, C)
+  const double loss = -(onehot * p.log()).sum().item<double>() / batch.x.size(0);
   const auto dz = (p - onehot) / batch.x.size(0);
   return {loss, dz.t().matmul(x), dz.sum(0)};
 }
@@ -158,29 +145,23 @@ struct HandAdam {
 
 // Runs `steps` trainer steps and the same steps by hand; returns the largest
 // difference between the two parameter sets.
-double trainer_vs_hand(
-    OptimizerKind kind,
-    double weight_decay,
-    int steps,
-    std::vector<torch::Tensor>* trained = nullptr) {
+double trainer_vs_hand(OptimizerKind kind, double weight_decay, int steps,
+                       std::vector<torch::Tensor>* trained = nullptr) {
   torch::manual_seed(1);
   LastStepLinear model(3, 3);
   const Batch batch = tiny_batch();
-  std::vector<torch::Tensor> hand = {
-      model->linear->weight.detach().to(torch::kDouble),
-      model->linear->bias.detach().to(torch::kDouble)};
+  std::vector<torch::Tensor> hand = {model->linear->weight.detach().to(torch::kDouble),
+                                     model->linear->bias.detach().to(torch::kDouble)};
   HandAdam adam;
   adam.lr = 0.01;
   adam.weight_decay = weight_decay;
   adam.decoupled = kind == OptimizerKind::kAdamW;
-  Trainer trainer(
-      model, plain(0.01).optimizer(kind).weight_decay(weight_decay));
+  Trainer trainer(model, plain(0.01).optimizer(kind).weight_decay(weight_decay));
   for (int s = 0; s < steps; ++s) {
     const HandGrad g = hand_grad(hand[0], hand[1], batch);
     const nrnm::StepResult r = trainer.step(batch.x, batch.y);
     EXPECT_NEAR(r.loss, g.loss, 1e-6) << "loss at step " << s + 1;
-    const double norm = std::sqrt(
-        g.dw.pow(2).sum().item<double>() + g.db.pow(2).sum().item<double>());
+    const double norm = std::sqrt(g.dw.pow(2).sum().item<double>() + g.db.pow(2).sum().item<double>());
     EXPECT_NEAR(r.grad_norm, norm, 1e-6) << "grad_norm at step " << s + 1;
     adam.step(hand, {g.dw, g.db});
   }
@@ -189,9 +170,7 @@ double trainer_vs_hand(
   }
   const auto w = model->linear->weight.to(torch::kDouble);
   const auto b = model->linear->bias.to(torch::kDouble);
-  return std::max(
-      (w - hand[0]).abs().max().item<double>(),
-      (b - hand[1]).abs().max().item<double>());
+  return std::max((w - hand[0]).abs().max().item<double>(), (b - hand[1]).abs().max().item<double>());
 }
 
 TEST(Trainer, AdamMatchesHandComputedSteps) {
@@ -226,9 +205,7 @@ TEST(Trainer, DefaultsAreTheOfficialOnes) {
 TEST(Trainer, StepLRDecaysEveryStepSizeEpochs) {
   torch::manual_seed(1);
   LastStepLinear model(3, 3);
-  Trainer trainer(
-      model,
-      plain(0.1).scheduler(SchedulerKind::kStepLR).step_size(2).gamma(0.5));
+  Trainer trainer(model, plain(0.1).scheduler(SchedulerKind::kStepLR).step_size(2).gamma(0.5));
   EXPECT_DOUBLE_EQ(trainer.lr(), 0.1);
   trainer.end_epoch();
   EXPECT_DOUBLE_EQ(trainer.lr(), 0.1);
@@ -240,8 +217,7 @@ TEST(Trainer, StepLRDecaysEveryStepSizeEpochs) {
   const auto before = snapshot(*model);
   const Batch batch = tiny_batch();
   trainer.step(batch.x, batch.y);
-  const double moved =
-      (model->linear->weight - before[0]).abs().max().item<double>();
+  const double moved = (model->linear->weight - before[0]).abs().max().item<double>();
   EXPECT_NEAR(moved, 0.05, 1e-3);
 
   trainer.end_epoch();
@@ -303,10 +279,9 @@ TEST(Trainer, NonFiniteLossThrowsAndKeepsTheWeights) {
   const auto before = snapshot(*model);
   auto bad_x = batch.x.clone();
   bad_x[0][1][0].fill_(std::nan(""));
-  EXPECT_ERROR_HAS(
-      trainer.step(bad_x, batch.y),
-      "loss became NaN at step 2; the weights of step 1 are kept. Lower the "
-      "learning rate or enable gradient clipping (clip).");
+  EXPECT_ERROR_HAS(trainer.step(bad_x, batch.y),
+                   "loss became NaN at step 2; the weights of step 1 are kept. Lower the "
+                   "learning rate or enable gradient clipping (clip).");
   EXPECT_TRUE(same(before, *model)) << "a NaN step changed the weights";
   EXPECT_EQ(trainer.step_count(), 1);
 
@@ -318,8 +293,7 @@ TEST(Trainer, NonFiniteLossThrowsAndKeepsTheWeights) {
 
   bad_x[0][1][0].fill_(std::numeric_limits<float>::infinity());
   Trainer fresh(LastStepLinear(3, 3), plain());
-  EXPECT_ERROR_HAS(
-      fresh.step(bad_x, batch.y), "at step 1; the weights of step 0");
+  EXPECT_ERROR_HAS(fresh.step(bad_x, batch.y), "at step 1; the weights of step 0");
 }
 
 TEST(Trainer, BadLabelsAndShapesThrowClearly) {
@@ -329,30 +303,20 @@ TEST(Trainer, BadLabelsAndShapesThrowClearly) {
   const auto before = snapshot(*model);
   const Batch batch = tiny_batch();
 
-  EXPECT_ERROR_HAS(
-      trainer.step(batch.x, torch::tensor({0, 1, 5, 2})),
-      "labels must be class indices in [0, 3) (the model has 3 classes) but "
-      "y holds values from 0 to 5");
-  EXPECT_ERROR_HAS(
-      trainer.step(batch.x, torch::tensor({0, -1, 1, 2})),
-      "values from -1 to 2");
-  EXPECT_ERROR_HAS(
-      trainer.evaluate(batch.x, torch::tensor({0, 1, 3, 2})),
-      "in [0, 3)");
-  EXPECT_ERROR_HAS(
-      trainer.step(batch.x, torch::tensor({0, 1, 2})),
-      "expected y with one entry per sample of x [4, 2, 3] (shape (4) or (4, 2) "
-      "labels, or (4, 2, outputs) values) but got [3]");
-  EXPECT_ERROR_HAS(
-      trainer.step(batch.x, torch::tensor({0., 1., 2., 1.})),
-      "expected labels of shape (4) holding int64 or int32 class indices for "
-      "logits of shape [4, 3] (one label per sequence) but got [4] Float");
-  EXPECT_ERROR_HAS(
-      trainer.step(batch.x.select(1, 0), batch.y),
-      "expected x of shape (batch, time, features) but got [4, 3]");
-  EXPECT_ERROR_HAS(
-      trainer.step(batch.x.to(torch::kLong), batch.y),
-      "expected x to be a floating-point tensor");
+  EXPECT_ERROR_HAS(trainer.step(batch.x, torch::tensor({0, 1, 5, 2})),
+                   "labels must be class indices in [0, 3) (the model has 3 classes) but "
+                   "y holds values from 0 to 5");
+  EXPECT_ERROR_HAS(trainer.step(batch.x, torch::tensor({0, -1, 1, 2})), "values from -1 to 2");
+  EXPECT_ERROR_HAS(trainer.evaluate(batch.x, torch::tensor({0, 1, 3, 2})), "in [0, 3)");
+  EXPECT_ERROR_HAS(trainer.step(batch.x, torch::tensor({0, 1, 2})),
+                   "expected y with one entry per sample of x [4, 2, 3] (shape (4) or (4, 2) "
+                   "labels, or (4, 2, outputs) values) but got [3]");
+  EXPECT_ERROR_HAS(trainer.step(batch.x, torch::tensor({0., 1., 2., 1.})),
+                   "expected labels of shape (4) holding int64 or int32 class indices for "
+                   "logits of shape [4, 3] (one label per sequence) but got [4] Float");
+  EXPECT_ERROR_HAS(trainer.step(batch.x.select(1, 0), batch.y),
+                   "expected x of shape (batch, time, features) but got [4, 3]");
+  EXPECT_ERROR_HAS(trainer.step(batch.x.to(torch::kLong), batch.y), "expected x to be a floating-point tensor");
   EXPECT_TRUE(same(before, *model));
   EXPECT_EQ(trainer.step_count(), 0);
 
@@ -362,39 +326,26 @@ TEST(Trainer, BadLabelsAndShapesThrowClearly) {
 
   // Per-step outputs (B, T, C) need per-step targets (loss.h).
   Trainer per_step(EveryStepLinear{}, plain());
-  EXPECT_ERROR_HAS(
-      per_step.step(batch.x, batch.y),
-      "expected labels of shape (4, 2) (one class per step) for per-step "
-      "logits of shape [4, 2, 3] but got [4]");
+  EXPECT_ERROR_HAS(per_step.step(batch.x, batch.y),
+                   "expected labels of shape (4, 2) (one class per step) for per-step "
+                   "logits of shape [4, 2, 3] but got [4]");
 }
 
 TEST(Trainer, OptionsAreValidated) {
   LastStepLinear model(3, 3);
-  EXPECT_ERROR_HAS(
-      Trainer(model, TrainerOptions().lr(-1)),
-      "lr must be a finite number >= 0 but got -1");
-  EXPECT_ERROR_HAS(
-      Trainer(model, TrainerOptions().weight_decay(NAN)), "weight_decay");
-  EXPECT_ERROR_HAS(
-      Trainer(model, TrainerOptions().beta1(1.0)),
-      "beta1 must be in [0, 1) but got 1");
-  EXPECT_ERROR_HAS(
-      Trainer(model, TrainerOptions().beta2(-0.1)), "beta2 must be in [0, 1)");
+  EXPECT_ERROR_HAS(Trainer(model, TrainerOptions().lr(-1)), "lr must be a finite number >= 0 but got -1");
+  EXPECT_ERROR_HAS(Trainer(model, TrainerOptions().weight_decay(NAN)), "weight_decay");
+  EXPECT_ERROR_HAS(Trainer(model, TrainerOptions().beta1(1.0)), "beta1 must be in [0, 1) but got 1");
+  EXPECT_ERROR_HAS(Trainer(model, TrainerOptions().beta2(-0.1)), "beta2 must be in [0, 1)");
   EXPECT_ERROR_HAS(Trainer(model, TrainerOptions().eps(0)), "eps must be");
-  EXPECT_ERROR_HAS(
-      Trainer(model, TrainerOptions().step_size(0)),
-      "step_size must be an integer >= 1 but got 0");
-  EXPECT_ERROR_HAS(
-      Trainer(model, TrainerOptions().gamma(0)), "gamma must be");
-  EXPECT_ERROR_HAS(
-      Trainer(model, TrainerOptions().clip_norm(-1)),
-      "clip_norm must be a finite number >= 0 (0 = no clipping) but got -1");
-  EXPECT_ERROR_HAS(
-      Trainer(model, TrainerOptions().precision(Precision::kBF16)),
-      "precision bf16 needs the model on a CUDA device but it is on cpu");
-  EXPECT_ERROR_HAS(
-      Trainer(model, TrainerOptions().precision(Precision::kTF32)),
-      "precision tf32 needs the model on a CUDA device");
+  EXPECT_ERROR_HAS(Trainer(model, TrainerOptions().step_size(0)), "step_size must be an integer >= 1 but got 0");
+  EXPECT_ERROR_HAS(Trainer(model, TrainerOptions().gamma(0)), "gamma must be");
+  EXPECT_ERROR_HAS(Trainer(model, TrainerOptions().clip_norm(-1)),
+                   "clip_norm must be a finite number >= 0 (0 = no clipping) but got -1");
+  EXPECT_ERROR_HAS(Trainer(model, TrainerOptions().precision(Precision::kBF16)),
+                   "precision bf16 needs the model on a CUDA device but it is on cpu");
+  EXPECT_ERROR_HAS(Trainer(model, TrainerOptions().precision(Precision::kTF32)),
+                   "precision tf32 needs the model on a CUDA device");
   // step_size and gamma only matter with StepLR.
   Trainer(model, plain().step_size(0).gamma(0));
   Trainer trainer(model, plain());
@@ -413,8 +364,7 @@ std::vector<Batch> lstm_batches(int count) {
 
 nrnm::LSTMClassifier small_lstm(uint64_t seed) {
   torch::manual_seed(seed);
-  return nrnm::LSTMClassifier(
-      nrnm::LSTMClassifierOptions(3, 3).hidden_size(8).layers(2));
+  return nrnm::LSTMClassifier(nrnm::LSTMClassifierOptions(3, 3).hidden_size(8).layers(2));
 }
 
 void resume_is_identical(OptimizerKind kind) {
@@ -431,7 +381,7 @@ void resume_is_identical(OptimizerKind kind) {
   auto run = [&](Trainer& t, int from, int to, std::vector<double>& losses) {
     for (int s = from; s < to; ++s) {
       losses.push_back(t.step(batches[s].x, batches[s].y).loss);
-      t.end_epoch(); // one-step epochs: the lr halves after steps 2, 4, 6
+      t.end_epoch();  // one-step epochs: the lr halves after steps 2, 4, 6
     }
   };
 
@@ -441,14 +391,14 @@ void resume_is_identical(OptimizerKind kind) {
   run(trainer, 0, steps, straight);
 
   std::vector<double> resumed;
-  std::string file; // the checkpoint format that ships (checkpoint.h)
+  std::string file;  // the checkpoint format that ships (checkpoint.h)
   {
     auto first = small_lstm(11);
     Trainer first_trainer(first, options);
-    run(first_trainer, 0, 3, resumed); // saved between two decays, lr 0.01
+    run(first_trainer, 0, 3, resumed);  // saved between two decays, lr 0.01
     file = nrnm::save_checkpoint({first.ptr().get(), nullptr, &first_trainer}, {});
   }
-  auto second = small_lstm(99); // different initial weights, then loaded
+  auto second = small_lstm(99);  // different initial weights, then loaded
   Trainer second_trainer(second, options);
   nrnm::load_checkpoint(file, "resume.nrnm", {second.ptr().get(), nullptr, &second_trainer});
   EXPECT_EQ(second_trainer.step_count(), 3);
@@ -466,13 +416,9 @@ void resume_is_identical(OptimizerKind kind) {
   EXPECT_TRUE(same(snapshot(*model), *second));
 }
 
-TEST(Trainer, ResumeGivesIdenticalLossesAdam) {
-  resume_is_identical(OptimizerKind::kAdam);
-}
+TEST(Trainer, ResumeGivesIdenticalLossesAdam) { resume_is_identical(OptimizerKind::kAdam); }
 
-TEST(Trainer, ResumeGivesIdenticalLossesAdamW) {
-  resume_is_identical(OptimizerKind::kAdamW);
-}
+TEST(Trainer, ResumeGivesIdenticalLossesAdamW) { resume_is_identical(OptimizerKind::kAdamW); }
 
 TEST(Trainer, LoadRefusesAMismatchedState) {
   auto model = small_lstm(1);
@@ -482,19 +428,15 @@ TEST(Trainer, LoadRefusesAMismatchedState) {
   const nrnm::TrainerState state = adam.state();
 
   Trainer adamw(model, plain().optimizer(OptimizerKind::kAdamW));
-  EXPECT_ERROR_HAS(
-      adamw.restore(state),
-      "the trainer state holds adam optimizer state but this trainer uses "
-      "adamw");
+  EXPECT_ERROR_HAS(adamw.restore(state),
+                   "the trainer state holds adam optimizer state but this trainer uses "
+                   "adamw");
   Trainer other(LastStepLinear(3, 3), plain());
-  EXPECT_ERROR_HAS(
-      other.restore(state),
-      "the trainer state covers 10 trainable parameters but the model has 2");
+  EXPECT_ERROR_HAS(other.restore(state), "the trainer state covers 10 trainable parameters but the model has 2");
   nrnm::TrainerState wrong_shape = state;
   wrong_shape.moments[0].exp_avg = torch::zeros({1});
   Trainer fresh(model, plain());
-  EXPECT_ERROR_HAS(
-      fresh.restore(wrong_shape), "Adam moments of parameter 0 do not have its shape");
+  EXPECT_ERROR_HAS(fresh.restore(wrong_shape), "Adam moments of parameter 0 do not have its shape");
   EXPECT_EQ(fresh.step_count(), 0) << "a refused state changed the trainer";
 }
 
@@ -509,8 +451,7 @@ Batch first_step_task(int64_t samples) {
 
 TEST(LSTMBaseline, LearnsATinyTaskWithTheTrainer) {
   torch::manual_seed(5);
-  nrnm::LSTMClassifier model(
-      nrnm::LSTMClassifierOptions(3, 3).hidden_size(16).layers(1));
+  nrnm::LSTMClassifier model(nrnm::LSTMClassifierOptions(3, 3).hidden_size(16).layers(1));
   std::ostringstream printed;
   model->pretty_print(printed);
   EXPECT_EQ(printed.str(), "LSTMClassifier(3, 16, layers=1, classes=3)");
@@ -520,7 +461,7 @@ TEST(LSTMBaseline, LearnsATinyTaskWithTheTrainer) {
     trainer.step(b.x, b.y);
   }
   const Batch test = first_step_task(512);
-  model->train(); // evaluate restores the mode it found
+  model->train();  // evaluate restores the mode it found
   const nrnm::EvalResult r = trainer.evaluate(test.x, test.y);
   EXPECT_TRUE(model->is_training());
   const double accuracy = static_cast<double>(r.correct) / 512;
@@ -541,11 +482,9 @@ TEST(LSTMBaseline, LearnsATinyTaskWithTheTrainer) {
 
 TEST(LSTMBaseline, ChecksItsInput) {
   nrnm::LSTMClassifier model(nrnm::LSTMClassifierOptions(3, 4).hidden_size(8));
-  EXPECT_EQ(model->forward(torch::zeros({2, 5, 3})).sizes(),
-            (std::vector<int64_t>{2, 4}));
-  EXPECT_ERROR_HAS(
-      model->forward(torch::zeros({2, 5, 7})),
-      "LSTMClassifier expects x of shape (batch, time, 3) but got [2, 5, 7]");
+  EXPECT_EQ(model->forward(torch::zeros({2, 5, 3})).sizes(), (std::vector<int64_t>{2, 4}));
+  EXPECT_ERROR_HAS(model->forward(torch::zeros({2, 5, 7})),
+                   "LSTMClassifier expects x of shape (batch, time, 3) but got [2, 5, 7]");
 }
 
 TEST(TrainerCuda, TF32AndBF16StepsAndResumeOnTheGpu) {
@@ -558,7 +497,7 @@ TEST(TrainerCuda, TF32AndBF16StepsAndResumeOnTheGpu) {
     model->to(torch::kCUDA);
     Trainer trainer(model, plain().precision(precision).clip_norm(1.0));
     for (const auto& b : batches) {
-      const auto r = trainer.step(b.x, b.y); // CPU batches are moved over
+      const auto r = trainer.step(b.x, b.y);  // CPU batches are moved over
       EXPECT_TRUE(std::isfinite(r.loss)) << nrnm::to_string(precision);
       EXPECT_TRUE(std::isfinite(r.grad_norm)) << nrnm::to_string(precision);
     }
@@ -568,8 +507,7 @@ TEST(TrainerCuda, TF32AndBF16StepsAndResumeOnTheGpu) {
 
     // State saved from the GPU (a checkpoint holds CPU tensors), loaded
     // back to the GPU.
-    const std::string file =
-        nrnm::save_checkpoint({model.ptr().get(), nullptr, &trainer}, {});
+    const std::string file = nrnm::save_checkpoint({model.ptr().get(), nullptr, &trainer}, {});
     Trainer again(model, plain().precision(precision).clip_norm(1.0));
     nrnm::load_checkpoint(file, "gpu.nrnm", {model.ptr().get(), nullptr, &again});
     const auto r = again.step(batches[0].x, batches[0].y);
@@ -577,4 +515,4 @@ TEST(TrainerCuda, TF32AndBF16StepsAndResumeOnTheGpu) {
   }
 }
 
-} // namespace
+}  // namespace
