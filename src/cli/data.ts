@@ -41,6 +41,8 @@ export interface DataFlags {
   limit?: number | undefined;
   /** Where raw NTU skeletons are preprocessed to (default: <data>-preprocessed). */
   preprocessed?: string | undefined;
+  /** NTU: each sequence ends at its clip's last frame (`ntu.load(dir, { lengths: true })`). */
+  unpadded?: boolean | undefined;
 }
 
 export interface OpenedData {
@@ -191,6 +193,9 @@ export async function openData(
   if (dataset !== 'ntu' && dataset !== 'ntu-preprocessed' && flags.split !== undefined) {
     throw usageError(`--split applies to --dataset ntu or ntu-preprocessed, not --dataset ${dataset}`);
   }
+  if (dataset !== 'ntu' && dataset !== 'ntu-preprocessed' && flags.unpadded) {
+    throw usageError(`--unpadded applies to --dataset ntu or ntu-preprocessed, not --dataset ${dataset}`);
+  }
   let train: SequenceDataset | undefined;
   let evalData: SequenceDataset | undefined;
   const description: Record<string, unknown> = { dataset, limit: limit ?? null };
@@ -215,7 +220,7 @@ export async function openData(
     }
     const load = (part: 'train' | 'val') => {
       try {
-        return loadNtu(root, { split, part });
+        return loadNtu(root, { split, part, ...(flags.unpadded ? { lengths: true } : {}) });
       } catch (err) {
         if (err instanceof NRNMError && err.code === 'ERR_NOT_FOUND') {
           throw new NRNMError(`${err.message} The raw skeletons are at ${NTU_DOWNLOAD}.`, 'ERR_NOT_FOUND', { cause: err });
@@ -225,7 +230,7 @@ export async function openData(
     };
     if (parts.train || parts.evalOnTrain) train = load('train');
     if (parts.eval && !parts.evalOnTrain) evalData = load('val');
-    Object.assign(description, { data: root, split, ...(root !== dir ? { raw: dir } : {}) });
+    Object.assign(description, { data: root, split, ...(root !== dir ? { raw: dir } : {}), ...(flags.unpadded ? { unpadded: true } : {}) });
   } else {
     if (flags.data === undefined) {
       throw usageError('--dataset npy needs --data DIR, a folder holding train_x.npy and train_y.npy (labels as .npy or a (names, labels) .pkl) and optionally test_x.npy/test_y.npy or val_x.npy/val_y.npy');

@@ -271,5 +271,15 @@ describe('NTU RGB+D', () => {
     expect(t.code).toBe(0);
     expect(t.stdout).toMatch(/preprocessing 12 NTU RGB\+D skeleton files/);
     expect(fs.existsSync(path.join(`${raw}-preprocessed`, 'xview', 'train_data_joint.npy'))).toBe(true);
+
+    // --unpadded: the clips' own lengths, kept in config.json for --resume.
+    const unpaddedRun = path.join(tmp, 'ntu-unpadded-run');
+    const u = cli(['train', '--dataset', 'ntu', '--data', raw, '--split', 'cv', '--unpadded', '--max-steps', '1', '--batch-size', '4', '--layers', '1', '--out', unpaddedRun, '--no-final-eval', ...SMALL]);
+    expect(u.stderr).not.toMatch(/error/i);
+    expect(u.code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(unpaddedRun, 'config.json'), 'utf8')).data).toMatchObject({ dataset: 'ntu', split: 'cv', unpadded: true });
+    const wrong = cli(['train', '--unpadded', '--out', path.join(tmp, 'fm-unpadded'), ...SMALL]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/--unpadded applies to --dataset ntu/);
   });
 });

@@ -228,7 +228,7 @@ describe('preprocess() of a raw directory', () => {
     const result = await datasets.ntu.preprocess({ raw: NTU, out, workers, onProgress: (p) => progress.push(p.done) });
     expect([result.variant, result.samples, result.workers]).toEqual([60, 6, workers]);
     expect(progress.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(fs.readdirSync(path.join(out, 'xsub')).sort()).toEqual(['train_data_joint.npy', 'train_label.pkl', 'val_data_joint.npy', 'val_label.pkl']);
+    expect(fs.readdirSync(path.join(out, 'xsub')).sort()).toEqual(['train_data_joint.npy', 'train_label.pkl', 'train_lengths.npy', 'val_data_joint.npy', 'val_label.pkl', 'val_lengths.npy']);
     const expectNames: Record<string, string[]> = {
       'xsub/train': ['S001C001P001R001A001', 'S002C003P008R001A050', 'S005C003P002R001A007'],
       'xsub/val': ['S001C002P003R002A013', 'S003C001P010R002A060', 'S017C002P040R001A031'],
@@ -243,7 +243,31 @@ describe('preprocess() of a raw directory', () => {
       const data = readNpy(path.join(out, bench!, `${part}_data_joint.npy`));
       expect([data.dtype, data.shape]).toEqual(['float32', [names.length, 100, 150]]);
       names.forEach((n, i) => expect((data.data as Float32Array).subarray(i * ROW, (i + 1) * ROW)).toEqual(rowOf(`${n}.skeleton`)));
+      // Each clip's own frames: the count on the first line of its file (all under 100 here).
+      const frames = names.map((n) => Number(fs.readFileSync(path.join(NTU, `${n}.skeleton`), 'latin1').split('\n')[0]));
+      const lengths = readNpy(path.join(out, bench!, `${part}_lengths.npy`));
+      expect([lengths.dtype, Array.from(lengths.data as Int32Array)]).toEqual(['int32', frames]);
     }
+  });
+
+  test('keeps clips unpadded with { lengths: true }: batches carry each clip\'s frames', async () => {
+    const out = path.join(tmp, 'unpadded');
+    await datasets.ntu.preprocess({ raw: NTU, out, workers: 0 });
+    const padded = datasets.ntu.load(out, { split: 'cv', part: 'train' });
+    expect(padded.lengths).toBeUndefined();
+    const ds = datasets.ntu.load(out, { split: 'cv', part: 'train', lengths: true });
+    const frames = ds.names!.map((n) => Number(fs.readFileSync(path.join(NTU, n), 'latin1').split('\n')[0]));
+    expect(Array.from(ds.lengths!)).toEqual(frames);
+    expect(frames.every((f) => f < ds.steps)).toBe(true); // the fixture's clips are shorter than the 100 steps
+    const batch = await ds.readRange(0, 2);
+    expect(Array.from(batch.lengths!)).toEqual(frames.slice(0, 2));
+    await ds.close();
+    await padded.close();
+    // The official preprocessed folders have no lengths file: a clear error, not 100 steps.
+    fs.rmSync(path.join(out, 'xview', 'train_lengths.npy'));
+    expect(() => datasets.ntu.load(out, { split: 'cv', lengths: true })).toThrow(
+      expect.objectContaining({ code: 'ERR_NOT_FOUND', message: expect.stringMatching(/train_lengths\.npy not found: .*nrnm-native preprocess --dataset ntu/) }),
+    );
   });
 
   test('ignored samples (file or list), then loading the result', async () => {

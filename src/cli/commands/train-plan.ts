@@ -25,6 +25,7 @@ export interface TrainFlags extends ModelFlagValues, TrainerFlagValues {
   data_mode?: 'cs' | 'cv';
   limit?: number;
   preprocessed?: string;
+  unpadded?: boolean;
   seed?: number;
   device: string;
   evalEvery?: number;
@@ -41,7 +42,7 @@ export interface TrainFlags extends ModelFlagValues, TrainerFlagValues {
 
 /** Flags fixed by the run being resumed (its checkpoint and config.json hold them). */
 const FIXED_ON_RESUME = [
-  'dataset', 'data', 'split', 'data_mode', 'limit', 'preprocessed', 'seed', 'batchSize', 'out', 'sb',
+  'dataset', 'data', 'split', 'data_mode', 'limit', 'preprocessed', 'unpadded', 'seed', 'batchSize', 'out', 'sb',
   'variant', 'layers', 'hidden', 'blockLength', 'stride', 'heads', 'aggregation', 'zoneout', 'zoneoutMode', 'memoryDropout',
   'memoryDropoutMode', 'aggregationDropout', 'init', 'head', 'nlayers', 'nhid', 'bl', 'dm',
   'lr', 'weightDecay', 'wd', 'optimizer', 'clip', 'scheduler', 'stepSize', 'gamma', 'precision',
@@ -78,7 +79,7 @@ function dataFlags(flags: TrainFlags): DataFlags {
   }
   // The official script's --data_mode means NTU; so does --split.
   const dataset = flags.dataset ?? (split !== undefined ? 'ntu' : 'fashion-mnist');
-  return { dataset, data: flags.data, split, limit: flags.limit, preprocessed: flags.preprocessed };
+  return { dataset, data: flags.data, split, limit: flags.limit, preprocessed: flags.preprocessed, ...(flags.unpadded ? { unpadded: true } : {}) };
 }
 
 export function checkDataFits(train: SequenceDataset | undefined): SequenceDataset {

@@ -83,6 +83,7 @@ export function registerTrain(program: Command): void {
     .addOption(choice('--split <split>', 'NTU benchmark: cs (cross-subject, default), cv (cross-view), cset (NTU-120)', NTU_SPLITS))
     .option('--limit <n>', 'use only the first N sequences of the training and of the evaluation data (quick runs)', positiveInt)
     .option('--preprocessed <dir>', 'ntu: where raw skeletons are preprocessed to (default: <data>-preprocessed)')
+    .option('--unpadded', "ntu: each sequence ends at its clip's last frame (from <part>_lengths.npy, which preprocess writes) instead of the official 100 steps")
     .addOption(new Option('--data_mode <mode>', 'official script: CV or CS').argParser(splitAlias).hideHelp());
   addModelFlags(cmd);
   addTrainerFlags(cmd);

@@ -2,6 +2,9 @@
  * The official preprocessed NTU RGB+D folders:
  *   <dir>/xsub|xview|xset/{train,val}_data_joint.npy  (N, 100, 150) float32
  *   <dir>/xsub|xview|xset/{train,val}_label.pkl       (names, labels)
+ *   <dir>/xsub|xview|xset/{train,val}_lengths.npy     (N) int32, written by
+ *     `preprocess()`: each clip's own frames (at most 100), read with
+ *     `{ lengths: true }` to keep clips unpadded
  * The data is read lazily from the .npy; labels through the safe unpickler.
  */
 import * as fs from 'node:fs';
@@ -9,7 +12,7 @@ import * as path from 'node:path';
 import { NRNMError } from '../../errors';
 import { openNpy } from '../npy-dataset';
 import { readLabelPkl } from './labels';
-import { checkKeys, intOption, oneOf, stringOption } from '../../validate';
+import { boolOption, checkKeys, intOption, oneOf, stringOption } from '../../validate';
 import { type SequenceDataset, maxLabel } from '../dataset';
 import type { NtuBenchmark, NtuPart } from './splits';
 
@@ -24,6 +27,13 @@ export interface NtuLoadOptions {
   classes?: number;
   /** Read the whole .npy into memory now. Default false. */
   preload?: boolean;
+  /**
+   * Keep clips unpadded: each sequence ends at its clip's own last frame
+   * (from `<part>_lengths.npy`, which `preprocess()` writes), so the official
+   * fill after it (repeated frames) changes nothing. Default false (the
+   * official 100 steps for every clip).
+   */
+  lengths?: boolean;
 }
 
 const FOLDER: Record<NtuSplit | NtuBenchmark, NtuBenchmark> = { cs: 'xsub', cv: 'xview', cset: 'xset', xsub: 'xsub', xview: 'xview', xset: 'xset' };
@@ -46,7 +56,7 @@ export function ntuPaths(dir: string, split: NtuSplit | NtuBenchmark, part: NtuP
 
 /** One split and part of a preprocessed NTU RGB+D folder, as sequences of 100 steps x 150 features. */
 export function loadNtu(dir: string, options: NtuLoadOptions = {}): SequenceDataset & { names?: string[] | undefined } {
-  checkKeys(options, ['split', 'part', 'classes', 'preload'], 'ntu.load()');
+  checkKeys(options, ['split', 'part', 'classes', 'preload', 'lengths'], 'ntu.load()');
   stringOption('dir', dir);
   const split = oneOf('split', options.split, ['cs', 'cv', 'cset', 'xsub', 'xview', 'xset'] as const, 'cs');
   const partOption = oneOf('part', options.part, ['train', 'val', 'test'] as const, 'train');
@@ -54,5 +64,14 @@ export function loadNtu(dir: string, options: NtuLoadOptions = {}): SequenceData
   const { data, label } = ntuPaths(dir, split, part);
   const y = readLabelPkl(label);
   const classes = intOption('classes', options.classes, maxLabel(y.labels) >= 60 ? 120 : 60, 1);
-  return openNpy(data, { ...y, source: label }, { name: `ntu/${FOLDER[split]}/${part}`, classes, preload: options.preload ?? false });
+  const unpadded = boolOption('lengths', options.lengths, false);
+  const lengths = path.join(path.dirname(data), `${part}_lengths.npy`);
+  if (unpadded && !fs.existsSync(lengths)) {
+    throw new NRNMError(
+      `${lengths} not found: { lengths: true } reads each clip's length from it. ` +
+        `'nrnm-native preprocess --dataset ntu' writes it next to ${path.basename(data)} (the official preprocessed folders have none).`,
+      'ERR_NOT_FOUND',
+    );
+  }
+  return openNpy(data, { ...y, source: label }, { name: `ntu/${FOLDER[split]}/${part}`, classes, preload: options.preload ?? false, ...(unpadded ? { lengths } : {}) });
 }

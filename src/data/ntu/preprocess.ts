@@ -3,6 +3,8 @@
  *
  *   <out>/<benchmark>/{train,val}_data_joint.npy   float32 (N, 100, 150)
  *   <out>/<benchmark>/{train,val}_label.pkl        pickled (names, labels)
+ *   <out>/<benchmark>/{train,val}_lengths.npy      int32 (N): each clip's own frames, at most 100
+ *                                                  (`ntu.load(dir, { lengths: true })` keeps clips unpadded)
  *
  * Every file is parsed and preprocessed once (in worker threads) and its
  * row written straight to its place in each benchmark's file, so memory
@@ -15,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { type ErrorCode, NRNMError, argError } from '../../errors';
-import { NpyWriter } from '../npy';
+import { NpyWriter, writeNpy } from '../npy';
 import { checkKeys, intOption, oneOf, stringOption } from '../../validate';
 import { writeLabelPkl } from './labels';
 import { NTU_FEATURES, NTU_FRAMES } from './normalize';
@@ -54,6 +56,8 @@ export interface NtuPreprocessOutput {
   part: NtuPart;
   data: string;
   label: string;
+  /** Each clip's own frames (at most 100), for `ntu.load(dir, { lengths: true })`. */
+  lengths: string;
   samples: number;
 }
 
@@ -145,11 +149,20 @@ export async function preprocess(options: NtuPreprocessOptions): Promise<NtuPrep
       for (const part of ['train', 'val'] as const) {
         const data = path.join(out, benchmark, `${part}_data_joint.npy`);
         writers.set(key(benchmark, part), NpyWriter.create(data, 'float32', [members[part].length, NTU_FRAMES, NTU_FEATURES]));
-        outputs.push({ benchmark, part, data, label: path.join(out, benchmark, `${part}_label.pkl`), samples: members[part].length });
+        outputs.push({
+          benchmark,
+          part,
+          data,
+          label: path.join(out, benchmark, `${part}_label.pkl`),
+          lengths: path.join(out, benchmark, `${part}_lengths.npy`),
+          samples: members[part].length,
+        });
       }
     }
     let done = 0;
-    const store = (index: number, rows: Float32Array): void => {
+    const clipLengths = new Int32Array(kept.length);
+    const store = (index: number, rows: Float32Array, length: number): void => {
+      clipLengths[index] = length;
       for (const { benchmark, rows: rowOf } of parts) {
         writers.get(key(benchmark, partOf(samples[index]!, benchmark)))!.writeSync(rowOf[index]!, rows);
       }
@@ -169,6 +182,7 @@ export async function preprocess(options: NtuPreprocessOptions): Promise<NtuPrep
           list.map((i) => kept[i]!),
           list.map((i) => samples[i]!.action - 1),
         );
+        writeNpy(path.join(out, benchmark, `${part}_lengths.npy`), Int32Array.from(list, (i) => clipLengths[i]!));
       }
     }
   } catch (e) {
@@ -179,10 +193,11 @@ export async function preprocess(options: NtuPreprocessOptions): Promise<NtuPrep
 }
 
 /** In this thread, yielding to the event loop every 50 ms so progress and abort work. */
-async function runHere(files: string[], store: (i: number, rows: Float32Array) => void, signal: AbortSignal | undefined): Promise<void> {
+async function runHere(files: string[], store: (i: number, rows: Float32Array, length: number) => void, signal: AbortSignal | undefined): Promise<void> {
   let last = Date.now();
   for (let i = 0; i < files.length; i++) {
-    store(i, processFiles([files[i]!]));
+    const { data, lengths } = processFiles([files[i]!]);
+    store(i, data, lengths[0]!);
     if (Date.now() - last > 50) {
       await new Promise((resolve) => setImmediate(resolve));
       last = Date.now();
@@ -215,7 +230,7 @@ function startWorker(): Worker {
 function runInWorkers(
   files: string[],
   count: number,
-  store: (i: number, rows: Float32Array) => void,
+  store: (i: number, rows: Float32Array, length: number) => void,
   signal: AbortSignal | undefined,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -254,7 +269,7 @@ function runInWorkers(
           return;
         }
         try {
-          for (let j = 0; j * ROW < reply.data.length; j++) store(first + j, reply.data.subarray(j * ROW, (j + 1) * ROW));
+          for (let j = 0; j < reply.lengths.length; j++) store(first + j, reply.data.subarray(j * ROW, (j + 1) * ROW), reply.lengths[j]!);
         } catch (e) {
           finish(e);
           return;
