@@ -230,7 +230,7 @@ StepResult Trainer::step(const torch::Tensor& x_in, const torch::Tensor& y_in, c
   const torch::Tensor& loss = task.loss;
   zero_grad();
   loss.backward();
-  average_gradients();  // data-parallel: before clipping, so all ranks agree
+  average_gradients(task.targets);  // data-parallel: before clipping, so all ranks agree
   const torch::Tensor norm = clip_grad_norm(params_, options_.clip_norm(), device());  // () pre-clip
 
   // One host synchronisation for everything the step reports.

@@ -178,7 +178,7 @@ class Trainer {
   std::vector<double> sum_over_ranks(const std::vector<double>& values);
 
  private:
-  void average_gradients();
+  void average_gradients(const torch::Tensor& targets);
   StepResult reduce_over_ranks(StepResult local);
   torch::Device device() const;
   torch::Tensor forward_logits(const torch::Tensor& x, const torch::Tensor& lengths);

@@ -19,18 +19,30 @@ void Trainer::join(std::shared_ptr<DistributedGroup> group) {
   group_ = std::move(group);
 }
 
-void Trainer::average_gradients() {
+void Trainer::average_gradients(const torch::Tensor &targets) {
   if (!group_) return;
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> grads;
-  grads.reserve(params_.size());
+  grads.reserve(params_.size() + 1);
   for (auto &p : params_) {
     // Every rank must reduce the same tensors: a parameter this rank's
     // batch did not reach takes part with a zero gradient.
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
     grads.push_back(p.grad());
   }
+  // Each rank's loss is the mean over its own targets, and the counts can
+  // differ (a short last batch, per-step tasks whose sequences have other
+  // lengths): each gradient is weighted by its rank's count, and the mean
+  // of the weighted gradients divided by the mean count, so the result is
+  // the gradient of the mean over all ranks' targets, as one process on the
+  // combined batch. The count travels in the gradients' own bucket (same
+  // dtype and device): no extra collective.
+  const torch::Tensor count = targets.detach().to(params_.front().options()).reshape({}).clone();
+  for (auto &g : grads) g.mul_(count);
+  grads.push_back(count);
   group_->average_(grads, "the allreduce of the gradients");
+  grads.pop_back();
+  for (auto &g : grads) g.div_(count);
 }
 
 StepResult Trainer::reduce_over_ranks(StepResult local) {

@@ -96,7 +96,9 @@ bool bitwise_equal(torch::nn::Module &a, torch::nn::Module &b) {
   return true;
 }
 
-TEST(Distributed, TwoRanksMatchOneProcessOnTheCombinedBatch) {
+// Two ranks, rank 0 on the first `rank0_rows` of each batch of 8 and rank 1
+// on the rest, against one process on the whole batch.
+void expect_two_ranks_match_one_process(int64_t rank0_rows) {
   constexpr int64_t kSteps = 20, kBatch = 8, kTime = 5;
   torch::manual_seed(123);
   std::vector<torch::Tensor> xs, ys;
@@ -122,9 +124,10 @@ TEST(Distributed, TwoRanksMatchOneProcessOnTheCombinedBatch) {
     errors[rank] = error_of([&] {
       Trainer trainer(models[rank], options());
       trainer.join(std::make_shared<DistributedGroup>(on_file(rank, dir.file("store"))));
-      const int64_t half = kBatch / kWorld;
+      const int64_t first = rank == 0 ? 0 : rank0_rows;
+      const int64_t rows = rank == 0 ? rank0_rows : kBatch - rank0_rows;
       for (int64_t s = 0; s < kSteps; ++s) {
-        const auto r = trainer.step(xs[s].narrow(0, rank * half, half), ys[s].narrow(0, rank * half, half));
+        const auto r = trainer.step(xs[s].narrow(0, first, rows), ys[s].narrow(0, first, rows));
         losses[rank].push_back(r.loss);
         samples[rank] = r.samples;
       }
@@ -143,6 +146,12 @@ TEST(Distributed, TwoRanksMatchOneProcessOnTheCombinedBatch) {
   }
   EXPECT_EQ(samples[0], kBatch);  // the batch of both ranks together
 }
+
+TEST(Distributed, TwoRanksMatchOneProcessOnTheCombinedBatch) { expect_two_ranks_match_one_process(4); }
+
+// Ranks with different counts (a short last batch; per-step tasks weigh
+// valid steps the same way): each rank's gradient counts by its targets.
+TEST(Distributed, UnevenRanksMatchOneProcessOnTheCombinedBatch) { expect_two_ranks_match_one_process(5); }
 
 TEST(Distributed, NonFiniteLossOnOneRankStopsBothWithTheSameError) {
   std::vector<nrnm::LSTMClassifier> models{small_lstm(1), small_lstm(1)};
