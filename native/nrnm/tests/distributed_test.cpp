@@ -97,8 +97,9 @@ bool bitwise_equal(torch::nn::Module &a, torch::nn::Module &b) {
 }
 
 // Two ranks, rank 0 on the first `rank0_rows` of each batch of 8 and rank 1
-// on the rest, against one process on the whole batch.
-void expect_two_ranks_match_one_process(int64_t rank0_rows) {
+// on the rest, against one process on the whole batch: parameters within
+// `tolerance` after 20 Adam steps.
+void expect_two_ranks_match_one_process(int64_t rank0_rows, double tolerance) {
   constexpr int64_t kSteps = 20, kBatch = 8, kTime = 5;
   torch::manual_seed(123);
   std::vector<torch::Tensor> xs, ys;
@@ -137,7 +138,7 @@ void expect_two_ranks_match_one_process(int64_t rank0_rows) {
   EXPECT_EQ(errors[1], "<no exception>");
   EXPECT_TRUE(bitwise_equal(*models[0], *models[1])) << "the ranks' weights differ";
   const double diff = max_abs_diff(*models[0], *reference);
-  EXPECT_LT(diff, 1e-6) << "largest difference to one process: " << diff;
+  EXPECT_LT(diff, tolerance) << "largest difference to one process: " << diff;
   EXPECT_GT(max_abs_diff(*models[0], *small_lstm(1)), 1e-3) << "the model did not train";
   ASSERT_EQ(losses[0].size(), static_cast<size_t>(kSteps));
   for (int64_t s = 0; s < kSteps; ++s) {
@@ -147,11 +148,16 @@ void expect_two_ranks_match_one_process(int64_t rank0_rows) {
   EXPECT_EQ(samples[0], kBatch);  // the batch of both ranks together
 }
 
-TEST(Distributed, TwoRanksMatchOneProcessOnTheCombinedBatch) { expect_two_ranks_match_one_process(4); }
+TEST(Distributed, TwoRanksMatchOneProcessOnTheCombinedBatch) { expect_two_ranks_match_one_process(4, 1e-6); }
 
 // Ranks with different counts (a short last batch; per-step tasks weigh
 // valid steps the same way): each rank's gradient counts by its targets.
-TEST(Distributed, UnevenRanksMatchOneProcessOnTheCombinedBatch) { expect_two_ranks_match_one_process(5); }
+// The weights 5/8 and 3/8 are not powers of two, so the weighted mean rounds
+// where 4/8 does not, and Adam's normalisation magnifies the rounding of
+// near-zero gradient entries over 20 steps: 3.5e-6 measured with LibTorch
+// 2.13 (MKL), 4.9e-7 with 1.13 (the even split: 4.3e-7). Without the weighting the difference is 6.9e-2, so
+// 2e-5 still tells the two apart by three orders of magnitude.
+TEST(Distributed, UnevenRanksMatchOneProcessOnTheCombinedBatch) { expect_two_ranks_match_one_process(5, 2e-5); }
 
 TEST(Distributed, NonFiniteLossOnOneRankStopsBothWithTheSameError) {
   std::vector<nrnm::LSTMClassifier> models{small_lstm(1), small_lstm(1)};
