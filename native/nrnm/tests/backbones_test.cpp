@@ -5,6 +5,7 @@
 #include "nrnm/classifier.h"
 #include "nrnm/loss.h"
 #include "nrnm/random.h"
+#include "central_difference.h"
 
 #include <gtest/gtest.h>
 #include <torch/nn/modules/rnn.h>
@@ -15,6 +16,7 @@
 namespace {
 
 using namespace nrnm;
+using nrnm_test::expect_central_differences;
 
 NRNMOptions small(Backbone backbone) {
   return NRNMOptions(5, 3).hidden_size(8).layers(2).seed(8).backbone(backbone).input_aggregation(
@@ -88,21 +90,10 @@ TEST_P(Backbones, Float64GradientsMatchCentralDifferences) {
                                       "rnn.cell_1.bias",        "rnn.cell_0.weight_memt",
                                       "rnn.cell_1.weight_memh", "rnn.cell_0.MC.qkv_projector.weight"};
     if (GetParam() == Backbone::kGRU) names.push_back("rnn.cell_1.bias_hh");
-    torch::NoGradGuard no_grad;
     for (const auto& name : names) {
       torch::Tensor p = params[name];
-      const torch::Tensor grad = p.grad().clone();
-      for (int64_t i : {int64_t(0), p.numel() / 3, p.numel() - 1}) {
-        const double eps = 1e-6;
-        const double saved = p.view(-1)[i].item<double>();
-        p.view(-1)[i] = saved + eps;
-        const double up = loss().item<double>();
-        p.view(-1)[i] = saved - eps;
-        const double down = loss().item<double>();
-        p.view(-1)[i] = saved;
-        EXPECT_NEAR(grad.view(-1)[i].item<double>(), (up - down) / (2 * eps), 1e-7)
-            << name << "[" << i << "] " << (training ? "training" : "eval");
-      }
+      expect_central_differences(p, p.grad().clone(), loss, name + (training ? " training" : " eval"),
+                                 /*stride_divisor=*/3);
     }
   }
 }

@@ -8,6 +8,7 @@
 #include "nrnm/json.h"
 #include "nrnm/safetensors.h"
 #include "nrnm/trainer.h"
+#include "parameter_snapshot.h"
 
 #include <gtest/gtest.h>
 
@@ -23,6 +24,8 @@ using nrnm::FormatError;
 using nrnm::NRNMClassifier;
 using nrnm::NRNMOptions;
 using nrnm::Trainer;
+using nrnm_test::same;
+using nrnm_test::snapshot;
 
 const std::string kSource = "/runs/a/last.nrnm";
 
@@ -65,27 +68,6 @@ std::string format_error_of(const std::function<void()>& f) {
     EXPECT_NE(message_.find(kSource), std::string::npos) << message_;                                      \
     EXPECT_NE(message_.find(text), std::string::npos) << "expected \"" << (text) << "\" in: " << message_; \
   } while (0)
-
-std::vector<torch::Tensor> snapshot(const torch::nn::Module& m) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : m.parameters()) {
-    out.push_back(p.detach().clone());
-  }
-  return out;
-}
-
-bool same(const std::vector<torch::Tensor>& a, const torch::nn::Module& m) {
-  const auto b = m.parameters();
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!torch::equal(a[i], b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // A safetensors file with this exact header text and data.
 std::string raw_file(const std::string& header, const std::string& data = "") {

@@ -5,6 +5,7 @@
 #include "nrnm/loss.h"
 #include "nrnm/random.h"
 #include "nrnm/trainer.h"
+#include "central_difference.h"
 
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 namespace {
 
 using namespace nrnm;
+using nrnm_test::expect_central_differences;
 
 NRNMOptions small(Task task) { return NRNMOptions(5, 3).hidden_size(8).layers(2).seed(6).task(task); }
 
@@ -121,18 +123,7 @@ TEST(Attention, LinearGradientsMatchCentralDifferencesInFloat64) {
     for (const char* name : {"rnn.cell_0.MC.linear_transform.weight", "rnn.cell_1.MC.linear_transform.bias",
                              "rnn.cell_0.weight_memt", "rnn.cell_1.MC.attention_mlp.0.weight"}) {
       torch::Tensor p = params[name];
-      const torch::Tensor grad = p.grad().clone();
-      torch::NoGradGuard no_grad;
-      for (int64_t i : {int64_t(0), p.numel() / 2, p.numel() - 1}) {
-        const double eps = 1e-6;
-        const double saved = p.view(-1)[i].item<double>();
-        p.view(-1)[i] = saved + eps;
-        const double up = loss().item<double>();
-        p.view(-1)[i] = saved - eps;
-        const double down = loss().item<double>();
-        p.view(-1)[i] = saved;
-        EXPECT_NEAR(grad.view(-1)[i].item<double>(), (up - down) / (2 * eps), 1e-7) << name << "[" << i << "]";
-      }
+      expect_central_differences(p, p.grad().clone(), loss, name);
     }
   }
 }

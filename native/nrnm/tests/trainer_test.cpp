@@ -5,6 +5,7 @@
 #include "nrnm/checkpoint.h"
 #include "nrnm/lstm_baseline.h"
 #include "nrnm/trainer.h"
+#include "parameter_snapshot.h"
 
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
@@ -25,6 +26,8 @@ using nrnm::Precision;
 using nrnm::SchedulerKind;
 using nrnm::Trainer;
 using nrnm::TrainerOptions;
+using nrnm_test::same;
+using nrnm_test::snapshot;
 
 // The smallest sequence classifier: a Linear layer on the last time step.
 // logits = x[:, T-1, :] W^T + b, so its gradients can be written by hand.
@@ -69,27 +72,6 @@ std::string error_of(const std::function<void()>& f) {
     const std::string message_ = error_of([&] { statement; });                                             \
     EXPECT_NE(message_.find(text), std::string::npos) << "expected \"" << (text) << "\" in: " << message_; \
   } while (0)
-
-std::vector<torch::Tensor> snapshot(const torch::nn::Module& m) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : m.parameters()) {
-    out.push_back(p.detach().clone());
-  }
-  return out;
-}
-
-bool same(const std::vector<torch::Tensor>& a, const torch::nn::Module& m) {
-  const auto b = m.parameters();
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!torch::equal(a[i], b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // A fixed batch for the LastStepLinear tests: x (4, 2, 3), y (4), C = 3.
 struct Batch {
