@@ -17,31 +17,18 @@
 'use strict';
 
 const { NRNMClassifier, Trainer } = require('../dist');
+const { flag } = require('./flag');
+const { mulberry32 } = require('../test/helpers/mulberry32');
 
-function flag(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? fallback : process.argv[i + 1];
-}
 const steps = Number(flag('steps', 300));
 const batchSize = Number(flag('batch', 32));
 const hidden = Number(flag('hidden', 32));
 const seeds = String(flag('seeds', '1,2,3')).split(',').map(Number);
 const T = 80;
 
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** n sequences: x [n, T, 1] and targets [n, T, 1] (the next value). */
 function signals(n, seed) {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const u = (lo, hi) => lo + (hi - lo) * r();
   const normal = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
   const x = new Float32Array(n * T);

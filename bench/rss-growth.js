@@ -14,11 +14,8 @@
 
 const { writeFileSync } = require('node:fs');
 const { NRNMClassifier, Trainer } = require('../dist');
-
-function flag(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? fallback : process.argv[i + 1];
-}
+const { flag } = require('./flag');
+const { mulberry32 } = require('../test/helpers/mulberry32');
 
 const steps = Number(flag('steps', 10000));
 const every = Number(flag('every', 500));
@@ -36,13 +33,7 @@ const CLASSES = 4;
 
 /** Deterministic batches: channel `label` of each sequence carries an offset. */
 function batch(step) {
-  let s = (step * 2654435761) >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(step * 2654435761);
   const data = new Float32Array(B * T * F);
   const labels = new Int32Array(B);
   for (let b = 0; b < B; b++) {

@@ -18,11 +18,7 @@
 
 const { writeFileSync } = require('node:fs');
 const { NRNMClassifier, Trainer, datasets } = require('../dist');
-
-function flag(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? fallback : process.argv[i + 1];
-}
+const { flag } = require('./flag');
 
 const steps = Number(flag('steps', 300));
 const batchSize = Number(flag('batch', 64));

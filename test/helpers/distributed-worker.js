@@ -6,17 +6,7 @@
 // Argument: JSON { out, epochs, batchSize, seed, stopAfterSteps? }.
 const { NRNMClassifier, Trainer, distributedFromEnv } = require('../../dist');
 const { InMemoryDataset } = require('../../dist/data/dataset');
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { mulberry32 } = require('./mulberry32');
 
 function task(n, steps, features, seed) {
   const rand = mulberry32(seed);

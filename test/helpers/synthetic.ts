@@ -4,17 +4,9 @@
  * channel with the offset. Deterministic for a seed.
  */
 import { InMemoryDataset } from '../../src/data/dataset';
+import { mulberry32 } from './mulberry32';
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 export interface Synthetic {
   x: Float32Array;

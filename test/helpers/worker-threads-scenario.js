@@ -17,19 +17,14 @@ const { Worker, isMainThread, parentPort, workerData } = require('node:worker_th
 const dist = path.join(__dirname, '..', '..', 'dist');
 const { NRNMClassifier, Trainer } = require(dist);
 const { InMemoryDataset } = require(path.join(dist, 'data', 'dataset'));
+const { mulberry32 } = require('./mulberry32');
 
 const FEATURES = 4;
 const STEPS = 6;
 
 /** A deterministic batch: the channel named by the label carries an offset. */
 function batch(n, seed) {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   const data = new Float32Array(n * STEPS * FEATURES);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { NRNMError } from '../../src/errors';
 import { SerializationError } from '../../src/serialization/errors';
 import { getBuildState, isTuple, pickle, PyGlobal, PyReduce, tuple, unpickle } from '../../src/serialization/pickle';
+import { mulberry32 } from '../helpers/mulberry32';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'serialization');
 const fixture = (name: string): Uint8Array => new Uint8Array(readFileSync(join(FIXTURES, name)));
@@ -16,17 +17,6 @@ function thrown(fn: () => unknown): SerializationError {
     return err as SerializationError;
   }
   throw new Error('expected an error');
-}
-
-/** Deterministic PRNG (mulberry32) for the fuzz tests. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('unpickle: NTU label files', () => {
@@ -178,7 +168,7 @@ describe('unpickle: safety', () => {
   });
 
   it('never throws anything but SerializationError on corrupted pickles', () => {
-    const next = rng(42);
+    const next = mulberry32(42);
     const originals = [fixture('misc_p4.pkl'), fixture('ntu_label_p2.pkl'), fixture('evil_os_system.pkl')];
     for (let i = 0; i < 3000; i++) {
       const data = originals[i % originals.length]!.slice();
