@@ -22,8 +22,12 @@ export interface CudaProbe {
 let probed: CudaProbe | undefined;
 let warned = false;
 
-const HOW_TO_GET_CUDA =
-  'to use a GPU, build nrnm-native against a CUDA LibTorch (README, "Building for CUDA") on a machine with an NVIDIA driver';
+/** What to do about it: a CPU build needs another build, a CUDA build another machine. */
+function howToGetCuda(): string {
+  return native().builtWithCuda
+    ? 'this binary was built with CUDA: run it where an NVIDIA GPU and its driver are visible (nvidia-smi lists the GPU; check CUDA_VISIBLE_DEVICES)'
+    : 'to use a GPU, build nrnm-native against a CUDA LibTorch (README, "Building for CUDA") on a machine with an NVIDIA driver';
+}
 
 function cacheFile(binary: string): string {
   const stat = fs.statSync(binary);
@@ -96,9 +100,9 @@ export function chooseDevice(spec: string | undefined): string {
   if (device === 'auto') {
     if (!warned && process.env.NRNM_QUIET_DEVICE !== '1') {
       warned = true;
-      process.stderr.write(`nrnm-native: device 'auto' runs on the CPU: ${probe.reason}; ${HOW_TO_GET_CUDA}.\n`);
+      process.stderr.write(`nrnm-native: device 'auto' runs on the CPU: ${probe.reason}; ${howToGetCuda()}.\n`);
     }
     return 'cpu';
   }
-  throw new NRNMError(`device '${device}' was requested but CUDA cannot be used: ${probe.reason}; ${HOW_TO_GET_CUDA}, or use device 'cpu'.`, 'ERR_CUDA');
+  throw new NRNMError(`device '${device}' was requested but CUDA cannot be used: ${probe.reason}; ${howToGetCuda()}, or use device 'cpu'.`, 'ERR_CUDA');
 }

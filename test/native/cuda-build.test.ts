@@ -43,6 +43,9 @@ only(builtWithCuda && !gpu, builtWithCuda ? 'a GPU is visible (the GPU block run
         const lines = run.stderr.split('\n').filter((l) => /device 'auto' runs on the CPU/.test(l));
         expect(lines).toHaveLength(1);
         expect(lines[0]).toMatch(/CUDA|GPU|driver/);
+        // The remedy fits a CUDA build: another machine, not another build.
+        expect(lines[0]).toMatch(/built with CUDA: run it where an NVIDIA GPU/);
+        expect(lines[0]).not.toMatch(/build nrnm-native against a CUDA LibTorch/);
         expect(fs.existsSync(path.join(out, 'last.nrnm'))).toBe(true);
       } finally {
         fs.rmSync(out, { recursive: true, force: true });
