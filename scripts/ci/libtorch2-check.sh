@@ -20,14 +20,18 @@ wheel, dest = sys.argv[1], sys.argv[2]
 with zipfile.ZipFile(wheel) as z:
     z.extractall(dest, [n for n in z.namelist() if n.startswith(("torch/lib/", "torch/include/", "torch/share/"))])
 PY
+t=$(date +%s)
 cmake -S native/nrnm -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DNRNM_BUILD_BENCH=OFF \
   -DNRNM_CHECK_CUDA_KERNELS=OFF -DCMAKE_PREFIX_PATH="$work/torch/share/cmake" > "$work/configure.log" 2>&1 \
   || { tail -30 "$work/configure.log"; exit 1; }
 grep -m1 "Found Torch" "$work/configure.log"
 cmake --build "$work/build" -j"$(nproc)" > "$work/build.log" 2>&1 || { grep -m20 -A3 "error" "$work/build.log"; exit 1; }
+echo "libtorch2: build of the core and C++ tests in $(( $(date +%s) - t )) s"
+t=$(date +%s)
 status=0
 ctest --test-dir "$work/build" --output-on-failure --no-tests=error --timeout 300 -j"$(nproc)" \
   > "$work/ctest.log" 2>&1 || status=$?
 [ "$status" -eq 0 ] || { grep -B2 -A20 -E "\*\*\*Failed|FAILED" "$work/ctest.log" | head -80 || true; }
 echo "libtorch2: $(grep -oE '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$work/ctest.log" || echo 'no ctest summary')"
+echo "libtorch2: ctest in $(( $(date +%s) - t )) s, $(grep -c '(Skipped)' "$work/ctest.log" || true) skipped (they need a GPU)"
 exit "$status"
