@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { NRNMClassifier } from '../../src';
 import { readNpy, writeLabelPkl, writeNpy } from '../../src/data';
 import { fashionMnistDirs } from '../../src/data/fashion-mnist';
-import { CONTROL, cli, cliInterrupted, ensureBuilt } from './run-cli';
+import { CONTROL, cli, cliInterrupted, ensureBuilt, expectSucceeded } from './run-cli';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { generate } = require('../../scripts/fixtures/gen-ntu-skeletons.js') as typeof import('../../scripts/fixtures/gen-ntu-skeletons');
@@ -94,7 +94,7 @@ describe('usage errors exit 2 with a message naming the flag and its allowed val
 
   it('documents the defaults in --help', () => {
     const r = cli(['train', '--help']);
-    expect(r.code).toBe(0);
+    expectSucceeded(r);
     expect(r.stdout).toMatch(/fashion-mnist \(the default[\s\S]*--hidden 128/);
     expect(r.stdout).toMatch(/ntu, ntu-preprocessed[\s\S]*--hidden 512 --layers 2[\s\S]*--lr 0\.001 --weight-decay 0\.0001/);
   });
@@ -108,7 +108,7 @@ describe('train on Fashion-MNIST, then resume, eval and predict', () => {
     // 96 sequences in batches of 32: epoch 1 (3 steps, evaluated, best.nrnm), then 1 step of epoch 2.
     const r = cli(['train', '--limit', '96', '--batch-size', '32', '--epochs', '3', '--max-steps', '4', ...SMALL, '--out', run]);
     expect(r.stderr).not.toMatch(/error/i);
-    expect(r.code).toBe(0);
+    expectSucceeded(r);
     expect(r.stdout + r.stderr).not.toMatch(CONTROL);
     expect(r.stdout).toMatch(/epoch 1\/3: train loss \d\.\d+ acc [\d.]+%, eval loss/);
     expect(r.stdout).toMatch(/per-class accuracy:[\s\S]*Ankle boot/);
@@ -142,7 +142,7 @@ describe('train on Fashion-MNIST, then resume, eval and predict', () => {
 
   fashionIt('--resume continues from last.nrnm with --json lines on stdout', () => {
     const r = cli(['train', '--resume', run, '--max-steps', '6', '--json', '--device', 'cpu']);
-    expect(r.code).toBe(0);
+    expectSucceeded(r);
     const events = jsonLines(r.stdout);
     expect(events[0]!.event).toBe('start');
     expect(events.filter((e) => e.event === 'step').map((e) => e.step)).toEqual([5, 6]);
@@ -160,7 +160,7 @@ describe('train on Fashion-MNIST, then resume, eval and predict', () => {
   fashionIt('eval reports accuracy, per-class accuracy and the confusion matrix', () => {
     const out = path.join(tmp, 'eval-out');
     const r = cli(['eval', '--checkpoint', path.join(run, 'best.nrnm'), '--limit', '50', '--json', '--device', 'cpu', '--out', out]);
-    expect(r.code).toBe(0);
+    expectSucceeded(r);
     const [result] = jsonLines(r.stdout) as Array<{ accuracy: number; total: number; perClass: unknown[]; confusion: number[][]; data: { dataset: string } }>;
     expect(result!.total).toBe(50);
     expect(result!.data.dataset).toBe('fashion-mnist');
@@ -168,7 +168,7 @@ describe('train on Fashion-MNIST, then resume, eval and predict', () => {
     expect(result!.confusion).toHaveLength(10);
     expectSvg(path.join(out, 'confusion.svg'), /T-shirt\/top/);
     const text = cli(['eval', '--checkpoint', path.join(run, 'last.nrnm'), '--limit', '20', '--part', 'train', '--device', 'cpu', '--out', out]);
-    expect(text.code).toBe(0);
+    expectSucceeded(text);
     expect(text.stdout).toMatch(/fashion-mnist\/train\[:20\]: accuracy [\d.]+% \(\d+\/20\), loss/);
     expect(text.stdout).toMatch(/confusion matrix \(rows: true class/);
   });
@@ -179,7 +179,7 @@ describe('train on Fashion-MNIST, then resume, eval and predict', () => {
     writeNpy(input, x, [5, 28, 28]);
     const output = path.join(tmp, 'logits.npy');
     const r = cli(['predict', '--checkpoint', path.join(run, 'last.nrnm'), '--input', input, '--output', output, '--device', 'cpu']);
-    expect(r.code).toBe(0);
+    expectSucceeded(r);
     expect(r.stdout).toMatch(/wrote logits \(5, 10\) float32/);
     const logits = readNpy(output);
     expect(logits.dtype).toBe('float32');
@@ -189,7 +189,7 @@ describe('train on Fashion-MNIST, then resume, eval and predict', () => {
     const one = path.join(tmp, 'x1.npy');
     writeNpy(one, x.slice(0, 28 * 28), [28, 28]);
     const r1 = cli(['predict', '--checkpoint', path.join(run, 'last.nrnm'), '--input', one, '--output', path.join(tmp, 'l1.npy'), '--device', 'cpu', '--json']);
-    expect(r1.code).toBe(0);
+    expectSucceeded(r1);
     expect(JSON.parse(r1.stdout)).toMatchObject({ event: 'prediction', shape: [1, 10] });
     const row = Array.from(readNpy(path.join(tmp, 'l1.npy')).data as Float32Array);
     Array.from(logits.data as Float32Array)
@@ -204,7 +204,7 @@ describe('train on Fashion-MNIST, then resume, eval and predict', () => {
     const output2 = path.join(tmp, 'logits-pt.npy');
     const r2 = cli(['predict', '--checkpoint', pt, '--variant', 'clean', '--input', input, '--output', output2, '--device', 'cpu']);
     expect(r2.stderr).toBe('');
-    expect(r2.code).toBe(0);
+    expectSucceeded(r2);
     expect(Array.from(readNpy(output2).data as Float32Array)).toEqual(Array.from(logits.data as Float32Array));
   });
 });
@@ -240,7 +240,7 @@ describe('NTU RGB+D', () => {
       { cwd },
     );
     expect(r.stderr).not.toMatch(/error/i);
-    expect(r.code).toBe(0);
+    expectSucceeded(r);
     const run = path.join(cwd, 'runs', 'cv_MEMO_16_1layer');
     const config = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
     expect(config.data).toMatchObject({ dataset: 'ntu', split: 'cv' });
@@ -260,7 +260,7 @@ describe('NTU RGB+D', () => {
     generate({ out: raw, count: 12, seed: 3 });
     const out = path.join(tmp, 'ntu-out');
     const r = cli(['preprocess', '--raw', raw, '--out', out, '--workers', '0']);
-    expect(r.code).toBe(0);
+    expectSucceeded(r);
     expect(r.stdout + r.stderr).not.toMatch(CONTROL);
     expect(r.stdout).toMatch(/preprocessed 12 samples/);
     expect(fs.existsSync(path.join(out, 'xsub', 'train_data_joint.npy'))).toBe(true);
@@ -268,7 +268,7 @@ describe('NTU RGB+D', () => {
 
     const run = path.join(tmp, 'ntu-raw-run');
     const t = cli(['train', '--dataset', 'ntu', '--data', raw, '--split', 'cv', '--max-steps', '1', '--batch-size', '4', '--layers', '1', '--out', run, '--no-final-eval', ...SMALL]);
-    expect(t.code).toBe(0);
+    expectSucceeded(t);
     expect(t.stdout).toMatch(/preprocessing 12 NTU RGB\+D skeleton files/);
     expect(fs.existsSync(path.join(`${raw}-preprocessed`, 'xview', 'train_data_joint.npy'))).toBe(true);
 
@@ -276,7 +276,7 @@ describe('NTU RGB+D', () => {
     const unpaddedRun = path.join(tmp, 'ntu-unpadded-run');
     const u = cli(['train', '--dataset', 'ntu', '--data', raw, '--split', 'cv', '--unpadded', '--max-steps', '1', '--batch-size', '4', '--layers', '1', '--out', unpaddedRun, '--no-final-eval', ...SMALL]);
     expect(u.stderr).not.toMatch(/error/i);
-    expect(u.code).toBe(0);
+    expectSucceeded(u);
     expect(JSON.parse(fs.readFileSync(path.join(unpaddedRun, 'config.json'), 'utf8')).data).toMatchObject({ dataset: 'ntu', split: 'cv', unpadded: true });
     const wrong = cli(['train', '--unpadded', '--out', path.join(tmp, 'fm-unpadded'), ...SMALL]);
     expect(wrong.code).toBe(2);

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { fashionMnistDirs } from '../../src/data/fashion-mnist';
-import { bin, cli, ensureBuilt, root } from './run-cli';
+import { bin, cli, ensureBuilt, expectSucceeded, root } from './run-cli';
 
 const haveFashion = fashionMnistDirs().some((d) => fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte.gz')) || fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte')));
 const fashionIt = haveFashion ? it : it.skip;
@@ -57,7 +57,7 @@ describe('train --nproc', () => {
     const run = path.join(tmp, 'run');
     const r = cli(['train', '--nproc', '2', '--epochs', '2', ...SMALL, '--out', run]);
     expect(r.stderr).not.toMatch(/error/i);
-    expect(r.code).toBe(0);
+    expectSucceeded(r);
     expect(r.stdout.match(/^run directory:/gm)).toHaveLength(1); // rank 0 prints, rank 1 is silent
     expect(r.stdout.match(/^done: 6 steps/gm)).toHaveLength(1);
     expect(fs.readdirSync(run).sort()).toEqual(['best.nrnm', 'config.json', 'confusion.svg', 'curves.svg', 'eval.json', 'last.nrnm', 'metrics.jsonl']);
@@ -68,7 +68,7 @@ describe('train --nproc', () => {
 
     // Resume the 2-rank run in one process (another world size).
     const resumed = cli(['train', '--resume', run, '--epochs', '3']);
-    expect(resumed.code).toBe(0);
+    expectSucceeded(resumed);
     expect(stepRecords(run).map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 

@@ -41,7 +41,14 @@ const env = { ...process.env, NRNM_PROGRESS_INTERVAL: '0', FORCE_COLOR: '0' };
 
 export function cli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: options.cwd ?? root, encoding: 'utf8', env: { ...env, ...options.env }, timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  // A run that timed out or was killed has no exit code: say why with its stderr.
+  const ended = r.error ? `\n[run-cli] ${r.error.message}` : r.signal ? `\n[run-cli] killed by ${r.signal}` : '';
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr + ended };
+}
+
+/** Expects exit code 0; a failure shows the run's stderr next to its code. */
+export function expectSucceeded(r: CliResult): void {
+  expect({ code: r.code, stderr: r.code === 0 ? '' : r.stderr }).toEqual({ code: 0, stderr: '' });
 }
 
 /** Starts the CLI, sends SIGINT once stdout shows `trigger`, and waits for the exit. */
