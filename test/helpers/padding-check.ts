@@ -5,7 +5,7 @@
  * (fused recurrence) and in a child with NRNM_RECURRENCE=reference.
  */
 import { NRNMClassifier } from '../../src';
-import { mulberry32 } from './synthetic';
+import { mulberry32 } from './mulberry32';
 
 export interface PaddingCheck {
   logits: number;

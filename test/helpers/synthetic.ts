@@ -6,8 +6,6 @@
 import { InMemoryDataset } from '../../src/data/dataset';
 import { mulberry32 } from './mulberry32';
 
-export { mulberry32 };
-
 export interface Synthetic {
   x: Float32Array;
   y: Int32Array;

@@ -13,14 +13,14 @@
 
 namespace nrnm_test {
 
-/// `grad` is p's gradient from loss().backward(); `loss` recomputes the loss
-/// from p's current values (the same random masks every call). Entries 0,
-/// numel / `stride_divisor` and numel - 1 are checked within 1e-7.
-inline void expect_central_differences(torch::Tensor p, const torch::Tensor& grad,
-                                       const std::function<torch::Tensor()>& loss, const std::string& label,
-                                       int64_t stride_divisor = 2) {
+/// p.grad() holds the gradient from loss().backward(); `loss` recomputes the
+/// loss from p's current values (the same random masks every call). Entries
+/// 0, numel / `middle_divisor` and numel - 1 are checked within 1e-7.
+inline void expect_central_differences(torch::Tensor p, const std::function<torch::Tensor()>& loss,
+                                       const std::string& label, int64_t middle_divisor = 2) {
   torch::NoGradGuard no_grad;
-  for (int64_t i : {int64_t(0), p.numel() / stride_divisor, p.numel() - 1}) {
+  const torch::Tensor grad = p.grad().clone();
+  for (int64_t i : {int64_t(0), p.numel() / middle_divisor, p.numel() - 1}) {
     const double eps = 1e-6;
     const double saved = p.view(-1)[i].item<double>();
     p.view(-1)[i] = saved + eps;

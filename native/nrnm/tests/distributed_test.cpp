@@ -7,6 +7,7 @@
 #include "nrnm/lstm_baseline.h"
 #include "nrnm/random.h"
 #include "nrnm/trainer.h"
+#include "parameter_snapshot.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -27,6 +28,8 @@ using nrnm::DistributedOptions;
 using nrnm::SchedulerKind;
 using nrnm::Trainer;
 using nrnm::TrainerOptions;
+using nrnm_test::same;
+using nrnm_test::snapshot;
 
 constexpr int64_t kWorld = 2;
 
@@ -87,15 +90,6 @@ double max_abs_diff(torch::nn::Module &a, torch::nn::Module &b) {
   return worst;
 }
 
-bool bitwise_equal(torch::nn::Module &a, torch::nn::Module &b) {
-  const auto pa = a.parameters();
-  const auto pb = b.parameters();
-  for (size_t i = 0; i < pa.size(); ++i) {
-    if (!torch::equal(pa[i], pb[i])) return false;
-  }
-  return true;
-}
-
 // Two ranks, rank 0 on the first `rank0_rows` of each batch of 8 and rank 1
 // on the rest, against one process on the whole batch: parameters within
 // `tolerance` after 20 Adam steps.
@@ -116,7 +110,7 @@ void expect_two_ranks_match_one_process(int64_t rank0_rows, double tolerance) {
   }
   // Rank 1 starts from other weights: joining gives it rank 0's.
   std::vector<nrnm::LSTMClassifier> models{small_lstm(1), small_lstm(2)};
-  ASSERT_FALSE(bitwise_equal(*models[0], *models[1]));
+  ASSERT_FALSE(same(snapshot(*models[0]), *models[1]));
   std::vector<std::vector<double>> losses(kWorld);
   std::vector<int64_t> samples(kWorld);
   std::vector<std::string> errors(kWorld);
@@ -136,7 +130,7 @@ void expect_two_ranks_match_one_process(int64_t rank0_rows, double tolerance) {
   });
   EXPECT_EQ(errors[0], "<no exception>");
   EXPECT_EQ(errors[1], "<no exception>");
-  EXPECT_TRUE(bitwise_equal(*models[0], *models[1])) << "the ranks' weights differ";
+  EXPECT_TRUE(same(snapshot(*models[0]), *models[1])) << "the ranks' weights differ";
   const double diff = max_abs_diff(*models[0], *reference);
   EXPECT_LT(diff, tolerance) << "largest difference to one process: " << diff;
   EXPECT_GT(max_abs_diff(*models[0], *small_lstm(1)), 1e-3) << "the model did not train";
@@ -155,8 +149,9 @@ TEST(Distributed, TwoRanksMatchOneProcessOnTheCombinedBatch) { expect_two_ranks_
 // The weights 5/8 and 3/8 are not powers of two, so the weighted mean rounds
 // where 4/8 does not, and Adam's normalisation magnifies the rounding of
 // near-zero gradient entries over 20 steps: 3.5e-6 measured with LibTorch
-// 2.13 (MKL), 4.9e-7 with 1.13 (the even split: 4.3e-7). Without the weighting the difference is 6.9e-2, so
-// 2e-5 still tells the two apart by three orders of magnitude.
+// 2.13 (MKL), 4.9e-7 with 1.13 (the even split: 4.3e-7). Without the
+// weighting the difference is 6.9e-2, so 2e-5 still tells the two apart by
+// three orders of magnitude.
 TEST(Distributed, UnevenRanksMatchOneProcessOnTheCombinedBatch) { expect_two_ranks_match_one_process(5, 2e-5); }
 
 TEST(Distributed, NonFiniteLossOnOneRankStopsBothWithTheSameError) {
@@ -251,7 +246,7 @@ TEST(Distributed, OneRankGroupLeavesTrainingUnchanged) {
     const auto y = torch::randint(0, 4, {4}, torch::kLong);
     EXPECT_EQ(alone.step(x, y).loss, grouped.step(x, y).loss);
   }
-  EXPECT_TRUE(bitwise_equal(*a, *b));
+  EXPECT_TRUE(same(snapshot(*a), *b));
 }
 
 TEST(Distributed, SeedForRankKeepsRankZeroAndSeparatesTheOthers) {
