@@ -2,15 +2,18 @@
  * Benchmark: training throughput (forward + cross-entropy + backward + Adam
  * step) and batch-1 inference latency of NRNM against LibTorch's own
  * torch::nn::LSTM of the same input/hidden/layers, in this process, after
- * warm-up, on random data. The timing loop is native (native/nrnm/benchmark.cpp,
+ * warm-up, on random data. The timing loop is native (native/nrnm/bench/benchmark.cpp,
  * shared with the standalone `nrnm_bench` executable); this file validates
  * options, applies thread settings, runs the configs and formats the result.
  */
 import * as os from 'node:os';
 
+import { CHOICES } from './choices';
 import { argError } from './errors';
 import { chooseDevice } from './device';
 import { native, type NativeBenchResult, type NativeBenchTiming, type Precision } from './native';
+import type { InputAggregation } from './options';
+import { oneOf } from './validate';
 
 export type BenchConfigName = 'small' | 'official' | 'long';
 export const BENCH_CONFIGS: readonly BenchConfigName[] = ['small', 'official', 'long'];
@@ -53,7 +56,7 @@ export interface BenchConfigInfo {
   classes: number;
   blockLength: number;
   stride: number;
-  aggregation: 'dilated' | 'strided';
+  aggregation: InputAggregation;
 }
 
 export interface BenchModelResult {
@@ -137,8 +140,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const threads = options.threads === undefined ? undefined : positiveInteger('threads', options.threads, 1);
   const blasThreads = options.blasThreads === undefined ? undefined : positiveInteger('blasThreads', options.blasThreads, 1);
   const seed = options.seed === undefined ? 0 : positiveInteger('seed', options.seed, 0);
-  const precision = options.precision ?? 'fp32';
-  if (!['fp32', 'tf32', 'bf16'].includes(precision)) throw argError('precision', "'fp32', 'tf32' or 'bf16'", precision);
+  const precision = oneOf('precision', options.precision, CHOICES.precision, 'fp32');
   const device = chooseDevice(options.device ?? 'cpu');
 
   const addon = native();
@@ -162,7 +164,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         classes: preset.classes,
         blockLength: preset.blockLength,
         stride: preset.stride,
-        aggregation: preset.aggregation as 'dilated' | 'strided',
+        aggregation: preset.aggregation as InputAggregation,
       },
       trainSteps: steps || preset.trainSteps,
       warmup: warmup >= 0 ? warmup : preset.warmup,

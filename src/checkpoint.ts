@@ -1,6 +1,6 @@
 /**
  * Checkpoint files (.nrnm): safetensors files, written and read by the
- * native core (native/nrnm/checkpoint.h; README "Checkpoint format"), so
+ * native core (native/nrnm/serialize/checkpoint.h; README "Checkpoint format"), so
  * that loading one never runs code from it and Python reads it as it is.
  * This module holds the package's JSON header (the "nrnm.header" metadata:
  * options, progress, metrics) and the file I/O: writes go through

@@ -1,10 +1,11 @@
 /**
  * Data-parallel training options: checked once here, then one flat struct
- * crosses into C++ (native/nrnm/distributed.h, on c10d). Also reads the
+ * crosses into C++ (native/nrnm/distributed/group.h, on c10d). Also reads the
  * environment that torchrun and `nrnm-native train --nproc` give each worker.
  */
 import * as os from 'node:os';
 
+import { CHOICES, type Choice } from './choices';
 import { chooseDevice } from './device';
 import { NRNMError, argError } from './errors';
 import { native } from './native';
@@ -32,7 +33,7 @@ export interface DistributedOptions {
   /** Seconds to wait for the other ranks when joining and in each collective (default 300). */
   timeout?: number;
   /** 'gloo' (CPU, default) or 'nccl' (CUDA builds, one GPU per rank). */
-  backend?: 'gloo' | 'nccl';
+  backend?: Choice<'backend'>;
 }
 
 /** The flat, checked struct native code reads (DistributedOptionsFromJs). */
@@ -48,7 +49,7 @@ export interface ResolvedDistributed {
   storePrefix: string;
   interface: string;
   timeout: number;
-  backend: 'gloo' | 'nccl';
+  backend: Choice<'backend'>;
 }
 
 export const DEFAULT_DISTRIBUTED_TIMEOUT = 300;
@@ -93,7 +94,7 @@ export function resolveDistributed(o: DistributedOptions): ResolvedDistributed {
     storePrefix: prefix,
     interface: o.interface === undefined ? '' : stringOption('distributed.interface', o.interface),
     timeout,
-    backend: oneOf('distributed.backend', o.backend, ['gloo', 'nccl'] as const, 'gloo'),
+    backend: oneOf('distributed.backend', o.backend, CHOICES.backend, 'gloo'),
   };
 }
 

@@ -6,20 +6,21 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import type { Choice } from './choices';
+import type { DType } from './dtype';
 import type { ResolvedDistributed } from './distributed';
 import { NRNMError } from './errors';
 
 /** Root of the installed package (holds package.json, build/, prebuilds/). */
 export const packageRoot = path.resolve(__dirname, '..');
 
-export type NativeDtype = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8';
 /** Training precision (tf32 and bf16 only on CUDA). */
-export type Precision = 'fp32' | 'tf32' | 'bf16';
+export type Precision = Choice<'precision'>;
 export type NativeTypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
 export interface NativeTensorHandle {
   shape(): number[];
-  dtype(): NativeDtype;
+  dtype(): DType;
   device(): string;
   toArray(): NativeTypedArray;
   to(device: string): NativeTensorHandle;
@@ -93,13 +94,13 @@ export interface NativeModelHandle {
 
 /** The flat, fully-defaulted trainer options that cross into C++. */
 export interface NativeTrainerOptions {
-  optimizer: 'adam' | 'adamw';
+  optimizer: Choice<'optimizer'>;
   lr: number;
   weightDecay: number;
   beta1: number;
   beta2: number;
   eps: number;
-  scheduler: 'step' | 'none';
+  scheduler: Choice<'scheduler'>;
   stepSize: number;
   gamma: number;
   clip: number;
@@ -210,6 +211,8 @@ export interface NativeAddon {
   runtimeInfo(): NativeRuntimeInfo;
   /** The C++ defaults (TORCH_ARG initialisers); test/options-defaults.test.ts holds src/'s to them. */
   defaultOptions(): { model: Omit<NativeModelOptions, 'inputSize' | 'classes'>; trainer: NativeTrainerOptions };
+  /** The names of every value of every option enum (C++'s EnumNames tables), by option. */
+  optionChoices(): Record<string, string[]>;
   setThreads(intraOp: number): void;
   /** A tiny op on cuda:0; run it in a child process (src/device.ts). */
   probeCuda(): { ok: boolean; error?: string };

@@ -4,23 +4,24 @@
  * the papers' cleaner model. Validated here with messages that name the
  * option, the expected values and what was received; C++ re-checks.
  */
+import { CHOICES, type Choice } from './choices';
 import { NRNMError, argError } from './errors';
 import { checkKeys, intOption, oneOf } from './validate';
 
-export type InputAggregation = 'dilated' | 'strided';
-export type ZoneoutMode = 'shared' | 'per-step';
-export type MemoryDropoutMode = 'shared' | 'per-sample';
-export type InitScheme = 'official' | 'standard';
-export type HeadKind = 'linear-elu' | 'linear';
+export type InputAggregation = Choice<'inputAggregation'>;
+export type ZoneoutMode = Choice<'zoneoutMode'>;
+export type MemoryDropoutMode = Choice<'memoryDropoutMode'>;
+export type InitScheme = Choice<'init'>;
+export type HeadKind = Choice<'head'>;
 /**
  * What the model predicts: one class per sequence at its last step
  * (official), one class at every step, or C values at every step.
  */
-export type Task = 'classify-sequence' | 'classify-steps' | 'regress-steps';
+export type Task = Choice<'task'>;
 /** The recurrent backbone the memory refines: 'lstm' (official), 'gru' or 'rnn' (README "Backbones"). */
-export type Backbone = 'lstm' | 'gru' | 'rnn';
+export type Backbone = Choice<'backbone'>;
 /** The memory block's token mixing: 'self'-attention (official) or 'linear' (the papers' "NRNM w/o SA"). */
-export type AttentionKind = 'self' | 'linear';
+export type AttentionKind = Choice<'attention'>;
 export type DeviceSpec = 'cpu' | 'cuda' | `cuda:${number}` | 'auto';
 
 /** The architecture and regularisation of an NRNM network. */
@@ -120,7 +121,7 @@ export function resolveModelOptions(options: NRNMClassifierOptions, allowDevice 
   if (options === null || typeof options !== 'object') throw argError('options', 'an object', options);
   checkKeys(options, allowDevice ? CLASSIFIER_KEYS : MODEL_KEYS, 'NRNMClassifier');
   const d = DEFAULT_MODEL_OPTIONS;
-  const task = oneOf('task', options.task, ['classify-sequence', 'classify-steps', 'regress-steps'] as const, d.task);
+  const task = oneOf('task', options.task, CHOICES.task, d.task);
   const regression = task === 'regress-steps';
   const r: ResolvedModelOptions = {
     inputSize: intOption('inputSize', options.inputSize ?? NaN, 0, 1),
@@ -130,18 +131,18 @@ export function resolveModelOptions(options: NRNMClassifierOptions, allowDevice 
     blockLength: intOption('blockLength', options.blockLength, d.blockLength, 1),
     stride: intOption('stride', options.stride, d.stride, 1),
     heads: intOption('heads', options.heads, d.heads, 1),
-    inputAggregation: oneOf('inputAggregation', options.inputAggregation, ['dilated', 'strided'] as const, d.inputAggregation),
+    inputAggregation: oneOf('inputAggregation', options.inputAggregation, CHOICES.inputAggregation, d.inputAggregation),
     zoneout: probability('zoneout', options.zoneout, d.zoneout),
-    zoneoutMode: oneOf('zoneoutMode', options.zoneoutMode, ['shared', 'per-step'] as const, d.zoneoutMode),
+    zoneoutMode: oneOf('zoneoutMode', options.zoneoutMode, CHOICES.zoneoutMode, d.zoneoutMode),
     memoryDropout: probability('memoryDropout', options.memoryDropout, d.memoryDropout),
-    memoryDropoutMode: oneOf('memoryDropoutMode', options.memoryDropoutMode, ['shared', 'per-sample'] as const, d.memoryDropoutMode),
+    memoryDropoutMode: oneOf('memoryDropoutMode', options.memoryDropoutMode, CHOICES.memoryDropoutMode, d.memoryDropoutMode),
     aggregationDropout: probability('aggregationDropout', options.aggregationDropout, d.aggregationDropout),
-    init: oneOf('init', options.init, ['official', 'standard'] as const, d.init),
+    init: oneOf('init', options.init, CHOICES.init, d.init),
     // ELU would bound regression outputs below by -1: plain linear there.
-    head: oneOf('head', options.head, ['linear-elu', 'linear'] as const, regression ? 'linear' : d.head),
-    backbone: oneOf('backbone', options.backbone, ['lstm', 'gru', 'rnn'] as const, d.backbone),
+    head: oneOf('head', options.head, CHOICES.head, regression ? 'linear' : d.head),
+    backbone: oneOf('backbone', options.backbone, CHOICES.backbone, d.backbone),
     task,
-    attention: oneOf('attention', options.attention, ['self', 'linear'] as const, d.attention),
+    attention: oneOf('attention', options.attention, CHOICES.attention, d.attention),
     seed: intOption('seed', options.seed, d.seed, 0),
   };
   if (r.stride > r.blockLength || r.blockLength % r.stride !== 0) {

@@ -3,10 +3,11 @@
  * typed array plus a shape, always copied.
  */
 import { NRNMError, describe } from './errors';
-import { native, type NativeDtype, type NativeTensorHandle, type NativeTypedArray } from './native';
+import type { DType } from './dtype';
+import { native, type NativeTensorHandle, type NativeTypedArray } from './native';
 import { typedArrayTag } from './validate';
 
-export type DType = NativeDtype;
+export type { DType };
 
 /** The typed array that holds elements of a dtype. */
 export type TypedArrayOf<D extends DType> = D extends 'float32'

@@ -6,6 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 
+import { CHOICES, type Choice } from './choices';
 import { checkpointHeader, readCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint';
 import type { SequenceDataset } from './data/dataset';
 import { applyRankThreads, resolveDistributed, type DistributedOptions, type ResolvedDistributed } from './distributed';
@@ -19,7 +20,7 @@ import { Tensor } from './tensor';
 
 export interface TrainerOptions {
   /** 'adam' (weight decay added to the gradient, as torch.optim.Adam; official) or 'adamw'. */
-  optimizer?: 'adam' | 'adamw';
+  optimizer?: Choice<'optimizer'>;
   /** Learning rate (default 1e-3, official). */
   lr?: number;
   /** Weight decay (default 1e-4, official). */
@@ -29,7 +30,7 @@ export interface TrainerOptions {
   /** Adam epsilon (default 1e-8). */
   eps?: number;
   /** 'step' (StepLR per epoch, official) or 'none'. */
-  scheduler?: 'step' | 'none';
+  scheduler?: Choice<'scheduler'>;
   /** Epochs between learning-rate decays (default 600, official). */
   stepSize?: number;
   /** Decay factor (default 0.1, official). */
@@ -161,16 +162,16 @@ export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTra
     throw argError('betas', 'two numbers in [0, 1)', betas);
   }
   return {
-    optimizer: oneOf('optimizer', options.optimizer, ['adam', 'adamw'] as const, d.optimizer),
+    optimizer: oneOf('optimizer', options.optimizer, CHOICES.optimizer, d.optimizer),
     lr: nonNegative('lr', options.lr, d.lr, true),
     weightDecay: nonNegative('weightDecay', options.weightDecay, d.weightDecay),
     betas: [betas[0], betas[1]],
     eps: nonNegative('eps', options.eps, d.eps, true),
-    scheduler: oneOf('scheduler', options.scheduler, ['step', 'none'] as const, d.scheduler),
+    scheduler: oneOf('scheduler', options.scheduler, CHOICES.scheduler, d.scheduler),
     stepSize: intOption('stepSize', options.stepSize, d.stepSize, 1),
     gamma: nonNegative('gamma', options.gamma, d.gamma, true),
     clip: nonNegative('clip', options.clip, d.clip),
-    precision: oneOf('precision', options.precision, ['fp32', 'tf32', 'bf16'] as const, d.precision),
+    precision: oneOf('precision', options.precision, CHOICES.precision, d.precision),
   };
 }
 

@@ -5,7 +5,7 @@
 #include "addon_data.h"
 #include "errors.h"
 #include "model_wrap.h"
-#include "nrnm/runtime_info.h"
+#include "nrnm/runtime/runtime_info.h"
 #include "tensor_wrap.h"
 #include "trainer_wrap.h"
 
@@ -17,6 +17,7 @@ Napi::Value ProbeCudaJs(const Napi::CallbackInfo& info);
 Napi::Object DefineBench(Napi::Env env);
 Napi::Value CheckpointMetadataJs(const Napi::CallbackInfo& info);
 Napi::Value DefaultOptionsJs(const Napi::CallbackInfo& info);
+Napi::Value OptionChoicesJs(const Napi::CallbackInfo& info);
 
 namespace {
 
@@ -40,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New<SetThreadsJs>(env, "setThreads"));
   exports.Set("checkpointMetadata", Napi::Function::New<CheckpointMetadataJs>(env, "checkpointMetadata"));
   exports.Set("defaultOptions", Napi::Function::New<DefaultOptionsJs>(env, "defaultOptions"));
+  exports.Set("optionChoices", Napi::Function::New<OptionChoicesJs>(env, "optionChoices"));
   exports.Set("probeCuda", Napi::Function::New<ProbeCudaJs>(env, "probeCuda"));
   // Known when compiled: reading them touches no driver (device.ts decides
   // from these before probing CUDA in a child process).

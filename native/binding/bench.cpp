@@ -1,4 +1,4 @@
-// bench: the benchmark of native/nrnm/benchmark.h for src/bench.ts.
+// bench: the benchmark of native/nrnm/bench/benchmark.h for src/bench.ts.
 //   bench.configs()                  -> ['small', 'official', 'long']
 //   bench.config(name)               -> the preset (sizes and default step counts)
 //   bench.environment(device)        -> device, LibTorch version, threads, BLAS
@@ -11,8 +11,8 @@
 #include <utility>
 
 #include "errors.h"
-#include "nrnm/benchmark.h"
-#include "nrnm/runtime_info.h"
+#include "nrnm/bench/benchmark.h"
+#include "nrnm/runtime/runtime_info.h"
 #include "promise_worker.h"
 
 namespace nrnm_binding {
@@ -118,7 +118,7 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
     options.infer_warmup = IntField(o, "inferWarmup");
     options.device = StringField(o, "device");
     options.seed = static_cast<uint64_t>(IntField(o, "seed"));
-    const std::optional<nrnm::Precision> precision = nrnm::precision_from_string(StringField(o, "precision"));
+    const std::optional<nrnm::Precision> precision = nrnm::from_string<nrnm::Precision>(StringField(o, "precision"));
     if (!precision) throw CodedError("ERR_ARG", "bench options: 'precision' must be fp32, tf32 or bf16");
     options.precision = *precision;
     return PromiseWorker<nrnm::ModelBenchResult>::Run(

@@ -7,7 +7,7 @@
 #include <napi.h>
 
 #include "errors.h"
-#include "nrnm/checkpoint.h"
+#include "nrnm/serialize/checkpoint.h"
 #include "promise_worker.h"
 
 namespace nrnm_binding {

@@ -1,11 +1,14 @@
 // defaultOptions(): the C++ defaults of the model and trainer options (the
-// TORCH_ARG initialisers), under the names src/ uses, so that one test
-// (test/options-defaults.test.ts) holds TypeScript's defaults to them.
+// TORCH_ARG initialisers), and optionChoices(): the names of every value of
+// every option enum (nrnm::EnumNames), under the names src/ uses, so that
+// one test (test/options-defaults.test.ts) holds TypeScript's defaults and
+// unions to them.
 #include <napi.h>
 
 #include "errors.h"
-#include "nrnm/options.h"
-#include "nrnm/trainer.h"
+#include "nrnm/distributed/group.h"
+#include "nrnm/model/options.h"
+#include "nrnm/train/trainer.h"
 
 namespace nrnm_binding {
 
@@ -49,6 +52,38 @@ Napi::Value DefaultOptionsJs(const Napi::CallbackInfo& info) {
     Napi::Object out = Napi::Object::New(env);
     out.Set("model", model);
     out.Set("trainer", trainer);
+    return out;
+  });
+}
+
+namespace {
+
+template <typename Enum>
+void SetChoices(Napi::Env env, Napi::Object& out) {
+  const std::vector<std::string> names = nrnm::enum_names<Enum>();
+  Napi::Array array = Napi::Array::New(env, names.size());
+  for (uint32_t i = 0; i < names.size(); ++i) array.Set(i, names[i]);
+  out.Set(nrnm::EnumNames<Enum>::option, array);
+}
+
+}  // namespace
+
+Napi::Value OptionChoicesJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "optionChoices", [&]() -> Napi::Value {
+    Napi::Object out = Napi::Object::New(env);
+    SetChoices<nrnm::InputAggregation>(env, out);
+    SetChoices<nrnm::ZoneoutMode>(env, out);
+    SetChoices<nrnm::MemoryDropoutMode>(env, out);
+    SetChoices<nrnm::InitScheme>(env, out);
+    SetChoices<nrnm::HeadKind>(env, out);
+    SetChoices<nrnm::Backbone>(env, out);
+    SetChoices<nrnm::Task>(env, out);
+    SetChoices<nrnm::AttentionKind>(env, out);
+    SetChoices<nrnm::OptimizerKind>(env, out);
+    SetChoices<nrnm::SchedulerKind>(env, out);
+    SetChoices<nrnm::Precision>(env, out);
+    SetChoices<nrnm::DistributedBackend>(env, out);
     return out;
   });
 }

@@ -3,7 +3,7 @@
 #include <c10/util/Exception.h>
 
 #include "addon_data.h"
-#include "nrnm/errors.h"
+#include "nrnm/runtime/errors.h"
 
 namespace nrnm_binding {
 
@@ -30,6 +30,10 @@ Napi::Error ExceptionToJs(Napi::Env env, std::exception_ptr error, const char* w
     prefix = false;
   } catch (const nrnm::FormatError& e) {
     code = "ERR_FORMAT";  // the message names the file
+    message = e.what();
+    prefix = false;
+  } catch (const nrnm::ShapeError& e) {
+    code = "ERR_SHAPE";  // the message names the tensor and both shapes
     message = e.what();
     prefix = false;
   } catch (const nrnm::NonFiniteError& e) {

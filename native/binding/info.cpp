@@ -5,7 +5,7 @@
 #include <c10/util/Exception.h>
 
 #include "errors.h"
-#include "nrnm/runtime_info.h"
+#include "nrnm/runtime/runtime_info.h"
 
 namespace nrnm_binding {
 

@@ -9,9 +9,9 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "nrnm/checkpoint.h"
-#include "nrnm/classifier.h"
-#include "nrnm/trainer.h"
+#include "nrnm/serialize/checkpoint.h"
+#include "nrnm/model/classifier.h"
+#include "nrnm/train/trainer.h"
 
 namespace nrnm_binding {
 
@@ -23,10 +23,6 @@ struct ModelState {
   std::mutex mutex;
   bool disposed = false;
 
-  /// Moves x to the model's device and dtype; labels to int64, regression
-  /// targets to float32.
-  at::Tensor Input(const at::Tensor& x) const;
-  at::Tensor Labels(const at::Tensor& y) const;
   /// Waits for queued GPU work so a resolved promise means "done" and CUDA
   /// errors surface in the call that caused them.
   void Synchronize() const;

@@ -9,8 +9,9 @@
 #include "addon_data.h"
 #include "convert.h"
 #include "errors.h"
-#include "nrnm/device.h"
-#include "nrnm/gradients.h"
+#include "nrnm/runtime/device.h"
+#include "nrnm/serialize/state_dict.h"
+#include "nrnm/train/gradients.h"
 #include "options_from_js.h"
 #include "promise_worker.h"
 #include "tensor_wrap.h"
@@ -78,7 +79,7 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
         [state, x, lengths]() {
           std::lock_guard<std::mutex> lock(state->mutex);
           at::NoGradGuard no_grad;
-          at::Tensor logits = state->model->forward(state->Input(x), lengths).to(at::kCPU);
+          at::Tensor logits = state->model->forward(x, lengths).to(at::kCPU);
           state->Synchronize();
           return logits;
         },
@@ -97,7 +98,7 @@ Napi::Value ModelWrap::LossAndGradients(const Napi::CallbackInfo& info) {
         env, "model.lossAndGradients",
         [state, x, y, lengths]() {
           std::lock_guard<std::mutex> lock(state->mutex);
-          return nrnm::loss_and_gradients(state->model, state->Input(x), state->Labels(y), lengths);
+          return nrnm::loss_and_gradients(state->model, x, y, lengths);
         },
         [](Napi::Env env, nrnm::LossAndGradients& r) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
@@ -159,34 +160,21 @@ Napi::Value ModelWrap::StateDict(const Napi::CallbackInfo& info) {
   });
 }
 
-// loadStateDict({name: TensorHandle}): every parameter exactly once, each of
-// its shape. src/ maps official names and reports problems by name first;
-// this re-checks and copies under no_grad.
+// loadStateDict({name: TensorHandle}): src/ maps official names and reports
+// problems by name first; nrnm::load_state_dict re-checks and copies.
 Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
   return Guard(info.Env(), "model.loadStateDict", [&]() -> Napi::Value {
     ModelState& state = Live("model.loadStateDict");
     if (!info[0].IsObject()) throw CodedError("ERR_ARG", "model.loadStateDict: expected {name: tensor}");
     Napi::Object dict = info[0].As<Napi::Object>();
+    std::map<std::string, at::Tensor> tensors;
+    Napi::Array names = dict.GetPropertyNames();
+    for (uint32_t i = 0; i < names.Length(); ++i) {
+      const std::string name = names.Get(i).ToString().Utf8Value();
+      tensors.emplace(name, TensorWrap::TensorOf(dict.Get(name), "model.loadStateDict"));
+    }
     std::lock_guard<std::mutex> lock(state.mutex);
-    auto params = state.model->named_parameters();
-    std::vector<std::pair<at::Tensor, at::Tensor>> copies;
-    for (const auto& item : params) {
-      if (!dict.Has(item.key())) throw CodedError("ERR_FORMAT", "state dict: missing tensor '" + item.key() + "'");
-      const at::Tensor& source = TensorWrap::TensorOf(dict.Get(item.key()), "model.loadStateDict");
-      if (source.sizes() != item.value().sizes()) {
-        std::ostringstream msg;
-        msg << "state dict: tensor '" << item.key() << "' has shape " << source.sizes() << " but the model needs "
-            << item.value().sizes();
-        throw CodedError("ERR_SHAPE", msg.str());
-      }
-      copies.emplace_back(item.value(), source);
-    }
-    if (dict.GetPropertyNames().Length() != params.size()) {
-      throw CodedError("ERR_FORMAT", "state dict: unexpected tensors (the model has " + std::to_string(params.size()) +
-                                         " parameters)");
-    }
-    at::NoGradGuard no_grad;
-    for (auto& [target, source] : copies) target.copy_(source);
+    nrnm::load_state_dict(*state.model, tensors);
     return info.Env().Undefined();
   });
 }
@@ -204,7 +192,7 @@ Napi::Value ModelWrap::Describe(const Napi::CallbackInfo& info) {
   });
 }
 
-// save(header) -> Promise<Buffer>: the checkpoint's bytes (nrnm/checkpoint.h)
+// save(header) -> Promise<Buffer>: the checkpoint's bytes (nrnm/serialize/checkpoint.h)
 // with the package's JSON header as its "nrnm.header" metadata; src/ writes
 // them to disk (one atomic writer for every file).
 Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {

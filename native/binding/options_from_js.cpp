@@ -1,8 +1,7 @@
 #include "options_from_js.h"
 
+#include <optional>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "errors.h"
 
@@ -40,19 +39,14 @@ bool Flag(const Napi::Object& object, const char* name) {
   return value.As<Napi::Boolean>().Value();
 }
 
+// The option of Enum, read by its own name (nrnm::EnumNames<Enum>::option).
 template <typename Enum>
-Enum Choice(const Napi::Object& object, const char* name, std::vector<std::pair<const char*, Enum>> choices) {
+Enum Choice(const Napi::Object& object) {
+  const char* name = nrnm::EnumNames<Enum>::option;
   const std::string value = Field(object, name).ToString().Utf8Value();
-  for (const auto& [text, choice] : choices) {
-    if (value == text) return choice;
-  }
-  throw CodedError("ERR_ARG", std::string("native options: '") + name + "' has no value '" + value + "'");
-}
-
-nrnm::Precision PrecisionField(const Napi::Object& object) {
-  const std::string value = Field(object, "precision").ToString().Utf8Value();
-  if (const auto precision = nrnm::precision_from_string(value)) return *precision;
-  throw CodedError("ERR_ARG", "native options: 'precision' has no value '" + value + "'");
+  if (const std::optional<Enum> choice = nrnm::from_string<Enum>(value)) return *choice;
+  throw CodedError("ERR_ARG", std::string("native options: '") + name + "' has no value '" + value + "' (expected " +
+                                  nrnm::enum_choices<Enum>() + ")");
 }
 
 }  // namespace
@@ -65,26 +59,17 @@ nrnm::NRNMOptions ModelOptionsFromJs(const Napi::Object& o) {
       .block_length(Int(o, "blockLength"))
       .stride(Int(o, "stride"))
       .heads(Int(o, "heads"))
-      .input_aggregation(Choice<InputAggregation>(
-          o, "inputAggregation", {{"dilated", InputAggregation::kDilated}, {"strided", InputAggregation::kStrided}}))
+      .input_aggregation(Choice<InputAggregation>(o))
       .zoneout(Real(o, "zoneout"))
-      .zoneout_mode(Choice<ZoneoutMode>(o, "zoneoutMode",
-                                        {{"shared", ZoneoutMode::kShared}, {"per-step", ZoneoutMode::kPerStep}}))
+      .zoneout_mode(Choice<ZoneoutMode>(o))
       .memory_dropout(Real(o, "memoryDropout"))
-      .memory_dropout_mode(Choice<MemoryDropoutMode>(
-          o, "memoryDropoutMode",
-          {{"shared", MemoryDropoutMode::kShared}, {"per-sample", MemoryDropoutMode::kPerSample}}))
+      .memory_dropout_mode(Choice<MemoryDropoutMode>(o))
       .aggregation_dropout(Real(o, "aggregationDropout"))
-      .init(Choice<InitScheme>(o, "init", {{"official", InitScheme::kOfficial}, {"standard", InitScheme::kStandard}}))
-      .head(Choice<HeadKind>(o, "head", {{"linear-elu", HeadKind::kLinearElu}, {"linear", HeadKind::kLinear}}))
-      .backbone(Choice<Backbone>(o, "backbone",
-                                 {{"lstm", Backbone::kLSTM}, {"gru", Backbone::kGRU}, {"rnn", Backbone::kRNN}}))
-      .task(Choice<Task>(o, "task",
-                         {{"classify-sequence", Task::kClassifySequence},
-                          {"classify-steps", Task::kClassifySteps},
-                          {"regress-steps", Task::kRegressSteps}}))
-      .attention(
-          Choice<AttentionKind>(o, "attention", {{"self", AttentionKind::kSelf}, {"linear", AttentionKind::kLinear}}))
+      .init(Choice<InitScheme>(o))
+      .head(Choice<HeadKind>(o))
+      .backbone(Choice<Backbone>(o))
+      .task(Choice<Task>(o))
+      .attention(Choice<AttentionKind>(o))
       .seed(static_cast<uint64_t>(Int(o, "seed")));
   return options;
 }
@@ -92,20 +77,17 @@ nrnm::NRNMOptions ModelOptionsFromJs(const Napi::Object& o) {
 nrnm::TrainerOptions TrainerOptionsFromJs(const Napi::Object& o) {
   using namespace nrnm;
   TrainerOptions options;
-  options
-      .optimizer(
-          Choice<OptimizerKind>(o, "optimizer", {{"adam", OptimizerKind::kAdam}, {"adamw", OptimizerKind::kAdamW}}))
+  options.optimizer(Choice<OptimizerKind>(o))
       .lr(Real(o, "lr"))
       .weight_decay(Real(o, "weightDecay"))
       .beta1(Real(o, "beta1"))
       .beta2(Real(o, "beta2"))
       .eps(Real(o, "eps"))
-      .scheduler(
-          Choice<SchedulerKind>(o, "scheduler", {{"step", SchedulerKind::kStepLR}, {"none", SchedulerKind::kNone}}))
+      .scheduler(Choice<SchedulerKind>(o))
       .step_size(Int(o, "stepSize"))
       .gamma(Real(o, "gamma"))
       .clip_norm(Real(o, "clip"))
-      .precision(PrecisionField(o));
+      .precision(Choice<Precision>(o));
   return options;
 }
 
@@ -119,8 +101,7 @@ nrnm::DistributedOptions DistributedOptionsFromJs(const Napi::Object& o) {
       .store_prefix(Text(o, "storePrefix"))
       .interface(Text(o, "interface"))
       .timeout_seconds(Real(o, "timeout"))
-      .backend(Choice<DistributedBackend>(o, "backend",
-                                          {{"gloo", DistributedBackend::kGloo}, {"nccl", DistributedBackend::kNccl}}));
+      .backend(Choice<DistributedBackend>(o));
   return options;
 }
 

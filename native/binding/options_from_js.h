@@ -3,9 +3,9 @@
 // sends across. C++ only reads them (and re-checks in nrnm::validate).
 #include <napi.h>
 
-#include "nrnm/distributed.h"
-#include "nrnm/options.h"
-#include "nrnm/trainer.h"
+#include "nrnm/distributed/group.h"
+#include "nrnm/model/options.h"
+#include "nrnm/train/trainer.h"
 
 namespace nrnm_binding {
 

@@ -3,7 +3,7 @@
 #include "addon_data.h"
 #include "convert.h"
 #include "errors.h"
-#include "nrnm/device.h"
+#include "nrnm/runtime/device.h"
 
 namespace nrnm_binding {
 

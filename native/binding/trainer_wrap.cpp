@@ -56,8 +56,7 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
         env, "trainer.step",
         [state, trainer, x, y, lengths]() {
           std::lock_guard<std::mutex> lock(state->mutex);
-          // Labels stay on the CPU: step() range-checks them there, then moves them.
-          nrnm::StepResult r = trainer->step(state->Input(x), y, lengths);
+          nrnm::StepResult r = trainer->step(x, y, lengths);
           state->Synchronize();
           return r;
         },
@@ -87,7 +86,7 @@ Napi::Value TrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
         env, "trainer.evaluate",
         [state, trainer, x, y, lengths]() {
           std::lock_guard<std::mutex> lock(state->mutex);
-          nrnm::EvalResult r = trainer->evaluate(state->Input(x), y, lengths);
+          nrnm::EvalResult r = trainer->evaluate(x, y, lengths);
           r.logits = r.logits.to(at::kCPU);
           return r;
         },
@@ -140,7 +139,7 @@ Napi::Value TrainerWrap::Counts(const Napi::CallbackInfo& info) {
   });
 }
 
-// save(header) -> Promise<Buffer>: the checkpoint's bytes (nrnm/checkpoint.h)
+// save(header) -> Promise<Buffer>: the checkpoint's bytes (nrnm/serialize/checkpoint.h)
 // with the package's JSON header as its "nrnm.header" metadata; src/ writes
 // them to disk (one atomic writer for every file).
 Napi::Value TrainerWrap::Save(const Napi::CallbackInfo& info) {
@@ -197,8 +196,8 @@ Napi::Value TrainerWrap::Dispose(const Napi::CallbackInfo& info) {
 namespace nrnm_binding {
 
 // join(options) -> Promise<void>: meets the other ranks (blocks a worker
-// thread until they all joined), takes rank 0's weights, and gives this rank
-// its own dropout / zoneout stream.
+// thread until they all joined); nrnm::Trainer::join takes rank 0's weights
+// and gives this rank its own dropout / zoneout stream.
 Napi::Value TrainerWrap::Join(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, "trainer.join", [&]() -> Napi::Value {
@@ -211,8 +210,7 @@ Napi::Value TrainerWrap::Join(const Napi::CallbackInfo& info) {
         [state, trainer, options]() {
           auto group = std::make_shared<nrnm::DistributedGroup>(options);
           std::lock_guard<std::mutex> lock(state->mutex);
-          trainer->join(group);
-          nrnm::seed_for_rank(state->model->generator, options.rank());
+          trainer->join(group, &state->model->generator);
           return true;
         },
         [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {Value(), model_.Value()});

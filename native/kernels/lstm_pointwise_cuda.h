@@ -2,10 +2,10 @@
 
 // Launchers of the fused pointwise LSTM step on CUDA (lstm_pointwise.cu).
 // Plain pointers and an opaque stream, so that this header needs neither the
-// CUDA headers nor LibTorch; recurrence.cpp passes the current ATen stream.
+// CUDA headers nor LibTorch; model/lstm_segment.cpp passes the current ATen stream.
 // Each launcher throws std::runtime_error if the launch fails.
 
-#include "nrnm/lstm_pointwise.h"
+#include "nrnm/model/lstm_pointwise.h"
 
 namespace nrnm {
 namespace cuda {

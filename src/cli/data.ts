@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import {
   BaseSequenceDataset,
   FASHION_MNIST_CLASSES,
+  NTU_ACTION_NAMES,
   fashionMnistDirs,
   loadFashionMnist,
   loadNpy,
@@ -86,24 +87,12 @@ function limited(data: SequenceDataset, limit: number | undefined): SequenceData
   return limit === undefined || limit >= data.length ? data : new Prefix(data, limit);
 }
 
-/** NTU-60 action names (label = action - 1); NTU-120's extra actions are named A061...A120. */
-const NTU_ACTIONS = [
-  'drink water', 'eat meal', 'brush teeth', 'brush hair', 'drop', 'pick up', 'throw', 'sit down', 'stand up', 'clapping',
-  'reading', 'writing', 'tear up paper', 'wear jacket', 'take off jacket', 'wear a shoe', 'take off a shoe', 'wear glasses',
-  'take off glasses', 'put on a hat', 'take off a hat', 'cheer up', 'hand waving', 'kick something', 'reach into pocket',
-  'hopping', 'jump up', 'phone call', 'play with phone', 'typing', 'point with finger', 'take a selfie', 'check time',
-  'rub two hands', 'nod head/bow', 'shake head', 'wipe face', 'salute', 'put palms together', 'cross hands in front',
-  'sneeze/cough', 'staggering', 'falling', 'touch head', 'touch chest', 'touch back', 'touch neck', 'nausea/vomiting',
-  'fan self', 'punch other', 'kick other', 'push other', 'pat on back', 'point at other', 'hugging', 'give object',
-  "touch other's pocket", 'handshaking', 'walk towards', 'walk apart',
-]; // prettier-ignore
-
 export function classNamesFor(kind: DatasetKind, classes: number): string[] {
   return Array.from({ length: classes }, (_, i) => {
     if (kind === 'fashion-mnist') return FASHION_MNIST_CLASSES[i] ?? String(i);
     if (kind === 'ntu' || kind === 'ntu-preprocessed') {
       const a = `A${String(i + 1).padStart(3, '0')}`;
-      return NTU_ACTIONS[i] ? `${a} ${NTU_ACTIONS[i]}` : a;
+      return NTU_ACTION_NAMES[i] ? `${a} ${NTU_ACTION_NAMES[i]}` : a;
     }
     return String(i);
   });

@@ -5,7 +5,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
-import { VARIANTS, type NRNMModelOptions, type TrainerOptions } from '../index';
+import { CHOICES, DEFAULT_MODEL_OPTIONS, DEFAULT_TRAINER_OPTIONS, VARIANTS, type Choice, type NRNMModelOptions, type TrainerOptions } from '../index';
 import { caseInsensitiveChoice, choice, nonNegativeNumber, positiveInt, positiveNumber, probability, usageError } from './flags';
 import type { DatasetKind } from './data';
 
@@ -97,26 +97,41 @@ export function officialCellType(value: string): string {
   return value;
 }
 
+/** "(Fashion-MNIST: 128, official: 512)": the defaults as --help shows them, read from the presets. */
+function shownDefaults(fashion: unknown, official: unknown, more = ''): string {
+  const parts = fashion === undefined || fashion === official ? [] : [`Fashion-MNIST: ${String(fashion)}`];
+  return `(${[...parts, `official: ${String(official)}${more}`].join(', ')})`;
+}
+
+function modelDefault(key: keyof typeof DEFAULT_MODEL_OPTIONS): string {
+  const fashion = { ...FASHION_DEFAULTS.model, ...variantOptions(FASHION_DEFAULTS.variant) } as Partial<NRNMModelOptions>;
+  return shownDefaults(fashion[key as keyof NRNMModelOptions], DEFAULT_MODEL_OPTIONS[key]);
+}
+
+function trainerDefault(key: keyof typeof DEFAULT_TRAINER_OPTIONS): string {
+  return shownDefaults(FASHION_DEFAULTS.trainer[key as keyof TrainerOptions], DEFAULT_TRAINER_OPTIONS[key]);
+}
+
 /** Architecture flags (train; predict and eval for official .pt files). */
 export function addModelFlags(cmd: Command): Command {
   return cmd
-    .addOption(choice('--variant <name>', 'option set: official (the authors\' code) or clean (the papers\' model); single flags override it', ['official', 'clean']))
-    .option('--layers <n>', 'stacked NRNM-LSTM layers (official: 2)', positiveInt)
-    .option('--hidden <n>', 'hidden and memory width, divisible by --heads (official: 512)', positiveInt)
-    .option('--block-length <k>', 'memory update every k steps (official: 10)', positiveInt)
-    .option('--stride <s>', 'sampling stride inside a block; memory slots = k/s (official: 5)', positiveInt)
-    .option('--heads <n>', 'attention heads (official: 4)', positiveInt)
-    .addOption(choice('--aggregation <kind>', 'input aggregation; dilated needs k=10, s=5 (official: dilated)', ['dilated', 'strided']))
-    .option('--zoneout <p>', 'probability of keeping a unit\'s old state (official: 0.2)', probability)
-    .addOption(choice('--zoneout-mode <mode>', 'official: shared', ['shared', 'per-step']))
-    .option('--memory-dropout <p>', 'dropout on the carried memory (official: 0.5)', probability)
-    .addOption(choice('--memory-dropout-mode <mode>', 'official: shared', ['shared', 'per-sample']))
-    .option('--aggregation-dropout <p>', 'dropout in the dilated aggregation (official: 0.5)', probability)
-    .addOption(choice('--init <scheme>', 'official: official', ['official', 'standard']))
-    .addOption(choice('--head <kind>', 'classifier head (official: linear-elu)', ['linear-elu', 'linear']))
-    .addOption(choice('--backbone <kind>', 'recurrent backbone the memory refines (official: lstm)', ['lstm', 'gru', 'rnn']))
-    .addOption(choice('--task <task>', 'one class per sequence (official), a class or values at every step', ['classify-sequence', 'classify-steps', 'regress-steps']))
-    .addOption(choice('--attention <kind>', 'memory block: self-attention (official) or linear (NRNM w/o SA)', ['self', 'linear']))
+    .addOption(choice('--variant <name>', "option set: official (the authors' code) or clean (the papers' model); single flags override it", ['official', 'clean']))
+    .option('--layers <n>', `stacked NRNM layers ${modelDefault('layers')}`, positiveInt)
+    .option('--hidden <n>', `hidden and memory width, divisible by --heads ${modelDefault('hiddenSize')}`, positiveInt)
+    .option('--block-length <k>', `memory update every k steps ${modelDefault('blockLength')}`, positiveInt)
+    .option('--stride <s>', `sampling stride inside a block; memory slots = k/s ${modelDefault('stride')}`, positiveInt)
+    .option('--heads <n>', `attention heads ${modelDefault('heads')}`, positiveInt)
+    .addOption(choice('--aggregation <kind>', `input aggregation; dilated needs k=10, s=5 ${modelDefault('inputAggregation')}`, CHOICES.inputAggregation))
+    .option('--zoneout <p>', `probability of keeping a unit's old state ${modelDefault('zoneout')}`, probability)
+    .addOption(choice('--zoneout-mode <mode>', modelDefault('zoneoutMode'), CHOICES.zoneoutMode))
+    .option('--memory-dropout <p>', `dropout on the carried memory ${modelDefault('memoryDropout')}`, probability)
+    .addOption(choice('--memory-dropout-mode <mode>', modelDefault('memoryDropoutMode'), CHOICES.memoryDropoutMode))
+    .option('--aggregation-dropout <p>', `dropout in the dilated aggregation ${modelDefault('aggregationDropout')}`, probability)
+    .addOption(choice('--init <scheme>', modelDefault('init'), CHOICES.init))
+    .addOption(choice('--head <kind>', `classifier head ${modelDefault('head')}; linear for regress-steps`, CHOICES.head))
+    .addOption(choice('--backbone <kind>', `recurrent backbone the memory refines ${modelDefault('backbone')}`, CHOICES.backbone))
+    .addOption(choice('--task <task>', `one class per sequence, a class or values at every step ${modelDefault('task')}`, CHOICES.task))
+    .addOption(choice('--attention <kind>', `memory block: self-attention or linear (NRNM w/o SA) ${modelDefault('attention')}`, CHOICES.attention))
     .addOption(hidden(new Option('--nlayers <n>', 'alias of --layers (official script)').argParser(positiveInt)))
     .addOption(hidden(new Option('--nhid <n>', 'alias of --hidden (official script)').argParser(positiveInt)))
     .addOption(hidden(new Option('--bl <k>', 'alias of --block-length (official script)').argParser(positiveInt)))
@@ -126,17 +141,18 @@ export function addModelFlags(cmd: Command): Command {
 
 /** Optimisation flags (train). */
 export function addTrainerFlags(cmd: Command): Command {
+  const run = (key: 'epochs' | 'batchSize') => `(Fashion-MNIST: ${FASHION_DEFAULTS[key]}, NTU: ${NTU_DEFAULTS[key]}, npy: ${NPY_DEFAULTS[key]})`;
   return cmd
-    .option('--epochs <n>', 'training epochs (Fashion-MNIST: 6, NTU: 1000, npy: 100)', positiveInt)
-    .option('--batch-size <n>', 'sequences per step (Fashion-MNIST: 128, NTU and npy: 256)', positiveInt)
-    .option('--lr <x>', 'Adam learning rate (Fashion-MNIST: 0.002, official: 0.001)', positiveNumber)
-    .option('--weight-decay <x>', 'L2 weight decay (Fashion-MNIST: 0, official: 1e-4)', nonNegativeNumber)
-    .addOption(choice('--optimizer <name>', 'adam (official, L2 added to the gradient) or adamw', ['adam', 'adamw']))
-    .option('--clip <x>', 'maximum gradient norm, 0 = off (Fashion-MNIST: 5, official: 0)', nonNegativeNumber)
-    .addOption(choice('--scheduler <kind>', 'learning-rate schedule: step (StepLR per epoch) or none', ['step', 'none']))
-    .option('--step-size <n>', 'StepLR: epochs between decays (Fashion-MNIST: 4, official: 600)', positiveInt)
-    .option('--gamma <x>', 'StepLR: decay factor (Fashion-MNIST: 0.25, official: 0.1)', positiveNumber)
-    .addOption(choice('--precision <p>', 'fp32, or tf32/bf16 on CUDA', ['fp32', 'tf32', 'bf16'], 'fp32'))
+    .option('--epochs <n>', `training epochs ${run('epochs')}`, positiveInt)
+    .option('--batch-size <n>', `sequences per step ${run('batchSize')}`, positiveInt)
+    .option('--lr <x>', `Adam learning rate ${trainerDefault('lr')}`, positiveNumber)
+    .option('--weight-decay <x>', `L2 weight decay ${trainerDefault('weightDecay')}`, nonNegativeNumber)
+    .addOption(choice('--optimizer <name>', `adam (L2 added to the gradient) or adamw ${trainerDefault('optimizer')}`, CHOICES.optimizer))
+    .option('--clip <x>', `maximum gradient norm, 0 = off ${trainerDefault('clip')}`, nonNegativeNumber)
+    .addOption(choice('--scheduler <kind>', `learning-rate schedule: step (StepLR per epoch) or none ${trainerDefault('scheduler')}`, CHOICES.scheduler))
+    .option('--step-size <n>', `StepLR: epochs between decays ${trainerDefault('stepSize')}`, positiveInt)
+    .option('--gamma <x>', `StepLR: decay factor ${trainerDefault('gamma')}`, positiveNumber)
+    .addOption(choice('--precision <p>', 'fp32, or tf32/bf16 on CUDA', CHOICES.precision, DEFAULT_TRAINER_OPTIONS.precision))
     .addOption(hidden(new Option('--wd <x>', 'alias of --weight-decay (official script)').argParser(nonNegativeNumber)));
 }
 
@@ -147,17 +163,17 @@ export interface ModelFlagValues {
   blockLength?: number;
   stride?: number;
   heads?: number;
-  aggregation?: 'dilated' | 'strided';
+  aggregation?: Choice<'inputAggregation'>;
   zoneout?: number;
-  zoneoutMode?: 'shared' | 'per-step';
+  zoneoutMode?: Choice<'zoneoutMode'>;
   memoryDropout?: number;
-  memoryDropoutMode?: 'shared' | 'per-sample';
+  memoryDropoutMode?: Choice<'memoryDropoutMode'>;
   aggregationDropout?: number;
-  init?: 'official' | 'standard';
-  head?: 'linear-elu' | 'linear';
-  task?: 'classify-sequence' | 'classify-steps' | 'regress-steps';
-  backbone?: 'lstm' | 'gru' | 'rnn';
-  attention?: 'self' | 'linear';
+  init?: Choice<'init'>;
+  head?: Choice<'head'>;
+  task?: Choice<'task'>;
+  backbone?: Choice<'backbone'>;
+  attention?: Choice<'attention'>;
   nlayers?: number;
   nhid?: number;
   bl?: number;
@@ -169,12 +185,12 @@ export interface TrainerFlagValues {
   batchSize?: number;
   lr?: number;
   weightDecay?: number;
-  optimizer?: 'adam' | 'adamw';
+  optimizer?: Choice<'optimizer'>;
   clip?: number;
-  scheduler?: 'step' | 'none';
+  scheduler?: Choice<'scheduler'>;
   stepSize?: number;
   gamma?: number;
-  precision?: 'fp32' | 'tf32' | 'bf16';
+  precision?: Choice<'precision'>;
   wd?: number;
 }
 
@@ -189,7 +205,11 @@ export function aliased<T>(main: T | undefined, alias: T | undefined, mainFlag: 
 /** The variant's option set in full (official spells out the defaults that clean changes). */
 export function variantOptions(variant: 'official' | 'clean'): Partial<NRNMModelOptions> {
   if (variant === 'clean') return { ...VARIANTS.clean };
-  return { inputAggregation: 'dilated', zoneoutMode: 'shared', memoryDropoutMode: 'shared', init: 'official', head: 'linear-elu' };
+  const official: Partial<NRNMModelOptions> = {};
+  for (const key of Object.keys(VARIANTS.clean) as (keyof NRNMModelOptions)[]) {
+    (official as Record<string, unknown>)[key] = DEFAULT_MODEL_OPTIONS[key as keyof typeof DEFAULT_MODEL_OPTIONS];
+  }
+  return official;
 }
 
 /** Model options given on the command line (no defaults). */

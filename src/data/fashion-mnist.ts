@@ -9,8 +9,10 @@ import { NRNMError } from '../errors';
 import { InMemoryDataset, toLabels } from './dataset';
 import { readIdx } from './idx';
 import { checkKeys, oneOf, stringOption } from '../validate';
+import { shippedLines } from './shipped';
 
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
+/** The 10 class names in label order (datasets/fashion-mnist/classes.txt). */
+export const FASHION_MNIST_CLASSES: readonly string[] = Object.freeze(shippedLines('fashion-mnist', 'classes.txt'));
 
 /** Where `load()` looks when no directory is given, in order (the Debian package first). */
 export function fashionMnistDirs(): string[] {

@@ -12,6 +12,7 @@ import * as zlib from 'node:zlib';
 import { NRNMError } from '../errors';
 import { inflateAllowance } from '../limits';
 import { readFileOrThrow } from './files';
+import { formatError } from '../serialization/errors';
 
 export interface IdxArray {
   shape: number[];
@@ -26,9 +27,6 @@ interface IdxHeader {
   size: number;
 }
 
-function formatError(file: string, what: string, offset: number): NRNMError {
-  return new NRNMError(`${file}: ${what} at byte ${offset}.`, 'ERR_FORMAT');
-}
 
 /** Reads an IDX file; a .gz (detected by its magic bytes, whatever the name) is gunzipped first. */
 export function readIdx(file: string): IdxArray {

@@ -20,7 +20,7 @@ import { readLabelPkl, writeLabelPkl } from './ntu/labels';
 import { preprocessSkeleton } from './ntu/normalize';
 import { preprocess } from './ntu/preprocess';
 import { parseSampleName, parseSkeleton, readSkeletonFile } from './ntu/skeleton';
-import { NTU_TRAIN_CAMERAS, NTU_TRAIN_PERFORMERS, isTraining } from './ntu/splits';
+import { NTU_ACTION_NAMES, NTU_TRAIN_CAMERAS, NTU_TRAIN_PERFORMERS, isTraining, missingSkeletons } from './ntu/splits';
 
 export {
   BaseSequenceDataset,
@@ -84,7 +84,16 @@ export {
   type NtuSampleName,
   type SkeletonSequence,
 } from './ntu/skeleton';
-export { NTU_TRAIN_CAMERAS, NTU_TRAIN_PERFORMERS, isTraining, partOf, type NtuBenchmark, type NtuPart } from './ntu/splits';
+export {
+  NTU_ACTION_NAMES,
+  NTU_TRAIN_CAMERAS,
+  NTU_TRAIN_PERFORMERS,
+  isTraining,
+  missingSkeletons,
+  partOf,
+  type NtuBenchmark,
+  type NtuPart,
+} from './ntu/splits';
 export { permutation } from './random';
 
 /** The dataset readers, grouped by source. */
@@ -116,6 +125,10 @@ export const datasets = {
     isTraining,
     trainPerformers: NTU_TRAIN_PERFORMERS,
     trainCameras: NTU_TRAIN_CAMERAS,
+    /** The 120 action names in label order. */
+    actions: NTU_ACTION_NAMES,
+    /** The samples with missing skeletons the dataset's authors list (60 or 120), for preprocess's `ignored`. */
+    missingSkeletons,
     readLabels: readLabelPkl,
     writeLabels: writeLabelPkl,
   },

@@ -12,8 +12,11 @@ import { NRNMError, argError } from '../errors';
 import { AtomicFile } from '../io/atomic-write';
 import { typedArrayTag } from '../validate';
 import { fileError, quoted } from '../file-errors';
+import type { DType } from '../dtype';
+import { formatError } from '../serialization/errors';
 
-export type NpyDType = 'float32' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64';
+/** What a .npy file may hold: the package's DType and the other integer types NumPy writes. */
+export type NpyDType = DType | 'int8' | 'int16' | 'uint16' | 'uint32' | 'uint64';
 
 export type NpyTypedArray =
   | Float32Array
@@ -67,9 +70,6 @@ const DTYPES: Record<NpyDType, DTypeInfo> = {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
-function formatError(file: string, what: string, offset?: number): NRNMError {
-  return new NRNMError(`${file}: ${what}${offset === undefined ? '' : ` at byte ${offset}`}.`, 'ERR_FORMAT');
-}
 
 /** Bytes needed to know the header length: magic, version, length field. */
 export const NPY_PREAMBLE = 12;

@@ -36,8 +36,12 @@ export class SerializationError extends NRNMError {
   }
 }
 
-/** `ERR_FORMAT` with the conventional "<file>: <what> at byte <offset>. <fix>" message. */
-export function formatError(file: string, offset: number | undefined, what: string, fix?: string): SerializationError {
+/**
+ * `ERR_FORMAT` with the conventional "<file>: <what> at byte <offset>. <fix>"
+ * message: the one constructor of a malformed-file error, for every reader
+ * (zip, pickle, .pt, .npy, IDX, ...).
+ */
+export function formatError(file: string, what: string, offset?: number, fix?: string): SerializationError {
   const at = offset === undefined ? '' : ` at byte ${offset}`;
   const tail = fix === undefined ? '' : ` ${fix}`;
   return new SerializationError('ERR_FORMAT', `${file}: ${what}${at}.${tail}`, { file, offset });

@@ -23,7 +23,7 @@ export {
   readStateDictFromBytes,
   toFloat32,
   writeStateDict,
-  type DType,
+  type TorchDType,
   type ReadStateDictOptions,
   type StateDictEntry,
   type TensorData,

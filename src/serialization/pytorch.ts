@@ -23,19 +23,19 @@ import { dirname } from 'node:path';
 
 import { commitTemp, discardTemp, ioError, tempPathFor } from '../io/atomic-write';
 import { formatError, readError, SerializationError } from './errors';
-import { isTuple, pickle, PyGlobal, PyPersistentId, PyReduce, tuple, unpickle, type GlobalHandler } from './pickle';
+import { isTuple, pickle, PyGlobal, PyPersistentId, PyReduce, pythonType, tuple, unpickle, type GlobalHandler } from './pickle';
 import { ZipReader, ZipWriter } from './zip';
 import { typedArrayTag } from '../validate';
 import { quoted } from '../file-errors';
+import type { DType } from '../dtype';
 import { viewAllowance } from '../limits';
 
 // ---------------------------------------------------------------------------
 // Types
 // ---------------------------------------------------------------------------
 
-/** Tensor element types this module reads and writes. */
-export type DType =
-  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+/** The element types of a torch.save file: the package's DType and the other storages PyTorch writes. */
+export type TorchDType = DType | 'float16' | 'bfloat16' | 'int16' | 'int8' | 'bool';
 
 /**
  * The typed array holding a tensor's elements (C order). `float16` and
@@ -49,7 +49,7 @@ export type TensorData =
 export interface StateDictEntry {
   /** The state_dict key, e.g. `rnn.cell_0.MC.attention_mlp.0.weight`. */
   readonly name: string;
-  readonly dtype: DType;
+  readonly dtype: TorchDType;
   /** Dimensions; `[]` for a 0-d (scalar) tensor. */
   readonly shape: readonly number[];
   /** `shape.reduce(*, 1)` elements, contiguous in C order. */
@@ -72,7 +72,7 @@ interface DTypeInfo {
   };
 }
 
-const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
+const DTYPES: Readonly<Record<TorchDType, DTypeInfo>> = {
   float32: { storage: 'FloatStorage', bytes: 4, array: Float32Array },
   float64: { storage: 'DoubleStorage', bytes: 8, array: Float64Array },
   float16: { storage: 'HalfStorage', bytes: 2, array: Uint16Array },
@@ -85,10 +85,10 @@ const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
   bool: { storage: 'BoolStorage', bytes: 1, array: Uint8Array },
 };
 
-const STORAGE_TO_DTYPE = new Map<string, DType>(Object.entries(DTYPES).map(([d, info]) => [info.storage, d as DType]));
+const STORAGE_TO_DTYPE = new Map<string, TorchDType>(Object.entries(DTYPES).map(([d, info]) => [info.storage, d as TorchDType]));
 
 /** `torch.<name>` dtype globals (pickled `torch.dtype`s, used by `_rebuild_tensor_v3`). */
-const TORCH_DTYPE_NAMES: Readonly<Record<string, DType>> = {
+const TORCH_DTYPE_NAMES: Readonly<Record<string, TorchDType>> = {
   float32: 'float32',
   float: 'float32',
   float64: 'float64',
@@ -124,10 +124,11 @@ const UNSUPPORTED_STORAGES = [
 
 /** A storage named by a persistent id; its bytes are read after unpickling. */
 class StorageRef {
+  readonly pythonType = 'storage';
   constructor(
     readonly key: string,
     /** `undefined` for `torch.UntypedStorage` (dtype given by `_rebuild_tensor_v3`). */
-    readonly dtype: DType | undefined,
+    readonly dtype: TorchDType | undefined,
     readonly storageType: string,
     readonly numel: number,
   ) {}
@@ -135,9 +136,10 @@ class StorageRef {
 
 /** A tensor as the pickle describes it: a strided view of a storage. */
 class TensorRef {
+  readonly pythonType = 'tensor';
   constructor(
     readonly storage: StorageRef,
-    readonly dtype: DType,
+    readonly dtype: TorchDType,
     readonly offset: number,
     readonly shape: readonly number[],
     readonly stride: readonly number[],
@@ -214,36 +216,36 @@ function checkMagic(head: Uint8Array, file: string): void {
     head.length >= at + sig.length && Array.prototype.every.call(sig, (b: number, i: number) => head[at + i] === b);
   if (startsWith([0x50, 0x4b, 0x03, 0x04]) || startsWith([0x50, 0x4b, 0x05, 0x06])) return;
   if (head.length === 0) {
-    throw formatError(file, undefined, 'the file is empty', 'It was not written completely; save it again.');
+    throw formatError(file, 'the file is empty', undefined, 'It was not written completely; save it again.');
   }
   if (startsWith(LEGACY_MAGIC)) {
     throw formatError(
       file,
-      undefined,
       'this is the legacy (pre-1.6, non-zip) torch.save format, which is not supported',
+      undefined,
       CONVERT_HINT,
     );
   }
   if (startsWith([0x75, 0x73, 0x74, 0x61, 0x72], 257)) {
     throw formatError(
       file,
-      undefined,
       'this is the tar-based torch.save format of PyTorch < 0.4, which is not supported',
+      undefined,
       CONVERT_HINT,
     );
   }
   if (head[0] === 0x80) {
     throw formatError(
       file,
-      undefined,
       'this is a plain Python pickle, not a torch.save zip archive',
+      undefined,
       `If it holds tensors, ${CONVERT_HINT.charAt(0).toLowerCase()}${CONVERT_HINT.slice(1)}`,
     );
   }
   throw formatError(
     file,
-    0,
     'not a PyTorch file (no ZIP signature)',
+    0,
     'Expected a file written by torch.save(model.state_dict(), path) with PyTorch >= 1.6.',
   );
 }
@@ -254,11 +256,11 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
   if (pkl === undefined) {
     throw formatError(
       file,
-      undefined,
       `the zip archive has no <folder>/data.pkl (entries: ${zip.entries
         .slice(0, 5)
         .map((e) => quoted(e.name, 80))
         .join(', ')}${zip.entries.length > 5 ? ', ...' : ''})`,
+      undefined,
       'Expected a file written by torch.save(model.state_dict(), path).',
     );
   }
@@ -269,8 +271,8 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
   ) {
     throw formatError(
       file,
-      undefined,
       'this is a TorchScript archive (torch.jit.save), not a state_dict',
+      undefined,
       'In Python: `torch.save(torch.jit.load(path).state_dict(), "weights.pt")`, then read weights.pt.',
     );
   }
@@ -281,8 +283,8 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
   if (byteorder !== 'little' && byteorder !== 'big') {
     throw formatError(
       file,
-      byteorderEntry?.localHeaderOffset,
       `unknown byteorder ${quoted(byteorder, 16)}`,
+      byteorderEntry?.localHeaderOffset,
       'The file is corrupt.',
     );
   }
@@ -301,16 +303,16 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
     if (typeof name !== 'string') {
       throw formatError(
         file,
+        `the state_dict has a non-string key (a ${pythonType(name)})`,
         undefined,
-        `the state_dict has a non-string key (a ${describe(name)})`,
         'Expected a state_dict.',
       );
     }
     if (!(value instanceof TensorRef)) {
       throw formatError(
         file,
+        `state_dict entry ${quoted(name, 80)} is a ${pythonType(value)}, not a tensor`,
         undefined,
-        `state_dict entry ${quoted(name, 80)} is a ${describe(value)}, not a tensor`,
         'Expected a state_dict whose values are all tensors (model.state_dict()).',
       );
     }
@@ -334,8 +336,8 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
       if (record === undefined) {
         throw formatError(
           file,
-          undefined,
           `tensor ${quoted(name, 80)} uses storage ${quoted(key)} but the archive has no ${quoted(recordName, 80)}`,
+          undefined,
           'The file is incomplete or corrupt.',
         );
       }
@@ -343,8 +345,8 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
       if (record.size < expected) {
         throw formatError(
           file,
-          record.localHeaderOffset,
           `storage ${quoted(recordName, 80)} of tensor ${quoted(name, 80)} has ${record.size} bytes, expected ${expected}`,
+          record.localHeaderOffset,
           'The file is corrupt.',
         );
       }
@@ -389,8 +391,8 @@ function checkViews(refs: ReadonlyArray<readonly [string, TensorRef]>, file: str
       if (!Number.isSafeInteger(last) || last >= storageElements) {
         throw formatError(
           file,
-          undefined,
           `tensor ${quoted(name, 80)} (offset ${t.offset}, shape [${t.shape.join(', ')}], stride [${t.stride.join(', ')}]) reaches element ${last} of a storage of ${storageElements}`,
+          undefined,
           'The file is corrupt.',
         );
       }
@@ -403,8 +405,8 @@ function checkViews(refs: ReadonlyArray<readonly [string, TensorRef]>, file: str
   if (!(tensorBytes <= viewAllowance(stored))) {
     throw formatError(
       file,
-      undefined,
       `its ${refs.length} tensors hold ${tensorBytes} bytes, more than the ${viewAllowance(stored)} allowed for views of ${stored} bytes of storage (broadcast views of huge shapes?)`,
+      undefined,
       'Save copies instead (tensor.contiguous().clone() before torch.save); see README, "Limits on the files read".',
     );
   }
@@ -412,15 +414,15 @@ function checkViews(refs: ReadonlyArray<readonly [string, TensorRef]>, file: str
 
 /** A dict key from the file, for a message. */
 function keyText(k: unknown): string {
-  return typeof k === 'string' ? quoted(k) : `a ${describe(k)}`;
+  return typeof k === 'string' ? quoted(k) : `a ${pythonType(k)}`;
 }
 
 function selectStateDict(root: unknown, options: ReadStateDictOptions, file: string): Map<unknown, unknown> {
   if (!(root instanceof Map)) {
     throw formatError(
       file,
+      `the file holds a ${pythonType(root)}, not a state_dict (dict)`,
       undefined,
-      `the file holds a ${describe(root)}, not a state_dict (dict)`,
       'Save model.state_dict(), not the model.',
     );
   }
@@ -428,7 +430,7 @@ function selectStateDict(root: unknown, options: ReadStateDictOptions, file: str
     const inner = root.get(options.key);
     if (!(inner instanceof Map)) {
       const keys = [...root.keys()].slice(0, 10).map(keyText).join(', ');
-      throw formatError(file, undefined, `the file has no dict under key '${options.key}' (keys: ${keys}${root.size > 10 ? ', ...' : ''})`);
+      throw formatError(file, `the file has no dict under key '${options.key}' (keys: ${keys}${root.size > 10 ? ', ...' : ''})`, undefined);
     }
     return inner;
   }
@@ -437,29 +439,18 @@ function selectStateDict(root: unknown, options: ReadStateDictOptions, file: str
     const candidates = [...root.entries()].filter(([, v]) => v instanceof Map).map(([k]) => keyText(k));
     throw formatError(
       file,
-      undefined,
       `the file holds a dict of ${[...root.keys()].slice(0, 10).map(keyText).join(', ')}${root.size > 10 ? ', ...' : ''}, not a state_dict`,
+      undefined,
       `If it is a training checkpoint, pass the key of the state_dict, e.g. { key: ${candidates[0]} }.`,
     );
   }
   return root;
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'None';
-  if (v instanceof TensorRef) return 'tensor';
-  if (v instanceof StorageRef) return 'storage';
-  if (v instanceof PyGlobal) return `reference to ${v.qualifiedName}`;
-  if (isTuple(v)) return 'tuple';
-  if (Array.isArray(v)) return 'list';
-  if (v instanceof Map) return 'dict';
-  if (typeof v === 'number' || typeof v === 'bigint') return 'number';
-  return typeof v;
-}
 
 function loadStorageRef(pid: unknown, storages: Map<string, StorageRef>): StorageRef {
   if (!isTuple(pid) || pid.length !== 5 || pid[0] !== 'storage') {
-    throw new Error(`expected a ('storage', type, key, location, numel) persistent id, got a ${describe(pid)}`);
+    throw new Error(`expected a ('storage', type, key, location, numel) persistent id, got a ${pythonType(pid)}`);
   }
   const [, type, key, , numel] = pid;
   if (!(type instanceof PyGlobal) || typeof key !== 'string' || !isCount(numel)) {
@@ -488,8 +479,8 @@ function countTuple(v: unknown, what: string): number[] {
   return [...(v as number[])];
 }
 
-function rebuildTensor(storage: unknown, offset: unknown, size: unknown, stride: unknown, dtype?: DType): TensorRef {
-  if (!(storage instanceof StorageRef)) throw new Error(`expected a storage, got a ${describe(storage)}`);
+function rebuildTensor(storage: unknown, offset: unknown, size: unknown, stride: unknown, dtype?: TorchDType): TensorRef {
+  if (!(storage instanceof StorageRef)) throw new Error(`expected a storage, got a ${pythonType(storage)}`);
   if (!isCount(offset)) throw new Error('storage_offset must be a non-negative integer');
   const shape = countTuple(size, 'size');
   const strides = countTuple(stride, 'stride');
@@ -519,7 +510,7 @@ function stateDictGlobals(): Record<string, GlobalHandler> {
     'torch._utils._rebuild_tensor_v2': (storage, offset, size, stride) => rebuildTensor(storage, offset, size, stride),
     'torch._utils._rebuild_tensor_v3': (storage, offset, size, stride, _requiresGrad, _hooks, dtype) => {
       if (!(dtype instanceof PyGlobal) || dtype.module !== 'torch' || TORCH_DTYPE_NAMES[dtype.name] === undefined) {
-        throw new Error(`unsupported dtype ${describe(dtype)}`);
+        throw new Error(`unsupported dtype ${pythonType(dtype)}`);
       }
       return rebuildTensor(storage, offset, size, stride, TORCH_DTYPE_NAMES[dtype.name]);
     },
@@ -545,7 +536,7 @@ function stateDictGlobals(): Record<string, GlobalHandler> {
 }
 
 function asTensor(v: unknown): TensorRef {
-  if (!(v instanceof TensorRef)) throw new Error(`expected a tensor, got a ${describe(v)}`);
+  if (!(v instanceof TensorRef)) throw new Error(`expected a tensor, got a ${pythonType(v)}`);
   return v;
 }
 
@@ -677,7 +668,7 @@ export async function writeStateDict(
   entries.forEach((e, i) => validateEntry(e, i, seen));
 
   // One storage per distinct (data, dtype).
-  const storageKeys = new Map<TensorData, Map<DType, string>>();
+  const storageKeys = new Map<TensorData, Map<TorchDType, string>>();
   const storages: TensorData[] = [];
   const items: Array<readonly [string, PyReduce]> = [];
   for (const e of entries) {

@@ -114,7 +114,7 @@ class FileSource implements RandomAccessSource {
       const want = Math.min(IO_CHUNK, length - done);
       const { bytesRead } = await this.fh.read(out, done, want, position + done);
       if (bytesRead === 0) {
-        throw formatError(this.name, position + done, 'unexpected end of file', 'The file is truncated.');
+        throw formatError(this.name, 'unexpected end of file', position + done, 'The file is truncated.');
       }
       done += bytesRead;
     }
@@ -224,28 +224,28 @@ export class ZipReader {
   async read(nameOrEntry: string | ZipEntry): Promise<Uint8Array> {
     const entry = typeof nameOrEntry === 'string' ? this.byName.get(nameOrEntry) : nameOrEntry;
     if (entry === undefined) {
-      throw formatError(this.src.name, undefined, `the archive has no entry ${quoted(String(nameOrEntry), 80)}`);
+      throw formatError(this.src.name, `the archive has no entry ${quoted(String(nameOrEntry), 80)}`, undefined);
     }
     const file = this.src.name;
     const at = entry.localHeaderOffset;
     if (at + LOCAL_HEADER_SIZE > this.src.size) {
       throw formatError(
         file,
-        at,
         `the local header of ${quoted(entry.name, 80)} lies past the end of the file`,
+        at,
         'The file is truncated.',
       );
     }
     const header = dv(await this.src.read(at, LOCAL_HEADER_SIZE));
     if (header.getUint32(0, true) !== SIG_LOCAL) {
-      throw formatError(file, at, `bad local header signature for ${quoted(entry.name, 80)}`, 'The file is corrupt.');
+      throw formatError(file, `bad local header signature for ${quoted(entry.name, 80)}`, at, 'The file is corrupt.');
     }
     const dataStart = at + LOCAL_HEADER_SIZE + header.getUint16(26, true) + header.getUint16(28, true);
     if (dataStart + entry.compressedSize > this.src.size) {
       throw formatError(
         file,
-        dataStart,
         `the data of ${quoted(entry.name, 80)} (${entry.compressedSize} bytes) runs past the end of the file (${this.src.size} bytes)`,
+        dataStart,
         'The file is truncated; copy or download it again.',
       );
     }
@@ -268,8 +268,8 @@ export class ZipReader {
     if (data.length !== entry.size) {
       throw formatError(
         file,
-        dataStart,
         `${quoted(entry.name, 80)} has ${data.length} bytes but the directory says ${entry.size}`,
+        dataStart,
         'The file is corrupt.',
       );
     }
@@ -277,8 +277,8 @@ export class ZipReader {
     if (crc !== entry.crc32) {
       throw formatError(
         file,
-        dataStart,
         `CRC-32 mismatch in ${quoted(entry.name, 80)} (computed ${hex32(crc)}, expected ${hex32(entry.crc32)})`,
+        dataStart,
         'The file is corrupt; copy or download it again.',
       );
     }
@@ -294,9 +294,9 @@ export class ZipReader {
     if (entry.size > this.inflateBudget) {
       throw formatError(
         this.src.name,
-        dataStart,
         `the deflated entry ${quoted(entry.name, 80)} declares ${entry.size} bytes uncompressed (from ${entry.compressedSize}), ` +
           `more than the ${inflateAllowance(this.src.size)} bytes the compressed data of a ${this.src.size}-byte archive may inflate to`,
+        dataStart,
         'The file is corrupt or built to exhaust memory (see README, "Limits on the files read").',
       );
     }
@@ -315,8 +315,8 @@ async function findCentralDirectory(
   if (src.size < EOCD_SIZE) {
     throw formatError(
       file,
-      undefined,
       `${src.size} bytes is too short for a ZIP archive`,
+      undefined,
       'The file is truncated or not a zip file.',
     );
   }
@@ -335,8 +335,8 @@ async function findCentralDirectory(
   if (eocd < 0) {
     throw formatError(
       file,
-      undefined,
       `the file ends at byte ${src.size} without a ZIP end-of-central-directory record`,
+      undefined,
       'It is truncated (an interrupted download or copy?) or is not a zip archive.',
     );
   }
@@ -351,24 +351,24 @@ async function findCentralDirectory(
     if (loc.getUint32(0, true) === SIG_ZIP64_LOCATOR) {
       const recPos = u64(loc, 8);
       if (recPos + ZIP64_EOCD_SIZE > locatorPos) {
-        throw formatError(file, locatorPos, 'the ZIP64 locator points outside the file', 'The file is corrupt.');
+        throw formatError(file, 'the ZIP64 locator points outside the file', locatorPos, 'The file is corrupt.');
       }
       const rec = dv(await src.read(recPos, ZIP64_EOCD_SIZE));
       if (rec.getUint32(0, true) !== SIG_ZIP64_EOCD) {
-        throw formatError(file, recPos, 'bad ZIP64 end-of-central-directory signature', 'The file is corrupt.');
+        throw formatError(file, 'bad ZIP64 end-of-central-directory signature', recPos, 'The file is corrupt.');
       }
       count = u64(rec, 32);
       cdSize = u64(rec, 40);
       cdOffset = u64(rec, 48);
     }
   } else if (count === U16_MAX || cdSize === U32_MAX || cdOffset === U32_MAX) {
-    throw formatError(file, eocdPos, 'the ZIP64 end record is missing', 'The file is corrupt.');
+    throw formatError(file, 'the ZIP64 end record is missing', eocdPos, 'The file is corrupt.');
   }
   if (cdOffset + cdSize > eocdPos) {
     throw formatError(
       file,
-      eocdPos,
       `the central directory (${cdSize} bytes at byte ${cdOffset}) does not fit before the end record`,
+      eocdPos,
       'The file is truncated or corrupt.',
     );
   }
@@ -388,7 +388,7 @@ function parseCentralDirectory(
   for (let i = 0; i < count; i++) {
     const at = cdOffset + p;
     if (p + CENTRAL_HEADER_SIZE > cd.length || v.getUint32(p, true) !== SIG_CENTRAL) {
-      throw formatError(file, at, `bad central directory entry ${i} of ${count}`, 'The file is corrupt.');
+      throw formatError(file, `bad central directory entry ${i} of ${count}`, at, 'The file is corrupt.');
     }
     const flags = v.getUint16(p + 8, true);
     const method = v.getUint16(p + 10, true);
@@ -403,7 +403,7 @@ function parseCentralDirectory(
     const extraStart = nameStart + nameLength;
     const next = extraStart + extraLength + commentLength;
     if (next > cd.length) {
-      throw formatError(file, at, `central directory entry ${i} runs past the directory`, 'The file is corrupt.');
+      throw formatError(file, `central directory entry ${i} runs past the directory`, at, 'The file is corrupt.');
     }
     const name = utf8.decode(cd.subarray(nameStart, extraStart));
     // ZIP64 extra: the 8-byte values of the fields that are 0xFFFFFFFF, in this order.
@@ -414,7 +414,7 @@ function parseCentralDirectory(
         let q = e + 4;
         const end = Math.min(q + len, extraStart + extraLength);
         const take = (): number => {
-          if (q + 8 > end) throw formatError(file, at, `short ZIP64 extra field in ${quoted(name, 80)}`, 'The file is corrupt.');
+          if (q + 8 > end) throw formatError(file, `short ZIP64 extra field in ${quoted(name, 80)}`, at, 'The file is corrupt.');
           const value = u64(v, q);
           q += 8;
           return value;
@@ -426,26 +426,26 @@ function parseCentralDirectory(
       e += 4 + len;
     }
     if (flags & FLAG_ENCRYPTED) {
-      throw formatError(file, at, `${quoted(name, 80)} is encrypted`, 'Encrypted archives are not supported.');
+      throw formatError(file, `${quoted(name, 80)} is encrypted`, at, 'Encrypted archives are not supported.');
     }
     if (method !== METHOD_STORED && method !== METHOD_DEFLATED) {
       throw formatError(
         file,
-        at,
         `${quoted(name, 80)} uses compression method ${method}`,
+        at,
         'Only stored and deflated entries are supported.',
       );
     }
     if (method === METHOD_STORED && compressedSize !== size) {
       throw formatError(
         file,
-        at,
         `stored entry ${quoted(name, 80)} has different compressed and uncompressed sizes`,
+        at,
         'The file is corrupt.',
       );
     }
     if (localHeaderOffset >= fileSize) {
-      throw formatError(file, at, `${quoted(name, 80)} starts past the end of the file`, 'The file is truncated or corrupt.');
+      throw formatError(file, `${quoted(name, 80)} starts past the end of the file`, at, 'The file is truncated or corrupt.');
     }
     entries.push({ name, method, crc32: crc, compressedSize, size, localHeaderOffset });
     p = next;
@@ -470,7 +470,7 @@ function checkNoOverlap(file: string, entries: readonly ZipEntry[], fileSize: nu
         i + 1 < byOffset.length
           ? `the entry ${quoted(e.name, 80)} (${e.compressedSize} bytes at byte ${e.localHeaderOffset}) overlaps the next entry at byte ${next}`
           : `the entry ${quoted(e.name, 80)} (${e.compressedSize} bytes at byte ${e.localHeaderOffset}) runs past the end of the file (${fileSize} bytes)`;
-      throw formatError(file, e.localHeaderOffset, what, 'The file is truncated or corrupt.');
+      throw formatError(file, what, e.localHeaderOffset, 'The file is truncated or corrupt.');
     }
   }
 }

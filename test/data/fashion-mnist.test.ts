@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { datasets, parseIdx, readIdx } from '../../src/data';
 
-const FIX = path.join(__dirname, '..', 'fixtures', 'data');
+const FIX = path.join(__dirname, '..', '..', 'datasets', 'fashion-mnist', 'sample');
 let tmp: string;
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nrnm-idx-'));

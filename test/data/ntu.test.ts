@@ -27,7 +27,7 @@ import {
 import { isTuple, unpickle } from '../../src/serialization/pickle';
 import { generate, skeletonText } from '../../scripts/fixtures/gen-ntu-skeletons';
 
-const NTU = path.join(__dirname, '..', 'fixtures', 'ntu');
+const NTU = path.join(__dirname, '..', '..', 'datasets', 'ntu', 'sample');
 const DATA = path.join(__dirname, '..', 'fixtures', 'data');
 const ROW = NTU_FRAMES * NTU_FEATURES;
 const NAMES = fs.readdirSync(NTU).filter((n) => n.endsWith('.skeleton')).sort();

@@ -7,8 +7,8 @@
 //              [--device cpu|cuda|cuda:N|auto] [--precision fp32|tf32|bf16]
 //              [--threads N] [--blas-threads N] [--seed N] [--json]
 
-#include "nrnm/benchmark.h"
-#include "nrnm/runtime_info.h"
+#include "nrnm/bench/benchmark.h"
+#include "nrnm/runtime/runtime_info.h"
 
 #include <c10/util/Exception.h>
 
@@ -94,7 +94,7 @@ Args parse(int argc, char** argv) {
   if (a.model != "both" && a.model != "nrnm" && a.model != "lstm") {
     usage("expected --model to be both, nrnm or lstm but received '" + a.model + "'");
   }
-  if (const auto precision = nrnm::precision_from_string(a.precision))
+  if (const auto precision = nrnm::from_string<nrnm::Precision>(a.precision))
     a.options.precision = *precision;
   else
     usage("expected --precision to be fp32, tf32 or bf16 but received '" + a.precision + "'");

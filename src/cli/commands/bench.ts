@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 
+import { CHOICES, type Choice } from '../../index';
 import { BENCH_CONFIGS, type BenchConfigName, type BenchModelResult, formatBench, runBench } from '../../bench';
 import { choice, deviceFlag, nonNegativeInt, positiveInt } from '../flags';
 
@@ -16,7 +17,7 @@ interface BenchFlags {
   device: string;
   threads?: number;
   blasThreads?: number;
-  precision: 'fp32' | 'tf32' | 'bf16';
+  precision: Choice<'precision'>;
   model: 'both' | 'nrnm' | 'lstm';
   seed: number;
   json?: boolean;
@@ -38,7 +39,7 @@ export function registerBench(program: Command): void {
     .option('--device <device>', 'cpu, cuda, cuda:N or auto', deviceFlag, 'cpu')
     .option('--threads <n>', 'ATen intra-op threads (default 1, see README "Performance")', positiveInt)
     .option('--blas-threads <n>', 'OpenBLAS threads (default: one per core, OpenBLAS\'s own)', positiveInt)
-    .addOption(choice('--precision <p>', 'fp32; tf32 or bf16 on CUDA', ['fp32', 'tf32', 'bf16'], 'fp32'))
+    .addOption(choice('--precision <p>', 'fp32; tf32 or bf16 on CUDA', CHOICES.precision, 'fp32'))
     .addOption(choice('--model <m>', 'both (gives the ratio), nrnm or lstm', ['both', 'nrnm', 'lstm'], 'both'))
     .option('--seed <n>', 'seed of the models and the random batch', nonNegativeInt, 0)
     .option('--json', 'print one JSON object (progress goes to stderr)')

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import type { Command } from 'commander';
 
 import { NRNMError } from '../../errors';
+import { datasets } from '../../index';
 import { NTU_DEFAULT_DIR, NTU_DOWNLOAD, preprocessRaw } from '../data';
 import { CliExit, choice, nonNegativeInt } from '../flags';
 import { onInterrupt } from '../interrupt';
@@ -34,7 +35,7 @@ export function registerPreprocess(program: Command): void {
     .addOption(choice('--dataset <name>', 'only ntu', ['ntu'], 'ntu'))
     .requiredOption('--raw <dir>', 'folder of raw .skeleton files (nturgb+d_skeletons)')
     .option('--out <dir>', 'output folder', NTU_DEFAULT_DIR)
-    .option('--ignored <file>', 'list of samples to skip, e.g. samples_with_missing_skeletons.txt')
+    .option('--ignored <file>', "list of samples to skip (one name a line); 'missing': the dataset authors' samples with missing skeletons (datasets/ntu/)")
     .option('--workers <n>', 'worker threads (default: the cores, at most 8; 0 = this thread)', nonNegativeInt)
     .option('--benchmarks <list>', 'comma-separated from xsub, xview, xset (default: xsub,xview for NTU-60, xsub,xset for NTU-120)')
     .addOption(choice('--classes <n>', 'NTU-60 or NTU-120 (default: from the file names)', ['60', '120']))
@@ -62,7 +63,7 @@ async function run(flags: PreprocessFlags): Promise<void> {
   try {
     await preprocessRaw(flags.raw, flags.out, out, interrupt.signal, {
       ...(flags.workers === undefined ? {} : { workers: flags.workers }),
-      ...(flags.ignored === undefined ? {} : { ignored: flags.ignored }),
+      ...(flags.ignored === undefined ? {} : { ignored: flags.ignored === 'missing' ? [...new Set([...datasets.ntu.missingSkeletons(60), ...datasets.ntu.missingSkeletons(120)])] : flags.ignored }),
       ...(benchmarks ? { benchmarks } : {}),
       ...(flags.classes ? { variant: Number(flags.classes) as 60 | 120 } : {}),
     });

@@ -8,7 +8,7 @@
  */
 import { NRNMError } from '../../errors';
 import { writeFileAtomicSync } from '../../io/atomic-write';
-import { type GlobalHandler, getBuildState, pickle, tuple, unpickle } from '../../serialization/pickle';
+import { type GlobalHandler, getBuildState, pickle, pythonType, tuple, unpickle } from '../../serialization/pickle';
 import { readFileOrThrow } from '../files';
 
 export interface NtuLabels {
@@ -46,12 +46,11 @@ export function writeLabelPkl(file: string, names: readonly string[], labels: Ar
   writeFileAtomicSync(file, bytes);
 }
 
+/** "a list of 3", "the string 'x'", "a dict": pythonType() with what the label messages add. */
 function describeValue(v: unknown): string {
-  if (Array.isArray(v)) return `a ${Object.isFrozen(v) ? 'tuple' : 'list'} of ${v.length}`;
-  if (v instanceof Map) return 'a dict';
-  if (v === null) return 'None';
   if (typeof v === 'string') return `the string '${v.slice(0, 40)}'`;
-  return typeof v === 'object' ? (v.constructor?.name ?? 'an object') : `${typeof v} ${String(v)}`;
+  if (typeof v === 'number' || typeof v === 'bigint') return `the number ${String(v)}`;
+  return `a ${pythonType(v)}${Array.isArray(v) ? ` of ${v.length}` : ''}`;
 }
 
 /** numpy.dtype('i8', ...) as data: its code; the byte order arrives later through BUILD. */

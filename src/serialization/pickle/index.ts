@@ -33,6 +33,6 @@
  * `PyGlobal`, `PyReduce` and `PyPersistentId` write references to Python
  * callables the way `pickle` and `torch.save` do.
  */
-export { getBuildState, isTuple, PY_SETSTATE, PyGlobal, PyPersistentId, PyReduce, tuple, type GlobalHandler, type PyTuple } from './values';
+export { getBuildState, isTuple, PY_SETSTATE, PyGlobal, PyPersistentId, PyReduce, pythonType, tuple, type GlobalHandler, type PyTuple } from './values';
 export { unpickle, type UnpickleOptions } from './reader';
 export { pickle, type PickleOptions } from './writer';

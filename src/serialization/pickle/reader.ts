@@ -7,7 +7,7 @@ import { SerializationError } from '../errors';
 import { quoted } from '../../file-errors';
 import { decodePyStringLiteral, decodeRawUnicodeEscape, parsePyFloat } from './literals';
 import { OP, opName } from './opcodes';
-import { isTuple, PY_SETSTATE, PyGlobal, setBuildState, tuple, type GlobalHandler } from './values';
+import { PY_SETSTATE, PyGlobal, pythonType, setBuildState, tuple, type GlobalHandler } from './values';
 
 export interface UnpickleOptions {
   /** Name of what is being read (a file path); every error message starts with it. */
@@ -269,12 +269,12 @@ class Unpickler {
   private call(callable: unknown, args: unknown): unknown {
     if (!(callable instanceof PyGlobal)) {
       throw this.error(
-        `${opName(this.op)} on a ${describe(callable)}, not an allowed global`,
+        `${opName(this.op)} on a ${pythonType(callable)}, not an allowed global`,
         'The pickle is corrupt.',
       );
     }
     if (!Array.isArray(args)) {
-      throw this.error(`${opName(this.op)} arguments are a ${describe(args)}, not a tuple`, 'The pickle is corrupt.');
+      throw this.error(`${opName(this.op)} arguments are a ${pythonType(args)}, not a tuple`, 'The pickle is corrupt.');
     }
     if (args.length > MAX_CALL_ARGS) {
       throw this.error(`${opName(this.op)} passes ${args.length} arguments to ${callable.qualifiedName}`, 'The pickle is corrupt.');
@@ -373,7 +373,7 @@ class Unpickler {
         const items = this.popMark();
         const target = this.top();
         if (!(target instanceof Set)) {
-          throw this.error(`ADDITEMS on a ${describe(target)}, not a set`, 'The pickle is corrupt.');
+          throw this.error(`ADDITEMS on a ${pythonType(target)}, not a set`, 'The pickle is corrupt.');
         }
         for (const item of items) target.add(item);
         return;
@@ -523,7 +523,7 @@ class Unpickler {
         const state = this.pop();
         const obj = this.top();
         if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function')) {
-          throw this.error(`BUILD on a ${describe(obj)}`, 'The pickle is corrupt.');
+          throw this.error(`BUILD on a ${pythonType(obj)}`, 'The pickle is corrupt.');
         }
         const setState = (obj as { [PY_SETSTATE]?: unknown })[PY_SETSTATE];
         if (typeof setState === 'function') {
@@ -576,14 +576,14 @@ class Unpickler {
 
   private list(target: unknown): unknown[] {
     if (!Array.isArray(target) || Object.isFrozen(target)) {
-      throw this.error(`${opName(this.op)} on a ${describe(target)}, not a list`, 'The pickle is corrupt.');
+      throw this.error(`${opName(this.op)} on a ${pythonType(target)}, not a list`, 'The pickle is corrupt.');
     }
     return target;
   }
 
   private setItems(target: unknown, items: unknown[]): Map<unknown, unknown> {
     if (!(target instanceof Map)) {
-      throw this.error(`${opName(this.op)} on a ${describe(target)}, not a dict`, 'The pickle is corrupt.');
+      throw this.error(`${opName(this.op)} on a ${pythonType(target)}, not a dict`, 'The pickle is corrupt.');
     }
     if (items.length % 2 !== 0) {
       throw this.error(`${opName(this.op)} with an odd number of items`, 'The pickle is corrupt.');
@@ -595,14 +595,4 @@ class Unpickler {
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-function describe(v: unknown): string {
-  if (v === null) return 'None';
-  if (v instanceof PyGlobal) return `global ${v.qualifiedName}`;
-  if (isTuple(v)) return 'tuple';
-  if (Array.isArray(v)) return 'list';
-  if (v instanceof Map) return 'dict';
-  if (v instanceof Set) return 'set';
-  if (v instanceof Uint8Array) return 'bytes';
-  return typeof v;
-}
 

@@ -80,3 +80,22 @@ export function getBuildState(obj: object): unknown {
 
 /** A handler for an allowed Python global; REDUCE, NEWOBJ and INST call it with the arguments. */
 export type GlobalHandler = (...args: unknown[]) => unknown;
+
+/**
+ * The Python type of an unpickled value, for messages ("a dict, not a
+ * list"): None, tuple, list, dict, set, bytes, "global module.name", a
+ * value's own `pythonType` (the .pt reader's tensor and storage), or the
+ * JavaScript type of a number or string.
+ */
+export function pythonType(v: unknown): string {
+  if (v === null) return 'None';
+  if (v instanceof PyGlobal) return `global ${v.qualifiedName}`;
+  if (isTuple(v)) return 'tuple';
+  if (Array.isArray(v)) return 'list';
+  if (v instanceof Map) return 'dict';
+  if (v instanceof Set) return 'set';
+  if (v instanceof Uint8Array) return 'bytes';
+  if (typeof v === 'object' && typeof (v as { pythonType?: unknown }).pythonType === 'string') return (v as { pythonType: string }).pythonType;
+  if (typeof v === 'bigint') return 'number';
+  return typeof v;
+}
