@@ -35,7 +35,10 @@ function signals(n, seed) {
   const y = new Float32Array(n * T);
   for (let i = 0; i < n; i++) {
     const [p1, p2, a1, a2, f1, f2] = [u(20, 40), u(5, 10), u(0.5, 1), u(0.2, 0.5), u(0, 2 * Math.PI), u(0, 2 * Math.PI)];
-    const v = Array.from({ length: T + 1 }, (_, t) => a1 * Math.sin((2 * Math.PI * t) / p1 + f1) + a2 * Math.sin((2 * Math.PI * t) / p2 + f2) + 0.05 * normal());
+    const v = Array.from(
+      { length: T + 1 },
+      (_, t) => a1 * Math.sin((2 * Math.PI * t) / p1 + f1) + a2 * Math.sin((2 * Math.PI * t) / p2 + f2) + 0.05 * normal(),
+    );
     for (let t = 0; t < T; t++) {
       x[i * T + t] = v[t];
       y[i * T + t] = v[t + 1];
@@ -51,8 +54,19 @@ function median(values) {
 
 async function run(name, options, seed, test) {
   const model = new NRNMClassifier({
-    inputSize: 1, classes: 1, task: 'regress-steps', hiddenSize: hidden, layers: 1, heads: 4,
-    inputAggregation: 'strided', zoneout: 0, memoryDropout: 0, init: 'standard', device: 'cpu', seed, ...options,
+    inputSize: 1,
+    classes: 1,
+    task: 'regress-steps',
+    hiddenSize: hidden,
+    layers: 1,
+    heads: 4,
+    inputAggregation: 'strided',
+    zoneout: 0,
+    memoryDropout: 0,
+    init: 'standard',
+    device: 'cpu',
+    seed,
+    ...options,
   });
   const trainer = new Trainer(model, { lr: 3e-3, weightDecay: 0, clip: 5, scheduler: 'none' });
   const times = [];
@@ -83,11 +97,16 @@ async function main() {
       console.error(`${name} seed ${seed}: test MSE ${r.mse.toFixed(5)}, step ${r.stepMs.toFixed(1)} ms`);
     }
   }
-  const lines = [`| model (hidden ${hidden}, 1 layer, ${steps} steps of ${batchSize}) | test MSE (500 sequences x ${T} steps), mean ± half range over seeds ${seeds.join(', ')} | step time (ms) |`, '|---|---|---|'];
+  const lines = [
+    `| model (hidden ${hidden}, 1 layer, ${steps} steps of ${batchSize}) | test MSE (500 sequences x ${T} steps), mean ± half range over seeds ${seeds.join(', ')} | step time (ms) |`,
+    '|---|---|---|',
+  ];
   for (const name of Object.keys(variants)) {
     const m = runs.filter((r) => r.name === name).map((r) => r.mse);
     const mean = m.reduce((a, b) => a + b, 0) / m.length;
-    lines.push(`| ${name} | ${mean.toFixed(5)} ± ${((Math.max(...m) - Math.min(...m)) / 2).toFixed(5)} | ${median(runs.filter((r) => r.name === name).map((r) => r.stepMs)).toFixed(1)} |`);
+    lines.push(
+      `| ${name} | ${mean.toFixed(5)} ± ${((Math.max(...m) - Math.min(...m)) / 2).toFixed(5)} | ${median(runs.filter((r) => r.name === name).map((r) => r.stepMs)).toFixed(1)} |`,
+    );
   }
   lines.push(`| "next = current" (persistence) | ${persistence.toFixed(5)} | - |`);
   console.log(lines.join('\n'));

@@ -54,7 +54,14 @@ async function main() {
   const started = Date.now();
   const record = (step) => {
     const m = process.memoryUsage();
-    const point = { step, rssMiB: mib(m.rss), heapTotalMiB: mib(m.heapTotal), heapUsedMiB: mib(m.heapUsed), externalMiB: mib(m.external), seconds: Math.round((Date.now() - started) / 100) / 10 };
+    const point = {
+      step,
+      rssMiB: mib(m.rss),
+      heapTotalMiB: mib(m.heapTotal),
+      heapUsedMiB: mib(m.heapUsed),
+      externalMiB: mib(m.external),
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+    };
     curve.push(point);
     console.log(JSON.stringify(point));
   };

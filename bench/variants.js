@@ -29,9 +29,17 @@ const jsonOut = flag('json', undefined);
 
 // The papers' clean options for a 28-wide input (strided aggregation).
 const common = {
-  inputSize: 28, classes: 10, hiddenSize: hidden, layers: 1, heads: 4,
-  inputAggregation: 'strided', zoneoutMode: 'per-step', memoryDropoutMode: 'per-sample',
-  init: 'standard', head: 'linear', device: 'cpu',
+  inputSize: 28,
+  classes: 10,
+  hiddenSize: hidden,
+  layers: 1,
+  heads: 4,
+  inputAggregation: 'strided',
+  zoneoutMode: 'per-step',
+  memoryDropoutMode: 'per-sample',
+  init: 'standard',
+  head: 'linear',
+  device: 'cpu',
 };
 const noMemory = { blockLength: 30, stride: 15 }; // the first update would be at t = 30
 const MODELS = {

@@ -19,9 +19,12 @@ function buildCommand(libtorch, { out, debug, extra }, step = 'build') {
     process.execPath,
     cmakeJs,
     step,
-    '--directory', root,
-    '--out', out,
-    '--parallel', String(jobs),
+    '--directory',
+    root,
+    '--out',
+    out,
+    '--parallel',
+    String(jobs),
     `--CDTorch_DIR=${libtorch.cmakeDir}`,
     `--CDNRNM_TORCH_VARIANT=${libtorch.variant}`,
     ...(debug ? ['--debug'] : []),
@@ -49,8 +52,9 @@ function build(options = {}) {
     console.log(`nrnm-native: ${argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
     const result = spawnSync(argv[0], argv.slice(1), { cwd: root, stdio: 'inherit' });
     if (result.status !== 0) {
-      console.error(`\nnrnm-native: the ${step} step failed (exit ${result.status}). The command above re-runs it; ` +
-        'the CMake output above says what went wrong.');
+      console.error(
+        `\nnrnm-native: the ${step} step failed (exit ${result.status}). The command above re-runs it; ` + 'the CMake output above says what went wrong.',
+      );
       return result.status || 1;
     }
   }

@@ -14,7 +14,7 @@ const HOW_TO_GET_LIBTORCH = [
   'nrnm-native needs LibTorch (the C++ library of PyTorch) and found none. Provide one of:',
   '  1. LIBTORCH=/path/to/libtorch (an unzipped LibTorch from pytorch.org, the folder',
   '     holding include/ lib/ share/), or Torch_DIR=/path/to/share/cmake/Torch;',
-  "  2. a Python with PyTorch on PATH as `python3` (pip install torch): its bundled",
+  '  2. a Python with PyTorch on PATH as `python3` (pip install torch): its bundled',
   '     LibTorch is used, CUDA included;',
   '  3. the system package: sudo apt-get install libtorch-dev (Debian/Ubuntu, CPU).',
   'Then run `npm install` (or `npx nrnm-native build`) again.',
@@ -146,9 +146,7 @@ function fromPython(env, tried) {
 }
 
 function fromSystem(env, tried) {
-  const prefixes = env.NRNM_SYSTEM_LIBTORCH_PREFIXES
-    ? env.NRNM_SYSTEM_LIBTORCH_PREFIXES.split(path.delimiter).filter(Boolean)
-    : ['/usr', '/usr/local'];
+  const prefixes = env.NRNM_SYSTEM_LIBTORCH_PREFIXES ? env.NRNM_SYSTEM_LIBTORCH_PREFIXES.split(path.delimiter).filter(Boolean) : ['/usr', '/usr/local'];
   const multiarch = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
   for (const root of prefixes) {
     for (const cmakeDir of [

@@ -122,7 +122,8 @@ export function distributedFromEnv(env: NodeJS.ProcessEnv = process.env): Distri
   const worldSize = envInt(env, 'WORLD_SIZE', 1);
   if (worldSize === undefined || worldSize === 1) return undefined;
   const rank = envInt(env, 'RANK', 0, worldSize - 1);
-  if (rank === undefined) throw new NRNMError(`WORLD_SIZE=${worldSize} is set but RANK is not; start the workers with torchrun or nrnm-native train --nproc`, 'ERR_ARG');
+  if (rank === undefined)
+    throw new NRNMError(`WORLD_SIZE=${worldSize} is set but RANK is not; start the workers with torchrun or nrnm-native train --nproc`, 'ERR_ARG');
   const localWorldSize = envInt(env, 'LOCAL_WORLD_SIZE', 1, worldSize);
   const localRank = envInt(env, 'LOCAL_RANK', 0, (localWorldSize ?? worldSize) - 1);
   const file = env[STORE_FILE_ENV];

@@ -27,7 +27,11 @@ export function fileError(file: string, err: unknown, doing = 'cannot read'): NR
   if (err instanceof RangeError) {
     // Invalid typed array length, Maximum call stack size exceeded, Array buffer allocation failed:
     // the file asked for more than the process can hold.
-    return new NRNMError(`${file}: ${doing}: the file declares more than can be held in memory (${message}). The file is corrupt or not what it claims to be.`, 'ERR_FORMAT', { cause: err });
+    return new NRNMError(
+      `${file}: ${doing}: the file declares more than can be held in memory (${message}). The file is corrupt or not what it claims to be.`,
+      'ERR_FORMAT',
+      { cause: err },
+    );
   }
   return new NRNMError(`${file}: ${doing} (${message}).`, 'ERR_FORMAT', { cause: err });
 }

@@ -8,7 +8,18 @@ export { runtimeReport, type RuntimeReport } from './runtime';
 export { NRNMClassifier, type LossAndGradients } from './model';
 export { distributedFromEnv, resolveDistributed, type DistributedOptions, type ResolvedDistributed } from './distributed';
 export { CHOICES, type Choice, type ChoiceOption } from './choices';
-export { Trainer, DEFAULT_TRAINER_OPTIONS, type TrainerOptions, type StepResult, type EvaluateResult, type FitOptions, type FitResult, type StepEvent, type EpochEvent, type Progress } from './trainer';
+export {
+  Trainer,
+  DEFAULT_TRAINER_OPTIONS,
+  type TrainerOptions,
+  type StepResult,
+  type EvaluateResult,
+  type FitOptions,
+  type FitResult,
+  type StepEvent,
+  type EpochEvent,
+  type Progress,
+} from './trainer';
 export {
   resolveModelOptions,
   DEFAULT_MODEL_OPTIONS,

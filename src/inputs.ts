@@ -66,7 +66,10 @@ export function prepareLabels(labels: LabelInput, batch: number, classes: number
     const raw: unknown = values[i];
     // Number('3') would quietly accept labels read as text: only numbers are labels.
     if (typeof raw !== 'number' && typeof raw !== 'bigint') {
-      throw new NRNMError(`Expected ${name}[${i}] to be an integer class (a number) but received ${describe(raw)}; convert labels read as text with Number() first`, 'ERR_DTYPE');
+      throw new NRNMError(
+        `Expected ${name}[${i}] to be an integer class (a number) but received ${describe(raw)}; convert labels read as text with Number() first`,
+        'ERR_DTYPE',
+      );
     }
     const v = Number(raw);
     if (!Number.isInteger(v) || v < 0 || v >= classes) {
@@ -123,9 +126,13 @@ export function prepareTargets(targets: TargetInput, shape: readonly number[], m
   if (model.task === 'regress-steps') {
     const want = [batch, steps, model.classes];
     if (targets instanceof Tensor) {
-      if (targets.dtype !== 'float32') throw new NRNMError(`Expected ${name} to be a float32 tensor of regression targets but received ${targets.dtype}`, 'ERR_DTYPE');
+      if (targets.dtype !== 'float32')
+        throw new NRNMError(`Expected ${name} to be a float32 tensor of regression targets but received ${targets.dtype}`, 'ERR_DTYPE');
       if (targets.shape.join(',') !== want.join(',')) {
-        throw new NRNMError(`Expected ${name} of shape [${want.join(', ')}] (a value per step and output) but received [${targets.shape.join(', ')}]`, 'ERR_SHAPE');
+        throw new NRNMError(
+          `Expected ${name} of shape [${want.join(', ')}] (a value per step and output) but received [${targets.shape.join(', ')}]`,
+          'ERR_SHAPE',
+        );
       }
       return { tensor: targets, owned: false };
     }
@@ -149,7 +156,10 @@ export function prepareTargets(targets: TargetInput, shape: readonly number[], m
     return { tensor: reshaped, owned: true };
   }
   if (count !== batch) {
-    throw new NRNMError(`Expected ${batch} ${name} (one per sequence) or ${batch * steps} (one per step, [${batch}, ${steps}]) but received ${count}`, 'ERR_SHAPE');
+    throw new NRNMError(
+      `Expected ${batch} ${name} (one per sequence) or ${batch * steps} (one per step, [${batch}, ${steps}]) but received ${count}`,
+      'ERR_SHAPE',
+    );
   }
   const perSequence = prepareLabels(flat as LabelInput, batch, model.classes, name);
   const values = perSequence.tensor.toArray() as BigInt64Array;

@@ -8,11 +8,7 @@ import { prepareLengths, prepareTargets, prepareSequences, release, type Lengths
 import { native, type NativeModelHandle } from './native';
 import { isOfficialExtraName, officialExtras, officialOrder } from './official';
 import { chooseDevice } from './device';
-import {
-  resolveModelOptions,
-  type NRNMClassifierOptions,
-  type ResolvedModelOptions,
-} from './options';
+import { resolveModelOptions, type NRNMClassifierOptions, type ResolvedModelOptions } from './options';
 import { SerialQueue } from './queue';
 import { readStateDict, writeStateDict, type StateDictEntry } from './serialization';
 import { Tensor } from './tensor';

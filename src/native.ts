@@ -75,7 +75,11 @@ export interface NativeModelOptions {
 
 export interface NativeModelHandle {
   predict(x: NativeTensorHandle, lengths?: NativeTensorHandle): Promise<NativeTensorHandle>;
-  lossAndGradients(x: NativeTensorHandle, y: NativeTensorHandle, lengths?: NativeTensorHandle): Promise<{ loss: number; gradients: Record<string, NativeTensorHandle> }>;
+  lossAndGradients(
+    x: NativeTensorHandle,
+    y: NativeTensorHandle,
+    lengths?: NativeTensorHandle,
+  ): Promise<{ loss: number; gradients: Record<string, NativeTensorHandle> }>;
   setTraining(on: boolean): void;
   isTraining(): boolean;
   parameterNames(): string[];
@@ -108,8 +112,16 @@ export interface NativeTrainerOptions {
 }
 
 export interface NativeTrainerHandle {
-  step(x: NativeTensorHandle, y: NativeTensorHandle, lengths?: NativeTensorHandle): Promise<{ loss: number; correct: number; gradNorm: number; samples: number; allreduceMs: number; targets: number }>;
-  evaluate(x: NativeTensorHandle, y: NativeTensorHandle, lengths?: NativeTensorHandle): Promise<{ lossSum: number; correct: number; targets: number; logits: NativeTensorHandle }>;
+  step(
+    x: NativeTensorHandle,
+    y: NativeTensorHandle,
+    lengths?: NativeTensorHandle,
+  ): Promise<{ loss: number; correct: number; gradNorm: number; samples: number; allreduceMs: number; targets: number }>;
+  evaluate(
+    x: NativeTensorHandle,
+    y: NativeTensorHandle,
+    lengths?: NativeTensorHandle,
+  ): Promise<{ lossSum: number; correct: number; targets: number; logits: NativeTensorHandle }>;
   lr(): number;
   setLr(lr: number): void;
   endEpoch(): void;
@@ -270,9 +282,7 @@ function prebuildVariants(): { variant: string; file: string }[] {
   } catch {
     return [];
   }
-  return variants
-    .map((variant) => ({ variant, file: discovery.prebuildFile(packageRoot, variant) }))
-    .filter((v) => fs.existsSync(v.file));
+  return variants.map((variant) => ({ variant, file: discovery.prebuildFile(packageRoot, variant) })).filter((v) => fs.existsSync(v.file));
 }
 
 /** The libraries of a LibTorch, in dependency order, that exist in its lib dir. */
@@ -317,7 +327,9 @@ function* candidates(tried: string[]): Generator<Candidate> {
     try {
       libtorch = discovery.findLibTorch(process.env);
     } catch (err) {
-      tried.push(`prebuilds (${prebuilds.map((p) => p.variant).join(', ')}): no LibTorch on this machine to run them with:\n    ${(err as Error).message.split('\n').join('\n    ')}`);
+      tried.push(
+        `prebuilds (${prebuilds.map((p) => p.variant).join(', ')}): no LibTorch on this machine to run them with:\n    ${(err as Error).message.split('\n').join('\n    ')}`,
+      );
     }
     if (libtorch) {
       const match = prebuilds.find((p) => p.variant === libtorch!.variant);

@@ -34,7 +34,7 @@ export function officialExtras(options: ResolvedModelOptions): ExtraTensor[] {
       { name: `${cell}.MC.attention_mlp.1.weight`, shape: [H, H], copyOf: `${cell}.MC.attention_mlp.0.weight` },
       { name: `${cell}.MC.attention_mlp.1.bias`, shape: [H], copyOf: `${cell}.MC.attention_mlp.0.bias` },
     );
-    const unused = usesLinear1(options, l) ? ['linear2', OFFICIAL_LINEAR2] as const : ['linear1', OFFICIAL_LINEAR1] as const;
+    const unused = usesLinear1(options, l) ? (['linear2', OFFICIAL_LINEAR2] as const) : (['linear1', OFFICIAL_LINEAR1] as const);
     extras.push(
       { name: `${cell}.${unused[0]}.1.weight`, shape: [unused[1].out, unused[1].in] },
       { name: `${cell}.${unused[0]}.1.bias`, shape: [unused[1].out] },
@@ -58,17 +58,39 @@ export function isOfficialExtraName(name: string): boolean {
 }
 
 const CELL_ORDER = [
-  'weight_ih', 'weight_hh', 'weight_memh', 'weight_memt', 'weight_memi', 'bias', 'mem_bias',
-  'MC.forget_bias', 'MC.input_bias',
-  'MC.qkv_projector.weight', 'MC.qkv_projector.bias', 'MC.qkv_layernorm.weight', 'MC.qkv_layernorm.bias',
-  'MC.easy_projector.weight', 'MC.easy_projector.bias',
-  'MC.attention_mlp.0.weight', 'MC.attention_mlp.0.bias', 'MC.attention_mlp.1.weight', 'MC.attention_mlp.1.bias',
-  'MC.attended_memory_layernorm.weight', 'MC.attended_memory_layernorm.bias',
-  'MC.attended_memory_layernorm2.weight', 'MC.attended_memory_layernorm2.bias',
-  'MC.input_projector.weight', 'MC.input_projector.bias',
-  'MC.input_gate_projector.weight', 'MC.input_gate_projector.bias',
-  'MC.memory_gate_projector.weight', 'MC.memory_gate_projector.bias',
-  'linear1.1.weight', 'linear1.1.bias', 'linear2.1.weight', 'linear2.1.bias',
+  'weight_ih',
+  'weight_hh',
+  'weight_memh',
+  'weight_memt',
+  'weight_memi',
+  'bias',
+  'mem_bias',
+  'MC.forget_bias',
+  'MC.input_bias',
+  'MC.qkv_projector.weight',
+  'MC.qkv_projector.bias',
+  'MC.qkv_layernorm.weight',
+  'MC.qkv_layernorm.bias',
+  'MC.easy_projector.weight',
+  'MC.easy_projector.bias',
+  'MC.attention_mlp.0.weight',
+  'MC.attention_mlp.0.bias',
+  'MC.attention_mlp.1.weight',
+  'MC.attention_mlp.1.bias',
+  'MC.attended_memory_layernorm.weight',
+  'MC.attended_memory_layernorm.bias',
+  'MC.attended_memory_layernorm2.weight',
+  'MC.attended_memory_layernorm2.bias',
+  'MC.input_projector.weight',
+  'MC.input_projector.bias',
+  'MC.input_gate_projector.weight',
+  'MC.input_gate_projector.bias',
+  'MC.memory_gate_projector.weight',
+  'MC.memory_gate_projector.bias',
+  'linear1.1.weight',
+  'linear1.1.bias',
+  'linear2.1.weight',
+  'linear2.1.bias',
 ];
 
 /** Sort key reproducing the order of the official model's state_dict(). */

@@ -84,10 +84,7 @@ export class Tensor<D extends DType = DType> {
     }
     const numel = checkShape(shape);
     if (numel !== data.length) {
-      throw new NRNMError(
-        `Expected ${numel} elements for shape [${shape.join(', ')}] but the ${dtype} data has ${data.length}`,
-        'ERR_SHAPE',
-      );
+      throw new NRNMError(`Expected ${numel} elements for shape [${shape.join(', ')}] but the ${dtype} data has ${data.length}`, 'ERR_SHAPE');
     }
     return new Tensor(native().TensorHandle.fromArray(data, shape));
   }

@@ -130,7 +130,20 @@ export interface Progress {
 type ResolvedTrainerOptions = Required<Omit<TrainerOptions, 'betas' | 'distributed'>> & { betas: [number, number] };
 
 const TRAINER_KEYS = ['optimizer', 'lr', 'weightDecay', 'betas', 'eps', 'scheduler', 'stepSize', 'gamma', 'clip', 'precision', 'distributed'] as const;
-const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'seed', 'dropLast', 'evalData', 'evalEvery', 'checkpointDir', 'maxSteps', 'onStep', 'onEpoch', 'signal'] as const;
+const FIT_KEYS = [
+  'epochs',
+  'batchSize',
+  'shuffle',
+  'seed',
+  'dropLast',
+  'evalData',
+  'evalEvery',
+  'checkpointDir',
+  'maxSteps',
+  'onStep',
+  'onEpoch',
+  'signal',
+] as const;
 
 function nonNegative(name: string, value: unknown, fallback: number, positive = false): number {
   if (value === undefined) return fallback;
@@ -195,7 +208,10 @@ export class Trainer {
     this.options = Object.freeze(resolveTrainerOptions(options));
     this.distributed = options.distributed === undefined ? null : Object.freeze(resolveDistributed(options.distributed));
     if (this.options.precision !== 'fp32' && !model.device.startsWith('cuda')) {
-      throw new NRNMError(`precision '${this.options.precision}' needs a CUDA device; the model is on ${model.device}. Use precision 'fp32' on the CPU.`, 'ERR_ARG');
+      throw new NRNMError(
+        `precision '${this.options.precision}' needs a CUDA device; the model is on ${model.device}. Use precision 'fp32' on the CPU.`,
+        'ERR_ARG',
+      );
     }
     this.#handle = new (native().TrainerHandle)(model.native().handle, toNative(this.options));
   }
@@ -312,7 +328,10 @@ export class Trainer {
    * Rebuilds model and trainer from a checkpoint written by save() or fit(),
    * ready to continue exactly where it stopped.
    */
-  static async resume(file: string, options: { device?: DeviceSpec | string; distributed?: DistributedOptions } = {}): Promise<{ trainer: Trainer; progress: Progress; seed: number | null; header: CheckpointHeader }> {
+  static async resume(
+    file: string,
+    options: { device?: DeviceSpec | string; distributed?: DistributedOptions } = {},
+  ): Promise<{ trainer: Trainer; progress: Progress; seed: number | null; header: CheckpointHeader }> {
     const { header, bytes } = await readCheckpoint(file);
     if (!header.trainer) {
       throw new NRNMError(`${file} holds a model without trainer state; load it with NRNMClassifier.load()`, 'ERR_FORMAT');
@@ -348,7 +367,10 @@ export class Trainer {
     }
     if (this.model.options.task === 'regress-steps') {
       if (data.targets?.outputs !== this.model.options.classes) {
-        throw new NRNMError(`Task 'regress-steps' needs a dataset with per-step targets of ${this.model.options.classes} values (the model's classes); ${data.name} has ${data.targets ? data.targets.outputs : 'none'}`, 'ERR_SHAPE');
+        throw new NRNMError(
+          `Task 'regress-steps' needs a dataset with per-step targets of ${this.model.options.classes} values (the model's classes); ${data.name} has ${data.targets ? data.targets.outputs : 'none'}`,
+          'ERR_SHAPE',
+        );
       }
     } else if (data.classes > this.model.options.classes) {
       throw new NRNMError(`The data has ${data.classes} classes but the model only ${this.model.options.classes}`, 'ERR_SHAPE');

@@ -21,7 +21,14 @@ export function checkKeys(options: object | undefined, allowed: readonly string[
 export function intOption(name: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? (min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : `an integer >= ${min}`) : `an integer between ${min} and ${max}`;
+    const range =
+      max === Number.MAX_SAFE_INTEGER
+        ? min === 0
+          ? 'a non-negative integer'
+          : min === 1
+            ? 'a positive integer'
+            : `an integer >= ${min}`
+        : `an integer between ${min} and ${max}`;
     throw argError(name, range, value);
   }
   return value;

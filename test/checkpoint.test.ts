@@ -65,7 +65,12 @@ describe('checkpoint files', () => {
     await model.save(file);
     const r = spawnSync(python, [path.join(__dirname, 'helpers', 'read-checkpoint.py'), file], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
-    const read = JSON.parse(r.stdout) as { metadata: Record<string, string>; tensors: Record<string, { shape: number[] }>; checksum_ok: boolean; first_values: Record<string, number[]> };
+    const read = JSON.parse(r.stdout) as {
+      metadata: Record<string, string>;
+      tensors: Record<string, { shape: number[] }>;
+      checksum_ok: boolean;
+      first_values: Record<string, number[]>;
+    };
     expect(read.checksum_ok).toBe(true);
     expect(JSON.parse(read.metadata['nrnm.header']!).model).toEqual(model.options);
     for (const [name, shape] of Object.entries(model.parameterShapes())) expect(read.tensors[name]!.shape).toEqual(shape);
@@ -80,7 +85,13 @@ describe('checkpoint files', () => {
     const model = new NRNMClassifier(small);
     const trainer = new Trainer(model, {});
     const { x, y, shape } = syntheticTask(8, 25, 6, 3);
-    await trainer.step(Tensor.from(x, shape), Tensor.from(Int32Array.from(y, (v) => v % 3), [8]));
+    await trainer.step(
+      Tensor.from(x, shape),
+      Tensor.from(
+        Int32Array.from(y, (v) => v % 3),
+        [8],
+      ),
+    );
     const good = path.join(dir, 'good.nrnm');
     await trainer.save(good);
     const bytes = fs.readFileSync(good);
@@ -135,7 +146,9 @@ describe('checkpoint files', () => {
     fs.writeFileSync(file, bytes);
     await expect(NRNMClassifier.load(file)).rejects.toMatchObject({
       code: 'ERR_FORMAT',
-      message: expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*the options and the parameters stored in the file disagree`)),
+      message: expect.stringMatching(
+        new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*the options and the parameters stored in the file disagree`),
+      ),
     });
     wide.dispose();
   });
@@ -148,7 +161,10 @@ describe('checkpoint files', () => {
     const legacy = path.join(dir, 'legacy.nrnm');
     fs.writeFileSync(legacy, legacyCheckpoint(Buffer.from('PK\x03\x04 not read')));
     for (const load of [() => NRNMClassifier.load(legacy), () => Trainer.resume(legacy)]) {
-      await expect(load()).rejects.toMatchObject({ code: 'ERR_CHECKPOINT_VERSION', message: expect.stringMatching(/format 1.*Converting format-1 checkpoints/) });
+      await expect(load()).rejects.toMatchObject({
+        code: 'ERR_CHECKPOINT_VERSION',
+        message: expect.stringMatching(/format 1.*Converting format-1 checkpoints/),
+      });
     }
     model.dispose();
   });
@@ -158,7 +174,10 @@ describe('checkpoint files', () => {
     const marker = path.join(dir, 'code-ran');
     const made = spawnSync(python, [path.join(__dirname, 'helpers', 'code-running-archive.py'), archive, marker], { encoding: 'utf8' });
     expect(made.stdout.trim()).toBe('ran'); // the TorchScript loader does run it
-    for (const [name, bytes] of [['legacy-code.nrnm', legacyCheckpoint(fs.readFileSync(archive))], ['code.nrnm', fs.readFileSync(archive)]] as const) {
+    for (const [name, bytes] of [
+      ['legacy-code.nrnm', legacyCheckpoint(fs.readFileSync(archive))],
+      ['code.nrnm', fs.readFileSync(archive)],
+    ] as const) {
       const file = path.join(dir, name);
       fs.writeFileSync(file, bytes);
       await expect(NRNMClassifier.load(file)).rejects.toMatchObject({ message: expect.stringContaining(file) });

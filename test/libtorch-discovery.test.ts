@@ -21,9 +21,7 @@ describe('LibTorch discovery', () => {
   });
 
   it('prefers LIBTORCH over the system LibTorch and rejects one that points nowhere', () => {
-    expect(() => findLibTorch({ ...process.env, LIBTORCH: '/nowhere/libtorch' })).toThrow(
-      /LIBTORCH=\/nowhere\/libtorch .* is not a LibTorch installation/,
-    );
+    expect(() => findLibTorch({ ...process.env, LIBTORCH: '/nowhere/libtorch' })).toThrow(/LIBTORCH=\/nowhere\/libtorch .* is not a LibTorch installation/);
   });
 
   it('accepts Torch_DIR pointing at a CMake config directory', () => {
@@ -47,10 +45,7 @@ describe('LibTorch discovery', () => {
       fs.mkdirSync(path.join(prefix, 'share', 'cmake', 'Torch'), { recursive: true });
       fs.writeFileSync(path.join(prefix, 'share', 'cmake', 'Torch', 'TorchConfig.cmake'), '');
       fs.mkdirSync(path.join(prefix, ...header.slice(0, -1)), { recursive: true });
-      fs.writeFileSync(
-        path.join(prefix, ...header),
-        '#define TORCH_VERSION_MAJOR 2\n#define TORCH_VERSION_MINOR 13\n#define TORCH_VERSION_PATCH 0\n',
-      );
+      fs.writeFileSync(path.join(prefix, ...header), '#define TORCH_VERSION_MAJOR 2\n#define TORCH_VERSION_MINOR 13\n#define TORCH_VERSION_PATCH 0\n');
       const found = findLibTorch({ ...hidden, LIBTORCH: prefix });
       expect(found.version).toBe('2.13.0');
       expect(found.variant).toBe('torch2.13-cpu');

@@ -7,9 +7,20 @@ describe('model options', () => {
   it('fills in the official defaults', () => {
     const o = resolveModelOptions(base);
     expect(o).toMatchObject({
-      hiddenSize: 512, layers: 2, blockLength: 10, stride: 5, heads: 4, inputAggregation: 'dilated',
-      zoneout: 0.2, zoneoutMode: 'shared', memoryDropout: 0.5, memoryDropoutMode: 'shared',
-      aggregationDropout: 0.5, init: 'official', head: 'linear-elu', seed: 0,
+      hiddenSize: 512,
+      layers: 2,
+      blockLength: 10,
+      stride: 5,
+      heads: 4,
+      inputAggregation: 'dilated',
+      zoneout: 0.2,
+      zoneoutMode: 'shared',
+      memoryDropout: 0.5,
+      memoryDropoutMode: 'shared',
+      aggregationDropout: 0.5,
+      init: 'official',
+      head: 'linear-elu',
+      seed: 0,
     });
   });
 
@@ -46,8 +57,16 @@ describe('model options', () => {
 describe('trainer options', () => {
   it('defaults to the official Adam(lr=1e-3, weight_decay=1e-4) with StepLR(600, 0.1), no clipping', () => {
     expect(resolveTrainerOptions()).toEqual({
-      optimizer: 'adam', lr: 1e-3, weightDecay: 1e-4, betas: [0.9, 0.999], eps: 1e-8,
-      scheduler: 'step', stepSize: 600, gamma: 0.1, clip: 0, precision: 'fp32',
+      optimizer: 'adam',
+      lr: 1e-3,
+      weightDecay: 1e-4,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+      scheduler: 'step',
+      stepSize: 600,
+      gamma: 0.1,
+      clip: 0,
+      precision: 'fp32',
     });
   });
 

@@ -201,7 +201,10 @@ export async function openData(
     if (!fs.existsSync(dir)) throw ntuMissing(dir, flags.data === undefined ? ` (${NTU_DEFAULT_DIR} is the default --data, as in the official README.)` : '');
     if (!hasPreprocessedNtu(dir)) {
       if (dataset === 'ntu-preprocessed' || !hasRawSkeletons(dir)) {
-        throw ntuMissing(dir, dataset === 'ntu-preprocessed' && hasRawSkeletons(dir) ? ' It holds raw .skeleton files: use --dataset ntu to preprocess them.' : '');
+        throw ntuMissing(
+          dir,
+          dataset === 'ntu-preprocessed' && hasRawSkeletons(dir) ? ' It holds raw .skeleton files: use --dataset ntu to preprocess them.' : '',
+        );
       }
       root = path.resolve(flags.preprocessed ?? `${dir.replace(/[/\\]+$/, '')}-preprocessed`);
       if (!hasPreprocessedNtu(root)) await preprocessRaw(dir, root, out, signal);
@@ -222,7 +225,9 @@ export async function openData(
     Object.assign(description, { data: root, split, ...(root !== dir ? { raw: dir } : {}), ...(flags.unpadded ? { unpadded: true } : {}) });
   } else {
     if (flags.data === undefined) {
-      throw usageError('--dataset npy needs --data DIR, a folder holding train_x.npy and train_y.npy (labels as .npy or a (names, labels) .pkl) and optionally test_x.npy/test_y.npy or val_x.npy/val_y.npy');
+      throw usageError(
+        '--dataset npy needs --data DIR, a folder holding train_x.npy and train_y.npy (labels as .npy or a (names, labels) .pkl) and optionally test_x.npy/test_y.npy or val_x.npy/val_y.npy',
+      );
     }
     const dir = path.resolve(flags.data);
     if (parts.train || parts.evalOnTrain) {
@@ -235,7 +240,10 @@ export async function openData(
       const found = 'tried' in test ? npyPart(dir, 'val') : test;
       if (!('tried' in found)) evalData = loadNpy(found.x, found.y, { name: `npy/${path.basename(found.x).startsWith('val') ? 'val' : 'test'}` });
       else if (!parts.train) {
-        throw new NRNMError(`--dataset npy: no evaluation data in ${dir}: looked for test_x.npy/test_y.npy and val_x.npy/val_y.npy (or use --part train)`, 'ERR_NOT_FOUND');
+        throw new NRNMError(
+          `--dataset npy: no evaluation data in ${dir}: looked for test_x.npy/test_y.npy and val_x.npy/val_y.npy (or use --part train)`,
+          'ERR_NOT_FOUND',
+        );
       }
     }
     description['data'] = dir;

@@ -81,8 +81,15 @@ export class ConfusionAccumulator {
 }
 
 /** Adds, per step t, the sequences whose argmax at t is their label (and those that reach t). */
-function countByStep(logits: Float32Array, shape: readonly number[], classes: number, labels: Int32Array,
-  lengths: Int32Array | undefined, correct: number[], total: number[]): void {
+function countByStep(
+  logits: Float32Array,
+  shape: readonly number[],
+  classes: number,
+  labels: Int32Array,
+  lengths: Int32Array | undefined,
+  correct: number[],
+  total: number[],
+): void {
   const [B, T] = [shape[0]!, shape[1]!];
   for (let b = 0; b < B; b++) {
     const L = lengths ? lengths[b]! : T;
@@ -149,7 +156,11 @@ function pct(v: number): string {
 
 /** The report as text: summary, per-class accuracy and (up to 20 classes) the confusion matrix. */
 export function formatEvaluation(r: EvaluationReport): string {
-  const lines = [`${r.dataset}: accuracy ${pct(r.accuracy)} (${r.correct}/${r.total}), loss ${r.loss.toFixed(4)}, ${r.seconds.toFixed(1)} s`, '', 'per-class accuracy:'];
+  const lines = [
+    `${r.dataset}: accuracy ${pct(r.accuracy)} (${r.correct}/${r.total}), loss ${r.loss.toFixed(4)}, ${r.seconds.toFixed(1)} s`,
+    '',
+    'per-class accuracy:',
+  ];
   const nameWidth = Math.max(5, ...r.perClass.map((c) => c.name.length));
   for (const c of r.perClass) {
     lines.push(`  ${String(c.class).padStart(3)} ${c.name.padEnd(nameWidth)} ${pct(c.accuracy).padStart(8)}  (${c.correct}/${c.total})`);

@@ -38,7 +38,7 @@ export function probability(value: string): number {
 }
 
 export function deviceFlag(value: string): string {
-  if (!/^(auto|cpu|cuda|cuda:\d+)$/.test(value)) throw new InvalidArgumentError("Allowed values are auto, cpu, cuda and cuda:N (e.g. cuda:1).");
+  if (!/^(auto|cpu|cuda|cuda:\d+)$/.test(value)) throw new InvalidArgumentError('Allowed values are auto, cpu, cuda and cuda:N (e.g. cuda:1).');
   return value;
 }
 
@@ -73,7 +73,10 @@ export function withFlagNames(err: unknown, names: Record<string, string>): unkn
 
 /** Ends the command with an exit code after its own message was printed (130 for Ctrl-C). */
 export class CliExit extends Error {
-  constructor(readonly exitCode: number, message = '') {
+  constructor(
+    readonly exitCode: number,
+    message = '',
+  ) {
     super(message);
     this.name = 'CliExit';
   }

@@ -93,7 +93,7 @@ function hidden(option: Option): Option {
 }
 
 export function officialCellType(value: string): string {
-  if (value !== 'ORG_MEMO') throw new InvalidArgumentError("Only ORG_MEMO (the NRNM cell) is implemented; it is the default.");
+  if (value !== 'ORG_MEMO') throw new InvalidArgumentError('Only ORG_MEMO (the NRNM cell) is implemented; it is the default.');
   return value;
 }
 
@@ -115,7 +115,9 @@ function trainerDefault(key: keyof typeof DEFAULT_TRAINER_OPTIONS): string {
 /** Architecture flags (train; predict and eval for official .pt files). */
 export function addModelFlags(cmd: Command): Command {
   return cmd
-    .addOption(choice('--variant <name>', "option set: official (the authors' code) or clean (the papers' model); single flags override it", ['official', 'clean']))
+    .addOption(
+      choice('--variant <name>', "option set: official (the authors' code) or clean (the papers' model); single flags override it", ['official', 'clean']),
+    )
     .option('--layers <n>', `stacked NRNM layers ${modelDefault('layers')}`, positiveInt)
     .option('--hidden <n>', `hidden and memory width, divisible by --heads ${modelDefault('hiddenSize')}`, positiveInt)
     .option('--block-length <k>', `memory update every k steps ${modelDefault('blockLength')}`, positiveInt)

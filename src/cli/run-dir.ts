@@ -178,9 +178,20 @@ export class RunDir {
     const points: Array<[number, number]> = report.byStep.map((s) => [s.steps, 100 * s.accuracy]);
     const at = (fraction: number) => report.byStep![Math.max(0, Math.round(fraction * report.byStep!.length) - 1)]!;
     const subtitle = `${report.dataset}: accuracy after ${at(0.25).steps} steps ${(100 * at(0.25).accuracy).toFixed(1)}%, ${at(0.5).steps} steps ${(100 * at(0.5).accuracy).toFixed(1)}%, all ${report.byStep.length} steps ${(100 * at(1).accuracy).toFixed(1)}%`;
-    const svg = lineChartsSvg(title, subtitle, [
-      { title: 'How early can the model tell?', yLabel: 'accuracy (%)', series: [{ name: 'eval, prediction at this step', points, color: COLORS.eval, markers: true }], yLimits: [0, 100], legend: 'bottom' },
-    ], 'steps (rows) seen');
+    const svg = lineChartsSvg(
+      title,
+      subtitle,
+      [
+        {
+          title: 'How early can the model tell?',
+          yLabel: 'accuracy (%)',
+          series: [{ name: 'eval, prediction at this step', points, color: COLORS.eval, markers: true }],
+          yLimits: [0, 100],
+          legend: 'bottom',
+        },
+      ],
+      'steps (rows) seen',
+    );
     writeFileAtomicSync(file, svg);
   }
 

@@ -102,9 +102,7 @@ function panelSvg(panel: Panel, xLabel: string, x0: number, y0: number, width: n
     out.push(`<text x="${num(sx(t))}" y="${top + ph + 16}" text-anchor="middle" font-size="11" ${FONT}>${formatTick(t)}</text>`);
   }
   out.push(`<text x="${left + pw / 2}" y="${height - 8}" text-anchor="middle" font-size="12" ${FONT}>${escapeXml(xLabel)}</text>`);
-  out.push(
-    `<text transform="translate(16,${top + ph / 2}) rotate(-90)" text-anchor="middle" font-size="12" ${FONT}>${escapeXml(panel.yLabel)}</text>`,
-  );
+  out.push(`<text transform="translate(16,${top + ph / 2}) rotate(-90)" text-anchor="middle" font-size="12" ${FONT}>${escapeXml(panel.yLabel)}</text>`);
   for (const s of panel.series) {
     const pts = s.points.filter(([, y]) => Number.isFinite(y));
     if (pts.length === 0) continue;

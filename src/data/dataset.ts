@@ -380,7 +380,13 @@ export function sequencesDataset(
   const steps = Math.max(1, ...lengths);
   const x = new Float32Array(rows.length * steps * features);
   rows.forEach((r, i) => x.set(r, i * steps * features));
-  return new InMemoryDataset(x, y, { steps, features, lengths, name: options.name ?? 'sequences', ...(options.classes !== undefined ? { classes: options.classes } : {}) });
+  return new InMemoryDataset(x, y, {
+    steps,
+    features,
+    lengths,
+    name: options.name ?? 'sequences',
+    ...(options.classes !== undefined ? { classes: options.classes } : {}),
+  });
 }
 
 /** Labels as Int32Array, each a non-negative integer. */

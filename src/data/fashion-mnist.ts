@@ -73,7 +73,8 @@ export function loadIdxDataset(imagesFile: string, labelsFile: string, options: 
   const classes = options.classes;
   if (classes !== undefined) {
     const bad = y.findIndex((v) => v >= classes);
-    if (bad >= 0) throw new NRNMError(`${labelsFile}: label ${y[bad]} of image ${bad} is not below ${classes}, at byte ${8 + bad} of the uncompressed data.`, 'ERR_FORMAT');
+    if (bad >= 0)
+      throw new NRNMError(`${labelsFile}: label ${y[bad]} of image ${bad} is not below ${classes}, at byte ${8 + bad} of the uncompressed data.`, 'ERR_FORMAT');
   }
   return new InMemoryDataset(images.data, y, {
     steps: images.shape[1]!,

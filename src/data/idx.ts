@@ -27,7 +27,6 @@ interface IdxHeader {
   size: number;
 }
 
-
 /** Reads an IDX file; a .gz (detected by its magic bytes, whatever the name) is gunzipped first. */
 export function readIdx(file: string): IdxArray {
   const bytes = readFileOrThrow(file);
@@ -93,9 +92,14 @@ export function parseIdx(bytes: Uint8Array, file = '<buffer>'): IdxArray {
   const { type, shape, dataOffset, size: need } = parseIdxHeader(bytes, file);
   const count = need - dataOffset;
   if (bytes.length < need) {
-    throw formatError(file, `truncated: shape (${shape.join(', ')}) needs ${count} data bytes from byte ${dataOffset}, ${need} bytes in all, but the data ends`, bytes.length);
+    throw formatError(
+      file,
+      `truncated: shape (${shape.join(', ')}) needs ${count} data bytes from byte ${dataOffset}, ${need} bytes in all, but the data ends`,
+      bytes.length,
+    );
   }
-  if (bytes.length > need) throw formatError(file, `wrongly sized: ${bytes.length - need} bytes after the end of the data of shape (${shape.join(', ')})`, need);
+  if (bytes.length > need)
+    throw formatError(file, `wrongly sized: ${bytes.length - need} bytes after the end of the data of shape (${shape.join(', ')})`, need);
   const copy = new Uint8Array(bytes.subarray(dataOffset, need));
   return { shape, data: type === 0x08 ? copy : new Int8Array(copy.buffer) };
 }

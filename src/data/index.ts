@@ -84,16 +84,7 @@ export {
   type NtuSampleName,
   type SkeletonSequence,
 } from './ntu/skeleton';
-export {
-  NTU_ACTION_NAMES,
-  NTU_TRAIN_CAMERAS,
-  NTU_TRAIN_PERFORMERS,
-  isTraining,
-  missingSkeletons,
-  partOf,
-  type NtuBenchmark,
-  type NtuPart,
-} from './ntu/splits';
+export { NTU_ACTION_NAMES, NTU_TRAIN_CAMERAS, NTU_TRAIN_PERFORMERS, isTraining, missingSkeletons, partOf, type NtuBenchmark, type NtuPart } from './ntu/splits';
 export { permutation } from './random';
 
 /** The dataset readers, grouped by source. */

@@ -31,7 +31,11 @@ export class NpyDataset extends BaseSequenceDataset {
   readonly names: string[] | undefined;
   private readonly x: NpyFile;
 
-  constructor(x: NpyFile, labels: Int32Array, info: { steps: number; features: number; classes: number; name: string; names?: string[]; lengths?: Int32Array | undefined }) {
+  constructor(
+    x: NpyFile,
+    labels: Int32Array,
+    info: { steps: number; features: number; classes: number; name: string; names?: string[]; lengths?: Int32Array | undefined },
+  ) {
     super({ name: info.name, steps: info.steps, features: info.features, classes: info.classes, labels, lengths: info.lengths });
     this.x = x;
     this.names = info.names;
@@ -40,7 +44,7 @@ export class NpyDataset extends BaseSequenceDataset {
   /** Consecutive runs of `indices` -> [position in batch, first row, rows]. */
   private static runs(indices: Int32Array): Array<[number, number, number]> {
     const runs: Array<[number, number, number]> = [];
-    for (let k = 0; k < indices.length; ) {
+    for (let k = 0; k < indices.length;) {
       let n = 1;
       while (k + n < indices.length && indices[k + n] === indices[k]! + n) n++;
       runs.push([k, indices[k]!, n]);
@@ -71,7 +75,10 @@ function sequenceShape(file: string, shape: number[], options: NpyLoadOptions): 
   let features = intOption('features', options.features, 0, 1);
   if (steps === 0 && features === 0) {
     if (shape.length !== 3) {
-      throw new NRNMError(`${file}: expected sequences of shape (N, T, F) but found shape (${shape.join(', ')}); pass steps or features to read (N, T*F) data`, 'ERR_SHAPE');
+      throw new NRNMError(
+        `${file}: expected sequences of shape (N, T, F) but found shape (${shape.join(', ')}); pass steps or features to read (N, T*F) data`,
+        'ERR_SHAPE',
+      );
     }
     return [shape[1]!, shape[2]!];
   }

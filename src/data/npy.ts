@@ -19,16 +19,7 @@ import { formatError } from '../serialization/errors';
 export type NpyDType = DType | 'int8' | 'int16' | 'uint16' | 'uint32' | 'uint64';
 
 export type NpyTypedArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array;
+  Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
 
 export interface NpyArray {
   dtype: NpyDType;
@@ -69,7 +60,6 @@ const DTYPES: Record<NpyDType, DTypeInfo> = {
 };
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
-
 
 /** Bytes needed to know the header length: magic, version, length field. */
 export const NPY_PREAMBLE = 12;
@@ -129,7 +119,8 @@ export function parseNpyHeader(bytes: Uint8Array, file: string, fileSize?: numbe
         fileSize,
       );
     }
-    if (fileSize > need) throw formatError(file, `wrongly sized: ${fileSize - need} bytes after the end of the data of shape (${shape.join(', ')}) ${dtype}`, need);
+    if (fileSize > need)
+      throw formatError(file, `wrongly sized: ${fileSize - need} bytes after the end of the data of shape (${shape.join(', ')}) ${dtype}`, need);
   }
   return { version: [major, minor], dtype, descr, shape, count, dataOffset };
 }
@@ -379,7 +370,7 @@ export class NpyFile {
   readBytesSync(position: number, out: Uint8Array): void {
     const fd = this.handle();
     const piece = 1 << 30;
-    for (let done = 0; done < out.length; ) {
+    for (let done = 0; done < out.length;) {
       let n: number;
       try {
         n = fs.readSync(fd, out, done, Math.min(piece, out.length - done), position + done);
@@ -395,7 +386,7 @@ export class NpyFile {
   async readBytes(position: number, out: Uint8Array): Promise<void> {
     const fd = this.handle();
     const piece = 1 << 30;
-    for (let done = 0; done < out.length; ) {
+    for (let done = 0; done < out.length;) {
       const n = await new Promise<number>((resolve, reject) =>
         fs.read(fd, out, done, Math.min(piece, out.length - done), position + done, (err, bytes) => (err ? reject(fileError(this.file, err)) : resolve(bytes))),
       );
@@ -499,7 +490,10 @@ export class NpyWriter {
 
   static create(file: string, dtype: NpyDType, shape: readonly number[]): NpyWriter {
     if (!(dtype in DTYPES)) throw argError('dtype', `one of ${Object.keys(DTYPES).join(', ')}`, dtype);
-    checkShape(shape, shape.reduce((a, b) => a * b, 1));
+    checkShape(
+      shape,
+      shape.reduce((a, b) => a * b, 1),
+    );
     return new NpyWriter(file, dtype, [...shape]);
   }
 

@@ -136,7 +136,7 @@ export async function writeFileAtomic(file: string, data: FileData): Promise<voi
   try {
     handle = await fsp.open(temp, 'wx');
     for (const chunk of chunksOf(data)) {
-      for (let done = 0; done < chunk.length; ) {
+      for (let done = 0; done < chunk.length;) {
         const { bytesWritten } = await handle.write(chunk, done, chunk.length - done);
         if (bytesWritten <= 0) throw noProgress();
         done += bytesWritten;
@@ -178,7 +178,7 @@ export class AtomicFile {
   writeSync(bytes: Uint8Array, position: number): void {
     const fd = this.#live();
     try {
-      for (let done = 0; done < bytes.length; ) {
+      for (let done = 0; done < bytes.length;) {
         const n = fs.writeSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30), position + done);
         if (n <= 0) throw noProgress();
         done += n;
@@ -263,7 +263,7 @@ export function appendFileChecked(file: string, text: string): void {
   try {
     fd = fs.openSync(file, 'a');
     size = fs.fstatSync(fd).size;
-    for (let done = 0; done < bytes.length; ) {
+    for (let done = 0; done < bytes.length;) {
       const n = fs.writeSync(fd, bytes, done, bytes.length - done);
       if (n <= 0) throw noProgress();
       done += n;

@@ -23,11 +23,7 @@ export class SerializationError extends NRNMError {
   /** For a refused pickle global: its `module.name`. */
   readonly refusedGlobal: string | undefined;
 
-  constructor(
-    code: SerializationErrorCode,
-    message: string,
-    where: { file?: string; offset?: number; refusedGlobal?: string; cause?: unknown } = {},
-  ) {
+  constructor(code: SerializationErrorCode, message: string, where: { file?: string; offset?: number; refusedGlobal?: string; cause?: unknown } = {}) {
     super(message, code, where.cause === undefined ? undefined : { cause: where.cause });
     this.name = 'SerializationError';
     this.file = where.file;

@@ -42,8 +42,7 @@ export type TorchDType = DType | 'float16' | 'bfloat16' | 'int16' | 'int8' | 'bo
  * `bfloat16` are their raw 16-bit patterns in a `Uint16Array`; `bool` is a
  * `Uint8Array` of 0/1; `int64` is a `BigInt64Array`.
  */
-export type TensorData =
-  Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+export type TensorData = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 /** One named tensor of a state_dict. */
 export interface StateDictEntry {
@@ -155,9 +154,7 @@ export interface ReadStateDictOptions {
   readonly key?: string;
 }
 
-const LEGACY_MAGIC = Uint8Array.from([
-  0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19,
-]);
+const LEGACY_MAGIC = Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]);
 
 const CONVERT_HINT =
   'Convert it once in Python: `sd = torch.load(path, map_location="cpu"); ' +
@@ -185,11 +182,7 @@ export async function readStateDict(path: string, options: ReadStateDictOptions 
 }
 
 /** `readStateDict` for a file already in memory; `source` names it in errors. */
-export async function readStateDictFromBytes(
-  bytes: Uint8Array,
-  source: string,
-  options: ReadStateDictOptions = {},
-): Promise<StateDictEntry[]> {
+export async function readStateDictFromBytes(bytes: Uint8Array, source: string, options: ReadStateDictOptions = {}): Promise<StateDictEntry[]> {
   checkMagic(bytes.subarray(0, 512), source);
   return readFromZip(await ZipReader.fromBytes(bytes, source), options);
 }
@@ -219,20 +212,10 @@ function checkMagic(head: Uint8Array, file: string): void {
     throw formatError(file, 'the file is empty', undefined, 'It was not written completely; save it again.');
   }
   if (startsWith(LEGACY_MAGIC)) {
-    throw formatError(
-      file,
-      'this is the legacy (pre-1.6, non-zip) torch.save format, which is not supported',
-      undefined,
-      CONVERT_HINT,
-    );
+    throw formatError(file, 'this is the legacy (pre-1.6, non-zip) torch.save format, which is not supported', undefined, CONVERT_HINT);
   }
   if (startsWith([0x75, 0x73, 0x74, 0x61, 0x72], 257)) {
-    throw formatError(
-      file,
-      'this is the tar-based torch.save format of PyTorch < 0.4, which is not supported',
-      undefined,
-      CONVERT_HINT,
-    );
+    throw formatError(file, 'this is the tar-based torch.save format of PyTorch < 0.4, which is not supported', undefined, CONVERT_HINT);
   }
   if (head[0] === 0x80) {
     throw formatError(
@@ -242,12 +225,7 @@ function checkMagic(head: Uint8Array, file: string): void {
       `If it holds tensors, ${CONVERT_HINT.charAt(0).toLowerCase()}${CONVERT_HINT.slice(1)}`,
     );
   }
-  throw formatError(
-    file,
-    'not a PyTorch file (no ZIP signature)',
-    0,
-    'Expected a file written by torch.save(model.state_dict(), path) with PyTorch >= 1.6.',
-  );
+  throw formatError(file, 'not a PyTorch file (no ZIP signature)', 0, 'Expected a file written by torch.save(model.state_dict(), path) with PyTorch >= 1.6.');
 }
 
 async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promise<StateDictEntry[]> {
@@ -265,10 +243,7 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
     );
   }
   const prefix = pkl.name.slice(0, -'/data.pkl'.length);
-  if (
-    zip.entry(`${prefix}/constants.pkl`) !== undefined ||
-    zip.entries.some((e) => e.name.startsWith(`${prefix}/code/`))
-  ) {
+  if (zip.entry(`${prefix}/constants.pkl`) !== undefined || zip.entries.some((e) => e.name.startsWith(`${prefix}/code/`))) {
     throw formatError(
       file,
       'this is a TorchScript archive (torch.jit.save), not a state_dict',
@@ -278,15 +253,9 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
   }
 
   const byteorderEntry = zip.entry(`${prefix}/byteorder`);
-  const byteorder =
-    byteorderEntry === undefined ? 'little' : new TextDecoder().decode(await zip.read(byteorderEntry)).trim();
+  const byteorder = byteorderEntry === undefined ? 'little' : new TextDecoder().decode(await zip.read(byteorderEntry)).trim();
   if (byteorder !== 'little' && byteorder !== 'big') {
-    throw formatError(
-      file,
-      `unknown byteorder ${quoted(byteorder, 16)}`,
-      byteorderEntry?.localHeaderOffset,
-      'The file is corrupt.',
-    );
+    throw formatError(file, `unknown byteorder ${quoted(byteorder, 16)}`, byteorderEntry?.localHeaderOffset, 'The file is corrupt.');
   }
 
   const source = `${file}:${pkl.name}`;
@@ -301,12 +270,7 @@ async function readFromZip(zip: ZipReader, options: ReadStateDictOptions): Promi
   const refs: Array<[string, TensorRef]> = [];
   for (const [name, value] of dict) {
     if (typeof name !== 'string') {
-      throw formatError(
-        file,
-        `the state_dict has a non-string key (a ${pythonType(name)})`,
-        undefined,
-        'Expected a state_dict.',
-      );
+      throw formatError(file, `the state_dict has a non-string key (a ${pythonType(name)})`, undefined, 'Expected a state_dict.');
     }
     if (!(value instanceof TensorRef)) {
       throw formatError(
@@ -419,12 +383,7 @@ function keyText(k: unknown): string {
 
 function selectStateDict(root: unknown, options: ReadStateDictOptions, file: string): Map<unknown, unknown> {
   if (!(root instanceof Map)) {
-    throw formatError(
-      file,
-      `the file holds a ${pythonType(root)}, not a state_dict (dict)`,
-      undefined,
-      'Save model.state_dict(), not the model.',
-    );
+    throw formatError(file, `the file holds a ${pythonType(root)}, not a state_dict (dict)`, undefined, 'Save model.state_dict(), not the model.');
   }
   if (options.key !== undefined) {
     const inner = root.get(options.key);
@@ -447,7 +406,6 @@ function selectStateDict(root: unknown, options: ReadStateDictOptions, file: str
   return root;
 }
 
-
 function loadStorageRef(pid: unknown, storages: Map<string, StorageRef>): StorageRef {
   if (!isTuple(pid) || pid.length !== 5 || pid[0] !== 'storage') {
     throw new Error(`expected a ('storage', type, key, location, numel) persistent id, got a ${pythonType(pid)}`);
@@ -459,9 +417,7 @@ function loadStorageRef(pid: unknown, storages: Map<string, StorageRef>): Storag
   if (!/^[A-Za-z0-9_.-]+$/.test(key)) throw new Error(`invalid storage key ${quoted(key)}`);
   const dtype = type.name === 'UntypedStorage' ? undefined : STORAGE_TO_DTYPE.get(type.name);
   if (dtype === undefined && type.name !== 'UntypedStorage') {
-    throw new Error(
-      `storage type torch.${type.name} is not supported (supported: ${[...STORAGE_TO_DTYPE.keys()].join(', ')})`,
-    );
+    throw new Error(`storage type torch.${type.name} is not supported (supported: ${[...STORAGE_TO_DTYPE.keys()].join(', ')})`);
   }
   const existing = storages.get(key);
   if (existing !== undefined) return existing;
@@ -484,8 +440,7 @@ function rebuildTensor(storage: unknown, offset: unknown, size: unknown, stride:
   if (!isCount(offset)) throw new Error('storage_offset must be a non-negative integer');
   const shape = countTuple(size, 'size');
   const strides = countTuple(stride, 'stride');
-  if (shape.length !== strides.length)
-    throw new Error(`size has ${shape.length} dims but stride has ${strides.length}`);
+  if (shape.length !== strides.length) throw new Error(`size has ${shape.length} dims but stride has ${strides.length}`);
   const type = dtype ?? storage.dtype;
   if (type === undefined) throw new Error('an untyped storage needs _rebuild_tensor_v3 with a dtype');
   return new TensorRef(storage, type, offset, shape, strides);
@@ -518,9 +473,7 @@ function stateDictGlobals(): Record<string, GlobalHandler> {
     'torch._utils._rebuild_parameter_with_state': (data) => asTensor(data),
     'torch._tensor._rebuild_from_type_v2': (func, _newType, args) => {
       if (!(func instanceof PyGlobal) || !Array.isArray(args)) throw new Error('malformed _rebuild_from_type_v2');
-      const handler = Object.prototype.hasOwnProperty.call(globals, func.qualifiedName)
-        ? globals[func.qualifiedName]
-        : undefined;
+      const handler = Object.prototype.hasOwnProperty.call(globals, func.qualifiedName) ? globals[func.qualifiedName] : undefined;
       if (handler === undefined) throw new Error(`${func.qualifiedName} is not allowed`);
       return asTensor(handler(...(args as unknown[])));
     },
@@ -616,8 +569,7 @@ function argumentError(message: string): SerializationError {
 
 function validateEntry(e: StateDictEntry, i: number, seen: Set<string>): void {
   const label = `entries[${i}]${typeof e?.name === 'string' ? ` ('${e.name}')` : ''}`;
-  if (typeof e !== 'object' || e === null)
-    throw argumentError(`Expected ${label} to be an object but received ${String(e)}`);
+  if (typeof e !== 'object' || e === null) throw argumentError(`Expected ${label} to be an object but received ${String(e)}`);
   if (typeof e.name !== 'string' || e.name === '') {
     throw argumentError(`Expected ${label}.name to be a non-empty string but received ${String(e.name)}`);
   }
@@ -625,14 +577,10 @@ function validateEntry(e: StateDictEntry, i: number, seen: Set<string>): void {
   seen.add(e.name);
   const info = (DTYPES as Record<string, DTypeInfo | undefined>)[e.dtype];
   if (info === undefined) {
-    throw argumentError(
-      `Expected ${label}.dtype to be one of ${Object.keys(DTYPES).join(', ')} but received ${String(e.dtype)}`,
-    );
+    throw argumentError(`Expected ${label}.dtype to be one of ${Object.keys(DTYPES).join(', ')} but received ${String(e.dtype)}`);
   }
   if (!Array.isArray(e.shape) || !e.shape.every(isCount)) {
-    throw argumentError(
-      `Expected ${label}.shape to be an array of non-negative integers but received ${JSON.stringify(e.shape)}`,
-    );
+    throw argumentError(`Expected ${label}.shape to be an array of non-negative integers but received ${JSON.stringify(e.shape)}`);
   }
   const numel = product(e.shape);
   const ctor = info.array;
@@ -657,13 +605,8 @@ function validateEntry(e: StateDictEntry, i: number, seen: Set<string>): void {
  * The file is written to a temporary file in the same directory, flushed,
  * then renamed over `path`, so `path` is never left half-written.
  */
-export async function writeStateDict(
-  path: string,
-  entries: readonly StateDictEntry[],
-  options: WriteStateDictOptions = {},
-): Promise<void> {
-  if (!Array.isArray(entries as unknown))
-    throw argumentError(`Expected entries to be an array but received ${typeof entries}`);
+export async function writeStateDict(path: string, entries: readonly StateDictEntry[], options: WriteStateDictOptions = {}): Promise<void> {
+  if (!Array.isArray(entries as unknown)) throw argumentError(`Expected entries to be an array but received ${typeof entries}`);
   const seen = new Set<string>();
   entries.forEach((e, i) => validateEntry(e, i, seen));
 
@@ -688,14 +631,7 @@ export async function writeStateDict(
     const pid = tuple('storage', new PyGlobal('torch', DTYPES[e.dtype].storage), key, 'cpu', e.data.length);
     const tensor = new PyReduce(
       REBUILD_TENSOR_V2,
-      tuple(
-        new PyPersistentId(pid),
-        0,
-        tuple(...e.shape),
-        tuple(...strides),
-        false,
-        new PyReduce(ORDERED_DICT, tuple()),
-      ),
+      tuple(new PyPersistentId(pid), 0, tuple(...e.shape), tuple(...strides), false, new PyReduce(ORDERED_DICT, tuple())),
     );
     items.push([e.name, tensor]);
   }

@@ -229,12 +229,7 @@ export class ZipReader {
     const file = this.src.name;
     const at = entry.localHeaderOffset;
     if (at + LOCAL_HEADER_SIZE > this.src.size) {
-      throw formatError(
-        file,
-        `the local header of ${quoted(entry.name, 80)} lies past the end of the file`,
-        at,
-        'The file is truncated.',
-      );
+      throw formatError(file, `the local header of ${quoted(entry.name, 80)} lies past the end of the file`, at, 'The file is truncated.');
     }
     const header = dv(await this.src.read(at, LOCAL_HEADER_SIZE));
     if (header.getUint32(0, true) !== SIG_LOCAL) {
@@ -266,12 +261,7 @@ export class ZipReader {
       }
     }
     if (data.length !== entry.size) {
-      throw formatError(
-        file,
-        `${quoted(entry.name, 80)} has ${data.length} bytes but the directory says ${entry.size}`,
-        dataStart,
-        'The file is corrupt.',
-      );
+      throw formatError(file, `${quoted(entry.name, 80)} has ${data.length} bytes but the directory says ${entry.size}`, dataStart, 'The file is corrupt.');
     }
     const crc = crc32(data);
     if (crc !== entry.crc32) {
@@ -308,17 +298,10 @@ function hex32(v: number): string {
   return `0x${v.toString(16).padStart(8, '0')}`;
 }
 
-async function findCentralDirectory(
-  src: RandomAccessSource,
-): Promise<{ cdOffset: number; cdSize: number; count: number }> {
+async function findCentralDirectory(src: RandomAccessSource): Promise<{ cdOffset: number; cdSize: number; count: number }> {
   const file = src.name;
   if (src.size < EOCD_SIZE) {
-    throw formatError(
-      file,
-      `${src.size} bytes is too short for a ZIP archive`,
-      undefined,
-      'The file is truncated or not a zip file.',
-    );
+    throw formatError(file, `${src.size} bytes is too short for a ZIP archive`, undefined, 'The file is truncated or not a zip file.');
   }
   // The end record sits at the end, after a comment of at most 65535 bytes.
   const tailLength = Math.min(src.size, EOCD_SIZE + U16_MAX);
@@ -375,13 +358,7 @@ async function findCentralDirectory(
   return { cdOffset, cdSize, count };
 }
 
-function parseCentralDirectory(
-  file: string,
-  cd: Uint8Array,
-  cdOffset: number,
-  count: number,
-  fileSize: number,
-): ZipEntry[] {
+function parseCentralDirectory(file: string, cd: Uint8Array, cdOffset: number, count: number, fileSize: number): ZipEntry[] {
   const v = dv(cd);
   const entries: ZipEntry[] = [];
   let p = 0;
@@ -429,20 +406,10 @@ function parseCentralDirectory(
       throw formatError(file, `${quoted(name, 80)} is encrypted`, at, 'Encrypted archives are not supported.');
     }
     if (method !== METHOD_STORED && method !== METHOD_DEFLATED) {
-      throw formatError(
-        file,
-        `${quoted(name, 80)} uses compression method ${method}`,
-        at,
-        'Only stored and deflated entries are supported.',
-      );
+      throw formatError(file, `${quoted(name, 80)} uses compression method ${method}`, at, 'Only stored and deflated entries are supported.');
     }
     if (method === METHOD_STORED && compressedSize !== size) {
-      throw formatError(
-        file,
-        `stored entry ${quoted(name, 80)} has different compressed and uncompressed sizes`,
-        at,
-        'The file is corrupt.',
-      );
+      throw formatError(file, `stored entry ${quoted(name, 80)} has different compressed and uncompressed sizes`, at, 'The file is corrupt.');
     }
     if (localHeaderOffset >= fileSize) {
       throw formatError(file, `${quoted(name, 80)} starts past the end of the file`, at, 'The file is truncated or corrupt.');

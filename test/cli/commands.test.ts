@@ -17,7 +17,9 @@ import { CONTROL, cli, cliInterrupted, ensureBuilt, expectSucceeded } from './ru
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { generate } = require('../../scripts/fixtures/gen-ntu-skeletons.js') as typeof import('../../scripts/fixtures/gen-ntu-skeletons');
 
-const haveFashion = fashionMnistDirs().some((d) => fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte.gz')) || fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte')));
+const haveFashion = fashionMnistDirs().some(
+  (d) => fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte.gz')) || fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte')),
+);
 const fashionIt = haveFashion ? it : it.skip;
 if (!haveFashion) console.warn(`Fashion-MNIST not installed (apt-get install dataset-fashion-mnist): skipping the Fashion-MNIST CLI runs`);
 
@@ -147,7 +149,11 @@ describe('train on Fashion-MNIST, then resume, eval and predict', () => {
     expect(events[0]!.event).toBe('start');
     expect(events.filter((e) => e.event === 'step').map((e) => e.step)).toEqual([5, 6]);
     expect(events[events.length - 1]).toMatchObject({ event: 'done', stopped: 'max-steps', steps: 6 });
-    expect(readMetrics(run).filter((m) => m.type === 'step').map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(
+      readMetrics(run)
+        .filter((m) => m.type === 'step')
+        .map((m) => m.step),
+    ).toEqual([1, 2, 3, 4, 5, 6]);
     const config = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
     expect(config.resumes).toHaveLength(1);
     expect(config.resumes[0].from).toMatchObject({ epoch: 1, batch: 1, step: 4 });
@@ -227,16 +233,36 @@ describe('NTU RGB+D', () => {
     const labels = Array.from({ length: n }, (_, i) => (i * 7 + seed) % 60);
     fs.mkdirSync(dir, { recursive: true });
     writeNpy(path.join(dir, `${part}_data_joint.npy`), x, [n, 100, 150]);
-    writeLabelPkl(path.join(dir, `${part}_label.pkl`), labels.map((_, i) => `S001C001P001R001A${String(i + 1).padStart(3, '0')}.skeleton`), labels);
+    writeLabelPkl(
+      path.join(dir, `${part}_label.pkl`),
+      labels.map((_, i) => `S001C001P001R001A${String(i + 1).padStart(3, '0')}.skeleton`),
+      labels,
+    );
   }
 
-  it('trains on a preprocessed folder with the official script\'s flags', () => {
+  it("trains on a preprocessed folder with the official script's flags", () => {
     const data = path.join(tmp, 'ntu-pre');
     writeSplit(path.join(data, 'xview'), 'train', 8, 1);
     writeSplit(path.join(data, 'xview'), 'val', 4, 2);
     const cwd = fs.mkdtempSync(path.join(tmp, 'cwd-'));
     const r = cli(
-      ['train', '--nlayers=1', '--data_mode=CV', '--lr=0.001', '--cell_type=ORG_MEMO', '--nhid=16', '--sb=cv_MEMO_16_1layer', '--data', data, '--batch-size', '4', '--max-steps', '3', '--device', 'cpu'],
+      [
+        'train',
+        '--nlayers=1',
+        '--data_mode=CV',
+        '--lr=0.001',
+        '--cell_type=ORG_MEMO',
+        '--nhid=16',
+        '--sb=cv_MEMO_16_1layer',
+        '--data',
+        data,
+        '--batch-size',
+        '4',
+        '--max-steps',
+        '3',
+        '--device',
+        'cpu',
+      ],
       { cwd },
     );
     expect(r.stderr).not.toMatch(/error/i);
@@ -244,7 +270,15 @@ describe('NTU RGB+D', () => {
     const run = path.join(cwd, 'runs', 'cv_MEMO_16_1layer');
     const config = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
     expect(config.data).toMatchObject({ dataset: 'ntu', split: 'cv' });
-    expect(config.model).toMatchObject({ inputSize: 150, classes: 60, hiddenSize: 16, layers: 1, inputAggregation: 'dilated', init: 'official', head: 'linear-elu' });
+    expect(config.model).toMatchObject({
+      inputSize: 150,
+      classes: 60,
+      hiddenSize: 16,
+      layers: 1,
+      inputAggregation: 'dilated',
+      init: 'official',
+      head: 'linear-elu',
+    });
     expect(config.trainer).toMatchObject({ lr: 0.001, weightDecay: 0.0001, scheduler: 'step', stepSize: 600, gamma: 0.1 });
     expect(config.fit).toMatchObject({ batchSize: 4, evalEvery: 5 });
     expect(readMetrics(run).filter((m) => m.type === 'step')).toHaveLength(3);
@@ -267,14 +301,51 @@ describe('NTU RGB+D', () => {
     expect(fs.existsSync(path.join(out, 'xview', 'val_label.pkl'))).toBe(true);
 
     const run = path.join(tmp, 'ntu-raw-run');
-    const t = cli(['train', '--dataset', 'ntu', '--data', raw, '--split', 'cv', '--max-steps', '1', '--batch-size', '4', '--layers', '1', '--out', run, '--no-final-eval', ...SMALL]);
+    const t = cli([
+      'train',
+      '--dataset',
+      'ntu',
+      '--data',
+      raw,
+      '--split',
+      'cv',
+      '--max-steps',
+      '1',
+      '--batch-size',
+      '4',
+      '--layers',
+      '1',
+      '--out',
+      run,
+      '--no-final-eval',
+      ...SMALL,
+    ]);
     expectSucceeded(t);
     expect(t.stdout).toMatch(/preprocessing 12 NTU RGB\+D skeleton files/);
     expect(fs.existsSync(path.join(`${raw}-preprocessed`, 'xview', 'train_data_joint.npy'))).toBe(true);
 
     // --unpadded: the clips' own lengths, kept in config.json for --resume.
     const unpaddedRun = path.join(tmp, 'ntu-unpadded-run');
-    const u = cli(['train', '--dataset', 'ntu', '--data', raw, '--split', 'cv', '--unpadded', '--max-steps', '1', '--batch-size', '4', '--layers', '1', '--out', unpaddedRun, '--no-final-eval', ...SMALL]);
+    const u = cli([
+      'train',
+      '--dataset',
+      'ntu',
+      '--data',
+      raw,
+      '--split',
+      'cv',
+      '--unpadded',
+      '--max-steps',
+      '1',
+      '--batch-size',
+      '4',
+      '--layers',
+      '1',
+      '--out',
+      unpaddedRun,
+      '--no-final-eval',
+      ...SMALL,
+    ]);
     expect(u.stderr).not.toMatch(/error/i);
     expectSucceeded(u);
     expect(JSON.parse(fs.readFileSync(path.join(unpaddedRun, 'config.json'), 'utf8')).data).toMatchObject({ dataset: 'ntu', split: 'cv', unpadded: true });

@@ -11,7 +11,9 @@ import * as path from 'node:path';
 import { fashionMnistDirs } from '../../src/data/fashion-mnist';
 import { bin, cli, ensureBuilt, expectSucceeded, root } from './run-cli';
 
-const haveFashion = fashionMnistDirs().some((d) => fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte.gz')) || fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte')));
+const haveFashion = fashionMnistDirs().some(
+  (d) => fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte.gz')) || fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte')),
+);
 const fashionIt = haveFashion ? it : it.skip;
 const haveTorchrun = spawnSync('/usr/bin/python3', ['-c', 'import torch.distributed.run'], { stdio: 'ignore' }).status === 0;
 const torchrunIt = haveFashion && haveTorchrun ? it : it.skip;
@@ -107,7 +109,26 @@ describe('train --nproc', () => {
       '/usr/bin/python3',
       // Underscored flags and --redirects/--tee 1: what Debian's torchrun 1.13
       // accepts under Python 3.11 (README); 2.x takes them too.
-      ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '--redirects', '1', '--tee', '1', '--no_python', process.execPath, bin, 'train', '--epochs', '1', ...SMALL, '--out', run],
+      [
+        '-m',
+        'torch.distributed.run',
+        '--standalone',
+        '--nproc_per_node',
+        '2',
+        '--redirects',
+        '1',
+        '--tee',
+        '1',
+        '--no_python',
+        process.execPath,
+        bin,
+        'train',
+        '--epochs',
+        '1',
+        ...SMALL,
+        '--out',
+        run,
+      ],
       { cwd: root, encoding: 'utf8', timeout: 180_000, env: { ...process.env, NRNM_PROGRESS_INTERVAL: '0' } },
     );
     expect(r.stderr).not.toMatch(/Traceback|NRNMError/);

@@ -15,7 +15,9 @@ import * as path from 'node:path';
 import { fashionMnistDirs } from '../../src/data/fashion-mnist';
 import { bin, ensureBuilt, root } from './run-cli';
 
-const haveFashion = fashionMnistDirs().some((d) => fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte.gz')) || fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte')));
+const haveFashion = fashionMnistDirs().some(
+  (d) => fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte.gz')) || fs.existsSync(path.join(d, 't10k-labels-idx1-ubyte')),
+);
 
 function ip(...args: string[]): { ok: boolean; stderr: string } {
   const r = spawnSync('ip', args, { encoding: 'utf8' });
@@ -74,7 +76,28 @@ function runRank(rank: number, out: string, port: number, timeoutS = 60): Promis
     MASTER_PORT: String(port),
     GLOO_SOCKET_IFNAME: hosts[rank].link,
   };
-  const args = ['netns', 'exec', hosts[rank].ns, process.execPath, bin, 'train', '--epochs', '1', '--hidden', '16', '--device', 'cpu', '--limit', '96', '--batch-size', '32', '--dist-timeout', String(timeoutS), '--out', out];
+  const args = [
+    'netns',
+    'exec',
+    hosts[rank].ns,
+    process.execPath,
+    bin,
+    'train',
+    '--epochs',
+    '1',
+    '--hidden',
+    '16',
+    '--device',
+    'cpu',
+    '--limit',
+    '96',
+    '--batch-size',
+    '32',
+    '--dist-timeout',
+    String(timeoutS),
+    '--out',
+    out,
+  ];
   return new Promise((resolve) => {
     const child = spawn('ip', args, { cwd: root, env });
     let stdout = '';

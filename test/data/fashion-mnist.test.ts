@@ -22,9 +22,13 @@ describe('IDX', () => {
 
   test('malformed files give the file and the byte offset', () => {
     const raw = fs.readFileSync(path.join(FIX, 'train-images-idx3-ubyte'));
-    expect(() => parseIdx(raw.subarray(0, 100), 'f')).toThrow('f: truncated: shape (3, 28, 28) needs 2352 data bytes from byte 16, 2368 bytes in all, but the data ends at byte 100.');
+    expect(() => parseIdx(raw.subarray(0, 100), 'f')).toThrow(
+      'f: truncated: shape (3, 28, 28) needs 2352 data bytes from byte 16, 2368 bytes in all, but the data ends at byte 100.',
+    );
     expect(() => parseIdx(raw.subarray(0, 10), 'f')).toThrow('f: truncated inside the 3 dimension sizes at byte 10.');
-    expect(() => parseIdx(Buffer.concat([raw, Buffer.of(1)]), 'f')).toThrow('f: wrongly sized: 1 bytes after the end of the data of shape (3, 28, 28) at byte 2368.');
+    expect(() => parseIdx(Buffer.concat([raw, Buffer.of(1)]), 'f')).toThrow(
+      'f: wrongly sized: 1 bytes after the end of the data of shape (3, 28, 28) at byte 2368.',
+    );
     const float = Buffer.from(raw);
     float[2] = 0x0d;
     expect(() => parseIdx(float, 'f')).toThrow('f: unsupported IDX element type 0x0d (0x08 unsigned byte and 0x09 signed byte are read) at byte 2.');

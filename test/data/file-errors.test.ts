@@ -75,7 +75,9 @@ describe('crafted contents', () => {
     const err = fileError('/data/x.pt', new RangeError('Invalid typed array length: 1000000000000'));
     expect(err).toBeInstanceOf(NRNMError);
     expect(err.code).toBe('ERR_FORMAT');
-    expect(err.message).toBe('/data/x.pt: cannot read: the file declares more than can be held in memory (Invalid typed array length: 1000000000000). The file is corrupt or not what it claims to be.');
+    expect(err.message).toBe(
+      '/data/x.pt: cannot read: the file declares more than can be held in memory (Invalid typed array length: 1000000000000). The file is corrupt or not what it claims to be.',
+    );
   });
 
   test('control characters and long text from a file are escaped and cut in messages', async () => {
@@ -84,7 +86,11 @@ describe('crafted contents', () => {
 
     // a .npy whose dtype is an escape sequence
     const header = "{'descr': '\x1b[2J\x1b[31m', 'fortran_order': False, 'shape': (1,), }";
-    const npy = Buffer.concat([Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length + 1, 0]), Buffer.from(header, 'latin1'), Buffer.from('\n')]);
+    const npy = Buffer.concat([
+      Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length + 1, 0]),
+      Buffer.from(header, 'latin1'),
+      Buffer.from('\n'),
+    ]);
     const npyPath = join(dir, 'escape.npy');
     writeFileSync(npyPath, npy);
     const e1 = await failure(() => readNpy(npyPath));
@@ -125,6 +131,8 @@ describe('labels at the API boundary', () => {
   });
 
   test('labels of a float typed array are refused', () => {
-    expect(() => prepareLabels(Float32Array.of(1, 0) as unknown as number[], 2, 3)).toThrow("Expected labels to be an Int32Array, BigInt64Array, number[] or Tensor but received Float32Array");
+    expect(() => prepareLabels(Float32Array.of(1, 0) as unknown as number[], 2, 3)).toThrow(
+      'Expected labels to be an Int32Array, BigInt64Array, number[] or Tensor but received Float32Array',
+    );
   });
 });

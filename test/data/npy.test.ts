@@ -51,13 +51,7 @@ describe('reading files numpy wrote', () => {
 
 describe('writing', () => {
   test('round trip of every dtype, header padded to a multiple of 64 bytes', () => {
-    const arrays = [
-      Float32Array.of(1.5, -2, 3),
-      Float64Array.of(Math.PI, -0),
-      Int32Array.of(-7, 7),
-      BigInt64Array.of(-(2n ** 40n), 5n),
-      Uint8Array.of(0, 255),
-    ];
+    const arrays = [Float32Array.of(1.5, -2, 3), Float64Array.of(Math.PI, -0), Int32Array.of(-7, 7), BigInt64Array.of(-(2n ** 40n), 5n), Uint8Array.of(0, 255)];
     for (const a of arrays) {
       const bytes = encodeNpy(a, [a.length]);
       const end = bytes.readUInt16LE(8) + 10;
@@ -92,7 +86,9 @@ describe('malformed files name the file and the byte offset', () => {
 
   test('truncated data', () => {
     const p = write('trunc.npy', good.subarray(0, good.length - 5));
-    expect(() => readNpy(p)).toThrow(`${p}: truncated: shape (2, 3, 4) of float32 needs 96 data bytes from byte 128, so 224 bytes in all, but the file ends at byte 219.`);
+    expect(() => readNpy(p)).toThrow(
+      `${p}: truncated: shape (2, 3, 4) of float32 needs 96 data bytes from byte 128, so 224 bytes in all, but the file ends at byte 219.`,
+    );
   });
 
   test('extra bytes', () => {

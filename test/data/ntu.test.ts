@@ -30,7 +30,10 @@ import { generate, skeletonText } from '../../scripts/fixtures/gen-ntu-skeletons
 const NTU = path.join(__dirname, '..', '..', 'datasets', 'ntu', 'sample');
 const DATA = path.join(__dirname, '..', 'fixtures', 'data');
 const ROW = NTU_FRAMES * NTU_FEATURES;
-const NAMES = fs.readdirSync(NTU).filter((n) => n.endsWith('.skeleton')).sort();
+const NAMES = fs
+  .readdirSync(NTU)
+  .filter((n) => n.endsWith('.skeleton'))
+  .sort();
 let tmp: string;
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nrnm-ntu-'));
@@ -91,7 +94,10 @@ describe('.skeleton parser', () => {
 
   test('malformed files: errors name the file and the line', () => {
     const good = fs.readFileSync(path.join(NTU, 'S001C001P001R001A001.skeleton'), 'latin1').split('\n');
-    const bad = (lines: string[]): (() => SkeletonSequence) => () => parseSkeleton(Buffer.from(lines.join('\n')), 'S.skeleton');
+    const bad =
+      (lines: string[]): (() => SkeletonSequence) =>
+      () =>
+        parseSkeleton(Buffer.from(lines.join('\n')), 'S.skeleton');
     expect(bad(good.slice(0, 40))).toThrow('S.skeleton: truncated: the file ends where joint 9 of 25 of body 1 of frame 2 of 16 should be at line 41.');
     expect(bad(good.slice(0, 3))).toThrow('S.skeleton: truncated: the file ends where the joint count of body 1 of frame 1 of 16 should be at line 4.');
     const num = [...good];
@@ -178,7 +184,13 @@ describe('official preprocessing of one sample', () => {
   test('only the first 100 frames count (after body selection over all frames)', () => {
     const long = parseSkeleton(text({ frames: 130, people: [{ activity: 1 }], seed: 5 }));
     const rows = long.dataFrames.filter((t) => t < 100).length;
-    const cut = { ...long, frames: 100, bodyCounts: long.bodyCounts.slice(0, 100), dataFrames: long.dataFrames.slice(0, rows), xyz: long.xyz.slice(0, rows * 300) };
+    const cut = {
+      ...long,
+      frames: 100,
+      bodyCounts: long.bodyCounts.slice(0, 100),
+      dataFrames: long.dataFrames.slice(0, rows),
+      xyz: long.xyz.slice(0, rows * 300),
+    };
     expect(preprocessSkeleton(long)).toEqual(preprocessSkeleton(cut));
   });
 
@@ -228,7 +240,14 @@ describe('preprocess() of a raw directory', () => {
     const result = await datasets.ntu.preprocess({ raw: NTU, out, workers, onProgress: (p) => progress.push(p.done) });
     expect([result.variant, result.samples, result.workers]).toEqual([60, 6, workers]);
     expect(progress.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(fs.readdirSync(path.join(out, 'xsub')).sort()).toEqual(['train_data_joint.npy', 'train_label.pkl', 'train_lengths.npy', 'val_data_joint.npy', 'val_label.pkl', 'val_lengths.npy']);
+    expect(fs.readdirSync(path.join(out, 'xsub')).sort()).toEqual([
+      'train_data_joint.npy',
+      'train_label.pkl',
+      'train_lengths.npy',
+      'val_data_joint.npy',
+      'val_label.pkl',
+      'val_lengths.npy',
+    ]);
     const expectNames: Record<string, string[]> = {
       'xsub/train': ['S001C001P001R001A001', 'S002C003P008R001A050', 'S005C003P002R001A007'],
       'xsub/val': ['S001C002P003R002A013', 'S003C001P010R002A060', 'S017C002P040R001A031'],
@@ -250,7 +269,7 @@ describe('preprocess() of a raw directory', () => {
     }
   });
 
-  test('keeps clips unpadded with { lengths: true }: batches carry each clip\'s frames', async () => {
+  test("keeps clips unpadded with { lengths: true }: batches carry each clip's frames", async () => {
     const out = path.join(tmp, 'unpadded');
     await datasets.ntu.preprocess({ raw: NTU, out, workers: 0 });
     const padded = datasets.ntu.load(out, { split: 'cv', part: 'train' });
@@ -266,7 +285,10 @@ describe('preprocess() of a raw directory', () => {
     // The official preprocessed folders have no lengths file: a clear error, not 100 steps.
     fs.rmSync(path.join(out, 'xview', 'train_lengths.npy'));
     expect(() => datasets.ntu.load(out, { split: 'cv', lengths: true })).toThrow(
-      expect.objectContaining({ code: 'ERR_NOT_FOUND', message: expect.stringMatching(/train_lengths\.npy not found: .*nrnm-native preprocess --dataset ntu/) }),
+      expect.objectContaining({
+        code: 'ERR_NOT_FOUND',
+        message: expect.stringMatching(/train_lengths\.npy not found: .*nrnm-native preprocess --dataset ntu/),
+      }),
     );
   });
 
@@ -300,7 +322,9 @@ describe('preprocess() of a raw directory', () => {
     const bad = path.join(raw, 'S001C001P001R001A001.skeleton');
     fs.writeFileSync(bad, fs.readFileSync(bad, 'latin1').split('\n').slice(0, 40).join('\n'));
     const out = path.join(tmp, `out-bad-${workers}`);
-    await expect(datasets.ntu.preprocess({ raw, out, workers })).rejects.toThrow(`${bad}: truncated: the file ends where joint 9 of 25 of body 1 of frame 2 of 16 should be at line 41.`);
+    await expect(datasets.ntu.preprocess({ raw, out, workers })).rejects.toThrow(
+      `${bad}: truncated: the file ends where joint 9 of 25 of body 1 of frame 2 of 16 should be at line 41.`,
+    );
     expect(fs.readdirSync(path.join(out, 'xsub'))).toEqual([]);
   });
 
@@ -322,7 +346,9 @@ describe('preprocess() of a raw directory', () => {
       "Expected benchmarks[] to be one of 'xsub', 'xview', 'xset' but received 'cross-view'",
     );
     await expect(datasets.ntu.preprocess({ raw: path.join(tmp, 'nope'), out: tmp })).rejects.toThrow(expect.objectContaining({ code: 'ERR_NOT_FOUND' }));
-    await expect(datasets.ntu.preprocess({ raw: NTU, out: tmp, worker: 2 } as never)).rejects.toThrow("Unknown option 'worker' for ntu.preprocess(); did you mean 'workers'?");
+    await expect(datasets.ntu.preprocess({ raw: NTU, out: tmp, worker: 2 } as never)).rejects.toThrow(
+      "Unknown option 'worker' for ntu.preprocess(); did you mean 'workers'?",
+    );
   });
 });
 
@@ -340,6 +366,8 @@ describe('official label pickles', () => {
   });
 
   test('a missing folder says what to run', () => {
-    expect(() => datasets.ntu.load(tmp, { split: 'cv' })).toThrow(/NTU RGB\+D xview\/train not found: looked for .*xview\/train_data_joint\.npy.*nrnm-native preprocess --dataset ntu/);
+    expect(() => datasets.ntu.load(tmp, { split: 'cv' })).toThrow(
+      /NTU RGB\+D xview\/train not found: looked for .*xview\/train_data_joint\.npy.*nrnm-native preprocess --dataset ntu/,
+    );
   });
 });

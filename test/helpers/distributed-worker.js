@@ -25,8 +25,15 @@ async function main() {
   const rank = distributed ? distributed.rank : 0;
   // Every rank starts from other weights: joining must give it rank 0's.
   const model = new NRNMClassifier({
-    inputSize: 4, classes: 4, hiddenSize: 16, layers: 1, device: 'cpu', seed: 11 + rank,
-    zoneout: args.dropout ? 0.2 : 0, memoryDropout: args.dropout ? 0.5 : 0, aggregationDropout: args.dropout ? 0.5 : 0,
+    inputSize: 4,
+    classes: 4,
+    hiddenSize: 16,
+    layers: 1,
+    device: 'cpu',
+    seed: 11 + rank,
+    zoneout: args.dropout ? 0.2 : 0,
+    memoryDropout: args.dropout ? 0.5 : 0,
+    aggregationDropout: args.dropout ? 0.5 : 0,
   });
   const trainer = new Trainer(model, { lr: 1e-2, weightDecay: 0, ...(distributed ? { distributed: { ...distributed, timeout: args.timeout ?? 60 } } : {}) });
   const losses = [];

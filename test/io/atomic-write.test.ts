@@ -43,7 +43,10 @@ describe('atomic writes', () => {
   it('name the path and the OS error, keep the old file and remove the temporary one', async () => {
     const target = path.join(dir, 'is-a-folder');
     fs.mkdirSync(target);
-    await expect(writeFileAtomic(target, 'x')).rejects.toMatchObject({ code: 'ERR_IO', message: expect.stringMatching(new RegExp(`^Cannot write ${target}: EISDIR`)) });
+    await expect(writeFileAtomic(target, 'x')).rejects.toMatchObject({
+      code: 'ERR_IO',
+      message: expect.stringMatching(new RegExp(`^Cannot write ${target}: EISDIR`)),
+    });
     expect(() => writeFileAtomicSync(path.join(dir, 'missing', 'x.json'), 'x')).toThrow(/Cannot write .*missing\/x\.json: ENOENT: no such file or directory/);
     expect(tempFiles(dir)).toEqual([]);
   });
@@ -104,7 +107,10 @@ onTmpfs('on a full disk (a 1 MiB tmpfs)', () => {
     const filler = fillUp(root);
 
     const other = new NRNMClassifier({ ...small, seed: 2 });
-    await expect(other.save(file)).rejects.toMatchObject({ code: 'ERR_IO', message: expect.stringMatching(new RegExp(`^Cannot write ${file}: ENOSPC: no space left on device`)) });
+    await expect(other.save(file)).rejects.toMatchObject({
+      code: 'ERR_IO',
+      message: expect.stringMatching(new RegExp(`^Cannot write ${file}: ENOSPC: no space left on device`)),
+    });
     const trainer = new Trainer(other, {});
     await expect(trainer.save(file)).rejects.toMatchObject({ code: 'ERR_IO', message: expect.stringContaining(file) });
     expect(() => writeFileAtomicSync(path.join(root, 'config.json'), 'x'.repeat(10000))).toThrow(/ENOSPC/);
@@ -134,9 +140,31 @@ onTmpfs('on a full disk (a 1 MiB tmpfs)', () => {
     try {
       const { x } = syntheticTask(8, 10, 4, 5);
       writeNpy(path.join(data, 'train_x.npy'), x, [8, 10, 4]);
-      writeNpy(path.join(data, 'train_y.npy'), Int32Array.from({ length: 8 }, (_, i) => i % 3), [8]);
+      writeNpy(
+        path.join(data, 'train_y.npy'),
+        Int32Array.from({ length: 8 }, (_, i) => i % 3),
+        [8],
+      );
       const run = path.join(root, 'run');
-      const first = cli(['train', '--dataset', 'npy', '--data', data, '--out', run, '--epochs', '1', '--batch-size', '4', '--hidden', '8', '--layers', '1', '--device', 'cpu']);
+      const first = cli([
+        'train',
+        '--dataset',
+        'npy',
+        '--data',
+        data,
+        '--out',
+        run,
+        '--epochs',
+        '1',
+        '--batch-size',
+        '4',
+        '--hidden',
+        '8',
+        '--layers',
+        '1',
+        '--device',
+        'cpu',
+      ]);
       expect(first.stderr).toBe('');
       expect(first.code).toBe(0);
       const last = fs.readFileSync(path.join(run, 'last.nrnm'));

@@ -3,7 +3,10 @@
 import { formatBench, runBench } from '../../src/bench';
 import { NRNMError } from '../../src/errors';
 
-function expectTiming(t: { count: number; medianMs: number; p10Ms: number; p90Ms: number; minMs: number; maxMs: number; samplesMs: number[] }, count: number): void {
+function expectTiming(
+  t: { count: number; medianMs: number; p10Ms: number; p90Ms: number; minMs: number; maxMs: number; samplesMs: number[] },
+  count: number,
+): void {
   expect(t.count).toBe(count);
   expect(t.samplesMs).toHaveLength(count);
   expect(t.medianMs).toBeGreaterThan(0);

@@ -104,12 +104,32 @@ describe('data-parallel training (2 ranks, Gloo on loopback)', () => {
 });
 
 describe('distributed options', () => {
-  it('reads torchrun\'s environment', () => {
-    const env = { RANK: '1', WORLD_SIZE: '4', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '10.0.0.1', MASTER_PORT: '29400', TORCHELASTIC_USE_AGENT_STORE: 'True', TORCHELASTIC_RESTART_COUNT: '2', GLOO_SOCKET_IFNAME: 'eth1' };
+  it("reads torchrun's environment", () => {
+    const env = {
+      RANK: '1',
+      WORLD_SIZE: '4',
+      LOCAL_RANK: '1',
+      LOCAL_WORLD_SIZE: '2',
+      MASTER_ADDR: '10.0.0.1',
+      MASTER_PORT: '29400',
+      TORCHELASTIC_USE_AGENT_STORE: 'True',
+      TORCHELASTIC_RESTART_COUNT: '2',
+      GLOO_SOCKET_IFNAME: 'eth1',
+    };
     const d = resolveDistributed(distributedFromEnv(env)!);
     expect(d).toEqual({
-      rank: 1, worldSize: 4, localRank: 1, localWorldSize: 2, storeFile: '', masterAddr: '10.0.0.1', masterPort: 29400,
-      hostStore: false, storePrefix: 'nrnm/2', interface: 'eth1', timeout: 300, backend: 'gloo',
+      rank: 1,
+      worldSize: 4,
+      localRank: 1,
+      localWorldSize: 2,
+      storeFile: '',
+      masterAddr: '10.0.0.1',
+      masterPort: 29400,
+      hostStore: false,
+      storePrefix: 'nrnm/2',
+      interface: 'eth1',
+      timeout: 300,
+      backend: 'gloo',
     });
   });
 

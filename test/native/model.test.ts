@@ -19,10 +19,26 @@ describe('NRNMClassifier', () => {
     const model = new NRNMClassifier(small);
     const names = model.parameterNames();
     for (const l of [0, 1]) {
-      for (const n of ['weight_ih', 'weight_hh', 'bias', 'weight_memi', 'weight_memh', 'weight_memt', 'mem_bias',
-        'MC.qkv_projector.weight', 'MC.qkv_layernorm.weight', 'MC.attention_mlp.0.weight', 'MC.attended_memory_layernorm.bias',
-        'MC.attended_memory_layernorm2.weight', 'MC.input_projector.weight', 'MC.input_gate_projector.weight',
-        'MC.memory_gate_projector.bias', 'MC.forget_bias', 'MC.input_bias', 'linear2.1.weight']) {
+      for (const n of [
+        'weight_ih',
+        'weight_hh',
+        'bias',
+        'weight_memi',
+        'weight_memh',
+        'weight_memt',
+        'mem_bias',
+        'MC.qkv_projector.weight',
+        'MC.qkv_layernorm.weight',
+        'MC.attention_mlp.0.weight',
+        'MC.attended_memory_layernorm.bias',
+        'MC.attended_memory_layernorm2.weight',
+        'MC.input_projector.weight',
+        'MC.input_gate_projector.weight',
+        'MC.memory_gate_projector.bias',
+        'MC.forget_bias',
+        'MC.input_bias',
+        'linear2.1.weight',
+      ]) {
         expect(names).toContain(`rnn.cell_${l}.${n}`);
       }
     }
@@ -63,7 +79,10 @@ describe('NRNMClassifier', () => {
   it('gives the loss and a gradient for every parameter', async () => {
     const { x, y, shape } = syntheticTask(5, 23, 6, 2);
     const model = new NRNMClassifier(small).eval();
-    const { loss, gradients } = await model.lossAndGradients({ data: x, shape }, y.map((v) => v % 3));
+    const { loss, gradients } = await model.lossAndGradients(
+      { data: x, shape },
+      y.map((v) => v % 3),
+    );
     expect(loss).toBeGreaterThan(0);
     const shapes = model.parameterShapes();
     expect(Object.keys(gradients).sort()).toEqual(Object.keys(shapes).sort());
@@ -76,7 +95,7 @@ describe('NRNMClassifier', () => {
   it('rejects bad inputs before any native work, naming expected and given', async () => {
     const model = new NRNMClassifier(small);
     await expect(model.predict({ data: new Float32Array(2 * 5 * 7), shape: [2, 5, 7] })).rejects.toThrow(
-      'Expected x to have 6 features (the model\'s inputSize) but received shape [2, 5, 7]',
+      "Expected x to have 6 features (the model's inputSize) but received shape [2, 5, 7]",
     );
     await expect(model.predict({ data: new Float32Array(10), shape: [2, 5, 6] })).rejects.toMatchObject({ code: 'ERR_SHAPE' });
     await expect(model.lossAndGradients({ data: new Float32Array(60), shape: [2, 5, 6] }, [0, 3])).rejects.toThrow(
@@ -95,7 +114,12 @@ describe('NRNMClassifier', () => {
     const order: string[] = [];
     const calls = [
       model.predict({ data: x, shape }).then(() => order.push('predict 1')),
-      model.lossAndGradients({ data: x, shape }, y.map((v) => v % 3)).then(() => order.push('gradients')),
+      model
+        .lossAndGradients(
+          { data: x, shape },
+          y.map((v) => v % 3),
+        )
+        .then(() => order.push('gradients')),
       model.predict({ data: x, shape }).then(() => order.push('predict 2')),
     ];
     // A synchronous read of the parameters would have to wait for the worker: it refuses instead.

@@ -44,7 +44,10 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-const cases = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const cases = fs
+  .readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 describe('parity with the PyTorch reference', () => {
   it('has fixtures for both aggregations, 1 and 3 layers, T < k and T not a multiple of k', () => {
@@ -63,7 +66,10 @@ describe('parity with the PyTorch reference', () => {
 
     const logits = await model.predict(x);
     const { loss, gradients } = await model.lossAndGradients(x, labels);
-    const report: Record<string, number> = { logits: maxDiff(logits.toArray(), read(fixture.tensors.logits)), loss: Math.abs(loss - read(fixture.tensors.loss)[0]) };
+    const report: Record<string, number> = {
+      logits: maxDiff(logits.toArray(), read(fixture.tensors.logits)),
+      loss: Math.abs(loss - read(fixture.tensors.loss)[0]),
+    };
     expect(Object.keys(gradients).sort()).toEqual(Object.keys(fixture.gradients).sort());
     for (const [name, ref] of Object.entries(fixture.gradients)) {
       const ours = gradients[name].toArray();
@@ -75,7 +81,12 @@ describe('parity with the PyTorch reference', () => {
     const worst = Object.entries(report).sort((a, b) => b[1] - a[1]);
     const mismatches = worst.filter(([, d]) => d > TOLERANCE);
     if (mismatches.length > 0) {
-      throw new Error(`${fixture.case}: ${mismatches.length} mismatches beyond ${TOLERANCE}: ${mismatches.slice(0, 5).map(([n, d]) => `${n} (${d.toExponential(2)})`).join(', ')}`);
+      throw new Error(
+        `${fixture.case}: ${mismatches.length} mismatches beyond ${TOLERANCE}: ${mismatches
+          .slice(0, 5)
+          .map(([n, d]) => `${n} (${d.toExponential(2)})`)
+          .join(', ')}`,
+      );
     }
     expect(worst[0][1]).toBeLessThanOrEqual(TOLERANCE);
     model.dispose();

@@ -13,7 +13,11 @@ describe('task and attention options', () => {
     const trainer = new Trainer(model, { lr: 0.01 });
     const r = await trainer.step(x, [0, 2], [12, 7]);
     expect(r.targets).toBe(19); // valid steps
-    const e = await trainer.evaluate(x, Int32Array.from({ length: 24 }, (_, i) => i % 3), [12, 7]);
+    const e = await trainer.evaluate(
+      x,
+      Int32Array.from({ length: 24 }, (_, i) => i % 3),
+      [12, 7],
+    );
     expect(e.total).toBe(19);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nrnm-task-'));
     try {
@@ -30,7 +34,8 @@ describe('task and attention options', () => {
   });
 
   it('regress-steps fits per-step targets from a dataset (linear head by default)', async () => {
-    const N = 8, T = 10;
+    const N = 8,
+      T = 10;
     const x = Float32Array.from({ length: N * T }, (_, i) => Math.sin(i / 3));
     const targets = Float32Array.from({ length: N * T }, (_, i) => Math.sin((i + 1) / 3));
     const data = datasets.inMemory(x, new Int32Array(N), { steps: T, features: 1, targets });

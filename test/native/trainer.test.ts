@@ -55,7 +55,12 @@ describe('Trainer', () => {
 
     const resumed: number[] = [];
     const m2 = new NRNMClassifier(modelOptions);
-    await new Trainer(m2, { ...trainerOptions, stepSize: 1, gamma: 0.5 }).fit(data, { ...options, epochs: 2, checkpointDir: dir, onStep: (e) => void resumed.push(e.loss) });
+    await new Trainer(m2, { ...trainerOptions, stepSize: 1, gamma: 0.5 }).fit(data, {
+      ...options,
+      epochs: 2,
+      checkpointDir: dir,
+      onStep: (e) => void resumed.push(e.loss),
+    });
     m2.dispose();
     const { trainer, progress } = await Trainer.resume(path.join(dir, 'last.nrnm'), { device: 'cpu' });
     expect(progress).toEqual({ epoch: 2, batch: 0, step: 8 });
@@ -76,7 +81,11 @@ describe('Trainer', () => {
     const losses: number[] = [];
     const m2 = new NRNMClassifier(modelOptions);
     const result = await new Trainer(m2, trainerOptions).fit(data, {
-      epochs: 2, batchSize: 16, seed: 2, checkpointDir: dir, signal: controller.signal,
+      epochs: 2,
+      batchSize: 16,
+      seed: 2,
+      checkpointDir: dir,
+      signal: controller.signal,
       onStep: (e) => {
         losses.push(e.loss);
         if (e.step === 6) controller.abort();

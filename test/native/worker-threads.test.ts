@@ -36,7 +36,14 @@ function run(name: string, args: object = {}): Promise<Run> {
 
 /** A clean exit: no signal (SIGSEGV, SIGABRT), no C++ terminate, no V8 fatal error. */
 function expectClean(r: Run): void {
-  expect({ code: r.code, signal: r.signal, stderr: r.stderr.split('\n').filter((l) => !l.includes("device 'auto'")).join('\n') }).toEqual({
+  expect({
+    code: r.code,
+    signal: r.signal,
+    stderr: r.stderr
+      .split('\n')
+      .filter((l) => !l.includes("device 'auto'"))
+      .join('\n'),
+  }).toEqual({
     code: 0,
     signal: null,
     stderr: '',

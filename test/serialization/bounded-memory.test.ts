@@ -55,7 +55,10 @@ describe('readStateDict: memory follows the file', () => {
   });
 
   test('a broadcast (stride-0) view of 8000 x 8000 over a 4-element storage is refused before it is built', () => {
-    const file = write('stride0.pt', torchZip([{ name: 'w', key: '0', storageNumel: 4, shape: [8000, 8000], stride: [0, 0] }], [stored('archive/data/0', new Uint8Array(16))]));
+    const file = write(
+      'stride0.pt',
+      torchZip([{ name: 'w', key: '0', storageNumel: 4, shape: [8000, 8000], stride: [0, 0] }], [stored('archive/data/0', new Uint8Array(16))]),
+    );
     const r = peakRss('src/serialization/pytorch.ts', 'readStateDict', [file]);
     expect(r.error?.code).toBe('ERR_FORMAT');
     expect(r.error?.message).toMatch(new RegExp(`^${file}: its 1 tensors hold 256000000 bytes, more than the \\d+ allowed for views of 16 bytes of storage`));
@@ -63,7 +66,10 @@ describe('readStateDict: memory follows the file', () => {
   });
 
   test('a view reaching past its storage is refused, naming the tensor', () => {
-    const file = write('past.pt', torchZip([{ name: 'w', key: '0', storageNumel: 4, shape: [5], stride: [1] }], [stored('archive/data/0', new Uint8Array(16))]));
+    const file = write(
+      'past.pt',
+      torchZip([{ name: 'w', key: '0', storageNumel: 4, shape: [5], stride: [1] }], [stored('archive/data/0', new Uint8Array(16))]),
+    );
     const r = peakRss('src/serialization/pytorch.ts', 'readStateDict', [file]);
     expect(r.error?.message).toBe(`${file}: tensor 'w' (offset 0, shape [5], stride [1]) reaches element 4 of a storage of 4. The file is corrupt.`);
   });

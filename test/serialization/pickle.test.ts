@@ -46,21 +46,7 @@ describe('unpickle: Python values', () => {
   function checkMisc(value: unknown): void {
     expect(value).toBeInstanceOf(Map);
     const m = value as Map<unknown, unknown>;
-    expect(m.get('ints')).toEqual([
-      0,
-      1,
-      -1,
-      255,
-      256,
-      65535,
-      65536,
-      -(2 ** 31),
-      2 ** 31 - 1,
-      2 ** 31,
-      2n ** 53n + 1n,
-      -(2n ** 70n),
-      2n ** 100n,
-    ]);
+    expect(m.get('ints')).toEqual([0, 1, -1, 255, 256, 65535, 65536, -(2 ** 31), 2 ** 31 - 1, 2 ** 31, 2n ** 53n + 1n, -(2n ** 70n), 2n ** 100n]);
     const floats = m.get('floats') as number[];
     expect(floats).toEqual([0, -0, 1.5, -1e300, Infinity]);
     expect(Object.is(floats[1], -0)).toBe(true);
@@ -102,10 +88,7 @@ describe('unpickle: Python values', () => {
     // protocol 2: (SHORT_BINSTRING 'abc', BINSTRING 'de')
     const p2 = Uint8Array.from([0x80, 2, 0x55, 3, 97, 98, 99, 0x54, 2, 0, 0, 0, 100, 101, 0x86, 0x2e]);
     expect(unpickle(p2, { source: 'p2' })).toEqual(['abc', 'de']);
-    expect(unpickle(p2, { source: 'p2', py2Strings: 'bytes' })).toEqual([
-      Uint8Array.from([97, 98, 99]),
-      Uint8Array.from([100, 101]),
-    ]);
+    expect(unpickle(p2, { source: 'p2', py2Strings: 'bytes' })).toEqual([Uint8Array.from([97, 98, 99]), Uint8Array.from([100, 101])]);
   });
 
   it('applies BUILD state to handler objects (the _metadata of a state_dict OrderedDict)', () => {
@@ -115,14 +98,9 @@ describe('unpickle: Python values', () => {
         state: new Map([['_metadata', new Map([['', new Map([['version', 1]])]])]]),
       }),
     );
-    const value = unpickle(data, { source: 'od', globals: { 'collections.OrderedDict': () => new Map() } }) as Map<
-      string,
-      unknown
-    >;
+    const value = unpickle(data, { source: 'od', globals: { 'collections.OrderedDict': () => new Map() } }) as Map<string, unknown>;
     expect([...value]).toEqual([['w', 1]]);
-    expect((getBuildState(value) as Map<string, unknown>).get('_metadata')).toEqual(
-      new Map([['', new Map([['version', 1]])]]),
-    );
+    expect((getBuildState(value) as Map<string, unknown>).get('_metadata')).toEqual(new Map([['', new Map([['version', 1]])]]));
   });
 });
 

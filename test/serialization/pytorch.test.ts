@@ -3,14 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { SerializationError } from '../../src/serialization/errors';
-import {
-  readStateDict,
-  readStateDictFromBytes,
-  toFloat32,
-  writeStateDict,
-  type StateDictEntry,
-  type TensorData,
-} from '../../src/serialization/pytorch';
+import { readStateDict, readStateDictFromBytes, toFloat32, writeStateDict, type StateDictEntry, type TensorData } from '../../src/serialization/pytorch';
 import { ZipReader } from '../../src/serialization/zip';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'serialization');
@@ -97,10 +90,7 @@ describe('readStateDict', () => {
   });
 
   it('reads a state_dict saved with keep_vars=True (Parameters)', async () => {
-    expectMatches(
-      await readStateDict(fixture('state_dict_parameters.pt')),
-      expectedOf('state_dict_parameters.expected.json'),
-    );
+    expectMatches(await readStateDict(fixture('state_dict_parameters.pt')), expectedOf('state_dict_parameters.expected.json'));
   });
 
   it('reads the same from bytes in memory', async () => {
@@ -138,9 +128,7 @@ describe('readStateDict: files it cannot read', () => {
     expect((await rejection(readStateDict(fixture('ntu_train_label.pkl')))).message).toContain('plain Python pickle');
     const empty = join(dir, 'empty.pt');
     writeFileSync(empty, '');
-    expect((await rejection(readStateDict(empty))).message).toBe(
-      `${empty}: the file is empty. It was not written completely; save it again.`,
-    );
+    expect((await rejection(readStateDict(empty))).message).toBe(`${empty}: the file is empty. It was not written completely; save it again.`);
     const text = join(dir, 'text.pt');
     writeFileSync(text, 'hello world');
     expect((await rejection(readStateDict(text))).message).toContain('not a PyTorch file');
@@ -169,11 +157,7 @@ describe('readStateDict: files it cannot read', () => {
     const zip = await ZipReader.fromBytes(bytes, 'x');
     const record = zip.entry('state_dict_mixed/data/4')!;
     const view = new DataView(bytes.buffer);
-    const dataAt =
-      record.localHeaderOffset +
-      30 +
-      view.getUint16(record.localHeaderOffset + 26, true) +
-      view.getUint16(record.localHeaderOffset + 28, true);
+    const dataAt = record.localHeaderOffset + 30 + view.getUint16(record.localHeaderOffset + 26, true) + view.getUint16(record.localHeaderOffset + 28, true);
     bytes[dataAt + 1] ^= 0x10;
     const path = join(dir, 'flipped.pt');
     writeFileSync(path, bytes);
@@ -233,20 +217,14 @@ describe('writeStateDict', () => {
       expect(new TextDecoder().decode(await zip.read('archive/version'))).toBe('3\n');
       expect(new TextDecoder().decode(await zip.read('archive/byteorder'))).toBe('little');
       for (const e of zip.entries) {
-        const dataAt =
-          e.localHeaderOffset +
-          30 +
-          bytes.readUInt16LE(e.localHeaderOffset + 26) +
-          bytes.readUInt16LE(e.localHeaderOffset + 28);
+        const dataAt = e.localHeaderOffset + 30 + bytes.readUInt16LE(e.localHeaderOffset + 26) + bytes.readUInt16LE(e.localHeaderOffset + 28);
         expect(dataAt % 64).toBe(0);
       }
     } finally {
       await zip.close();
     }
     const back = await readStateDict(path);
-    expect(back.map((e) => [e.name, e.dtype, e.shape, [...e.data]])).toEqual(
-      entries.map((e) => [e.name, e.dtype, e.shape, [...e.data]]),
-    );
+    expect(back.map((e) => [e.name, e.dtype, e.shape, [...e.data]])).toEqual(entries.map((e) => [e.name, e.dtype, e.shape, [...e.data]]));
     expect(back[0]!.storageKey).toBe(back[1]!.storageKey); // the shared array became one storage
   });
 
@@ -279,15 +257,9 @@ describe('writeStateDict', () => {
         [{ name: 'w', dtype: 'float32', shape: [2], data: Float32Array.from([1]) }],
         /entries\[0\] \('w'\)\.data to be a Float32Array of 2 elements .* but received a Float32Array of 1 elements/,
       ],
-      [
-        [{ name: 'w', dtype: 'float32', shape: [1], data: Float64Array.from([1]) }],
-        /to be a Float32Array of 1 elements/,
-      ],
+      [[{ name: 'w', dtype: 'float32', shape: [1], data: Float64Array.from([1]) }], /to be a Float32Array of 1 elements/],
       [[{ name: 'w', dtype: 'complex64', shape: [1], data: Float32Array.from([1]) }], /dtype to be one of float32/],
-      [
-        [{ name: 'w', dtype: 'int64', shape: [-1], data: new BigInt64Array(0) }],
-        /shape to be an array of non-negative integers/,
-      ],
+      [[{ name: 'w', dtype: 'int64', shape: [-1], data: new BigInt64Array(0) }], /shape to be an array of non-negative integers/],
       [
         [
           { name: 'w', dtype: 'uint8', shape: [1], data: new Uint8Array(1) },
@@ -311,12 +283,7 @@ describe('writeStateDict', () => {
     await writeStateDict(path, [{ name: 'big', dtype: 'float32', shape: [12, 1 << 20], data }]);
     const [back] = await readStateDict(path);
     expect(back!.data.length).toBe(data.length);
-    expect(
-      Buffer.compare(
-        Buffer.from(back!.data.buffer, back!.data.byteOffset, back!.data.byteLength),
-        Buffer.from(data.buffer),
-      ),
-    ).toBe(0);
+    expect(Buffer.compare(Buffer.from(back!.data.buffer, back!.data.byteOffset, back!.data.byteLength), Buffer.from(data.buffer))).toBe(0);
     rmSync(path);
   });
 });

@@ -28,13 +28,7 @@ async function rejection(p: Promise<unknown>): Promise<SerializationError> {
 /** Offsets where each entry's data starts, from the local headers. */
 function dataOffsets(bytes: Uint8Array, reader: ZipReader): number[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return reader.entries.map(
-    (e) =>
-      e.localHeaderOffset +
-      30 +
-      view.getUint16(e.localHeaderOffset + 26, true) +
-      view.getUint16(e.localHeaderOffset + 28, true),
-  );
+  return reader.entries.map((e) => e.localHeaderOffset + 30 + view.getUint16(e.localHeaderOffset + 26, true) + view.getUint16(e.localHeaderOffset + 28, true));
 }
 
 describe('crc32', () => {
@@ -76,11 +70,7 @@ describe('ZipReader', () => {
   it('reports a truncated file with its name and where it ends', async () => {
     const bytes = good();
     for (const keep of [0, 10, 100, bytes.length - 30, bytes.length - 1]) {
-      const err = await rejection(
-        ZipReader.fromBytes(bytes.subarray(0, keep), 'cut.zip').then((z) =>
-          Promise.all(z.entries.map((e) => z.read(e))),
-        ),
-      );
+      const err = await rejection(ZipReader.fromBytes(bytes.subarray(0, keep), 'cut.zip').then((z) => Promise.all(z.entries.map((e) => z.read(e)))));
       expect(err.code).toBe('ERR_FORMAT');
       expect(err.message).toMatch(/^cut\.zip: .*(byte \d+|too short)/);
     }
@@ -103,9 +93,7 @@ describe('ZipReader', () => {
     const [storedAt, deflatedAt] = zip.entries.map((e) => e.localHeaderOffset);
     const badLocal = bytes.slice();
     badLocal[storedAt!] = 0;
-    expect((await rejection((await ZipReader.fromBytes(badLocal, 'x.zip')).read('arch/stored.bin'))).message).toContain(
-      'bad local header signature',
-    );
+    expect((await rejection((await ZipReader.fromBytes(badLocal, 'x.zip')).read('arch/stored.bin'))).message).toContain('bad local header signature');
     const badDeflate = bytes.slice();
     const deflateData = dataOffsets(bytes, zip)[1]!;
     badDeflate.fill(0xff, deflateData, deflateData + 8);
@@ -114,49 +102,39 @@ describe('ZipReader', () => {
     const cdOffset = view.getUint32(bytes.length - 22 + 16, true);
     const badCentral = bytes.slice();
     badCentral[cdOffset] = 0;
-    expect((await rejection(ZipReader.fromBytes(badCentral, 'x.zip'))).message).toContain(
-      'bad central directory entry',
-    );
+    expect((await rejection(ZipReader.fromBytes(badCentral, 'x.zip'))).message).toContain('bad central directory entry');
     expect(deflatedAt).toBeGreaterThan(0);
-    expect(
-      (await rejection(ZipReader.fromBytes(new TextEncoder().encode('not a zip at all, just text'), 'x.zip'))).message,
-    ).toContain('x.zip: the file ends at byte 27 without a ZIP end-of-central-directory record');
+    expect((await rejection(ZipReader.fromBytes(new TextEncoder().encode('not a zip at all, just text'), 'x.zip'))).message).toContain(
+      'x.zip: the file ends at byte 27 without a ZIP end-of-central-directory record',
+    );
   });
 });
 
 describe('ZipWriter', () => {
-  it.each([false, true])(
-    'writes stored, 64-byte-aligned entries that read back (forceZip64: %s)',
-    async (forceZip64) => {
-      const path = join(dir, `w${forceZip64 ? '64' : ''}.zip`);
-      const w = await ZipWriter.create(path, { forceZip64 });
-      const big = new Uint8Array(100_003).map((_, i) => (i * 7) & 0xff);
-      await w.add('archive/data.pkl', new TextEncoder().encode('pickle'));
-      await w.add('archive/data/0', [big.subarray(0, 50_000), big.subarray(50_000)]);
-      await w.add('archive/empty', new Uint8Array(0));
-      await w.add('archive/nämé', Uint8Array.from([1]));
-      await w.finish({ sync: true });
+  it.each([false, true])('writes stored, 64-byte-aligned entries that read back (forceZip64: %s)', async (forceZip64) => {
+    const path = join(dir, `w${forceZip64 ? '64' : ''}.zip`);
+    const w = await ZipWriter.create(path, { forceZip64 });
+    const big = new Uint8Array(100_003).map((_, i) => (i * 7) & 0xff);
+    await w.add('archive/data.pkl', new TextEncoder().encode('pickle'));
+    await w.add('archive/data/0', [big.subarray(0, 50_000), big.subarray(50_000)]);
+    await w.add('archive/empty', new Uint8Array(0));
+    await w.add('archive/nämé', Uint8Array.from([1]));
+    await w.finish({ sync: true });
 
-      const bytes = new Uint8Array(readFileSync(path));
-      const zip = await ZipReader.open(path);
-      try {
-        expect(zip.entries.map((e) => e.name)).toEqual([
-          'archive/data.pkl',
-          'archive/data/0',
-          'archive/empty',
-          'archive/nämé',
-        ]);
-        expect(await zip.read('archive/data/0')).toEqual(big);
-        expect((await zip.read('archive/empty')).length).toBe(0);
-        expect(dataOffsets(bytes, zip).every((o) => o % 64 === 0)).toBe(true);
-        const view = new DataView(bytes.buffer, bytes.byteOffset);
-        // ZIP64 end record + locator before the classic end record only when forced (or needed).
-        expect(view.getUint32(bytes.length - 22 - 20, true) === 0x07064b50).toBe(forceZip64);
-      } finally {
-        await zip.close();
-      }
-    },
-  );
+    const bytes = new Uint8Array(readFileSync(path));
+    const zip = await ZipReader.open(path);
+    try {
+      expect(zip.entries.map((e) => e.name)).toEqual(['archive/data.pkl', 'archive/data/0', 'archive/empty', 'archive/nämé']);
+      expect(await zip.read('archive/data/0')).toEqual(big);
+      expect((await zip.read('archive/empty')).length).toBe(0);
+      expect(dataOffsets(bytes, zip).every((o) => o % 64 === 0)).toBe(true);
+      const view = new DataView(bytes.buffer, bytes.byteOffset);
+      // ZIP64 end record + locator before the classic end record only when forced (or needed).
+      expect(view.getUint32(bytes.length - 22 - 20, true) === 0x07064b50).toBe(forceZip64);
+    } finally {
+      await zip.close();
+    }
+  });
 
   it('refuses duplicate names', async () => {
     const w = await ZipWriter.create(join(dir, 'dup.zip'));

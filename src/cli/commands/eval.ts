@@ -59,7 +59,7 @@ export function registerEval(program: Command): void {
     'after',
     [
       '',
-      'With a checkpoint of a run directory, the dataset flags default to that run\'s (its config.json).',
+      "With a checkpoint of a run directory, the dataset flags default to that run's (its config.json).",
       'Examples:',
       '  nrnm-native eval --checkpoint runs/fashion-mnist-20250101-120000/best.nrnm',
       '  nrnm-native eval --checkpoint model.pt --dataset ntu --data datasets/Skeleton --split cv --nhid 512 --nlayers 2',
@@ -96,14 +96,21 @@ async function evaluate(flags: EvalFlags, command: Command): Promise<void> {
     });
     try {
       if (evalData.features !== model.options.inputSize) {
-        throw usageError(`${evalData.name} has ${evalData.features} features per step but the model's input size is ${model.options.inputSize}: is --dataset right?`);
+        throw usageError(
+          `${evalData.name} has ${evalData.features} features per step but the model's input size is ${model.options.inputSize}: is --dataset right?`,
+        );
       }
       if (evalData.classes > model.options.classes) {
         throw usageError(`${evalData.name} has labels up to ${evalData.classes - 1} but the model has ${model.options.classes} classes: is --dataset right?`);
       }
-      out.info(`evaluating ${flags.checkpoint} (${kind === 'nrnm' ? 'nrnm-native checkpoint' : 'PyTorch state_dict'}, ${model.toString()} on ${model.device}) on ${evalData.name} (${evalData.length} sequences)`);
+      out.info(
+        `evaluating ${flags.checkpoint} (${kind === 'nrnm' ? 'nrnm-native checkpoint' : 'PyTorch state_dict'}, ${model.toString()} on ${model.device}) on ${evalData.name} (${evalData.length} sequences)`,
+      );
       const bar = new ProgressLine(out, 'eval', evalData.length);
-      const classNames = opened.classNames.length >= model.options.classes ? opened.classNames : Array.from({ length: model.options.classes }, (_, i) => opened.classNames[i] ?? String(i));
+      const classNames =
+        opened.classNames.length >= model.options.classes
+          ? opened.classNames
+          : Array.from({ length: model.options.classes }, (_, i) => opened.classNames[i] ?? String(i));
       const report = await evaluateModel(model, evalData, {
         batchSize: flags.batchSize,
         classNames,
@@ -120,7 +127,8 @@ async function evaluate(flags: EvalFlags, command: Command): Promise<void> {
       dir.writeConfusion(report, `Confusion matrix of ${path.basename(flags.checkpoint)}`);
       const files = { json: dir.file('eval.json'), confusion: dir.file('confusion.svg') };
       if (out.mode === 'json') process.stdout.write(`${JSON.stringify({ event: 'evaluation', ...result, files })}\n`);
-      else if (out.mode === 'quiet') out.result(`accuracy ${(100 * report.accuracy).toFixed(2)}% (${report.correct}/${report.total}), loss ${report.loss.toFixed(4)}`);
+      else if (out.mode === 'quiet')
+        out.result(`accuracy ${(100 * report.accuracy).toFixed(2)}% (${report.correct}/${report.total}), loss ${report.loss.toFixed(4)}`);
       else {
         out.info(formatEvaluation(report));
         out.info(`wrote ${files.json} and ${files.confusion}`);

@@ -113,7 +113,9 @@ async function predict(flags: PredictFlags): Promise<void> {
       }
       const what = flags.softmax ? 'probabilities' : 'logits';
       if (out.mode === 'json') {
-        process.stdout.write(`${JSON.stringify({ event: 'prediction', output: flags.output, shape: [n, classes], values: what, checkpoint: flags.checkpoint, checkpointKind: kind, predicted })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ event: 'prediction', output: flags.output, shape: [n, classes], values: what, checkpoint: flags.checkpoint, checkpointKind: kind, predicted })}\n`,
+        );
       } else {
         out.info(`${model.toString()} on ${model.device} (${kind === 'nrnm' ? 'nrnm-native checkpoint' : 'PyTorch state_dict'})`);
         out.info(`wrote ${what} (${n}, ${classes}) float32 to ${flags.output}`);

@@ -63,7 +63,11 @@ async function run(flags: PreprocessFlags): Promise<void> {
   try {
     await preprocessRaw(flags.raw, flags.out, out, interrupt.signal, {
       ...(flags.workers === undefined ? {} : { workers: flags.workers }),
-      ...(flags.ignored === undefined ? {} : { ignored: flags.ignored === 'missing' ? [...new Set([...datasets.ntu.missingSkeletons(60), ...datasets.ntu.missingSkeletons(120)])] : flags.ignored }),
+      ...(flags.ignored === undefined
+        ? {}
+        : {
+            ignored: flags.ignored === 'missing' ? [...new Set([...datasets.ntu.missingSkeletons(60), ...datasets.ntu.missingSkeletons(120)])] : flags.ignored,
+          }),
       ...(benchmarks ? { benchmarks } : {}),
       ...(flags.classes ? { variant: Number(flags.classes) as 60 | 120 } : {}),
     });

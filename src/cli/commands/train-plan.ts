@@ -56,7 +56,10 @@ function flagOf(attribute: string): string {
 function defaultRunDir(dataset: string): string {
   const d = new Date();
   const p = (n: number) => String(n).padStart(2, '0');
-  const base = path.join('runs', `${dataset}-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`);
+  const base = path.join(
+    'runs',
+    `${dataset}-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`,
+  );
   let dir = base;
   for (let i = 2; fs.existsSync(dir); i++) dir = `${base}-${i}`;
   return dir;

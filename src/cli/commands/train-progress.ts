@@ -57,7 +57,17 @@ export class TrainProgress {
       ...(this.distributed ? { allreduceMs: e.allreduceMs } : {}),
       time: (performance.now() - this.started) / 1000,
     });
-    this.out.event('step', { epoch: e.epoch, batch: e.batch, batches: e.batches, step: e.step, loss: e.loss, accuracy, gradNorm: e.gradNorm, lr: e.lr, sequencesPerSecond: e.sequencesPerSecond });
+    this.out.event('step', {
+      epoch: e.epoch,
+      batch: e.batch,
+      batches: e.batches,
+      step: e.step,
+      loss: e.loss,
+      accuracy,
+      gradNorm: e.gradNorm,
+      lr: e.lr,
+      sequencesPerSecond: e.sequencesPerSecond,
+    });
     this.#progress.update(
       e.batch + 1,
       `loss ${(this.#epochStats.loss / this.#epochStats.seen).toFixed(4)} acc ${((100 * this.#epochStats.correct) / this.#epochStats.seen).toFixed(1)}% ${rate.toFixed(0)} seq/s`,

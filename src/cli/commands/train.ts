@@ -52,13 +52,13 @@ export function trainHelp(): string {
   return [
     '',
     'Defaults depend on --dataset (flags override them):',
-    describeDefaults('fashion-mnist (the default; 28 steps of 28 pixels; no download once Debian\'s dataset-fashion-mnist is installed)', FASHION_DEFAULTS),
+    describeDefaults("fashion-mnist (the default; 28 steps of 28 pixels; no download once Debian's dataset-fashion-mnist is installed)", FASHION_DEFAULTS),
     '    a small model: `nrnm-native train` takes 3.5 to 5 minutes on 2 CPU cores and reaches about 88% test accuracy',
     describeDefaults('ntu, ntu-preprocessed (the official script: action_mylstm_cv.py)', NTU_DEFAULTS),
     describeDefaults('npy', NPY_DEFAULTS),
     `  every dataset: --zoneout ${DEFAULT_MODEL_OPTIONS.zoneout} --memory-dropout ${DEFAULT_MODEL_OPTIONS.memoryDropout} --aggregation-dropout ${DEFAULT_MODEL_OPTIONS.aggregationDropout} --seed ${DEFAULT_MODEL_OPTIONS.seed} --device auto --precision ${DEFAULT_TRAINER_OPTIONS.precision}`,
     '',
-    'The official script\'s flags work as aliases: --nlayers, --nhid, --bl (block length), --dm (zoneout), --wd,',
+    "The official script's flags work as aliases: --nlayers, --nhid, --bl (block length), --dm (zoneout), --wd,",
     '--data_mode CV|CS (= --split cv|cs, implies --dataset ntu), --cell_type ORG_MEMO, --sb NAME (run directory runs/NAME):',
     '  nrnm-native train --nlayers=2 --data_mode=CV --lr=0.001 --cell_type=ORG_MEMO --nhid=512 --sb=cv_MEMO_512_2layer',
     '',
@@ -83,7 +83,10 @@ export function registerTrain(program: Command): void {
     .addOption(choice('--split <split>', 'NTU benchmark: cs (cross-subject, default), cv (cross-view), cset (NTU-120)', NTU_SPLITS))
     .option('--limit <n>', 'use only the first N sequences of the training and of the evaluation data (quick runs)', positiveInt)
     .option('--preprocessed <dir>', 'ntu: where raw skeletons are preprocessed to (default: <data>-preprocessed)')
-    .option('--unpadded', "ntu: each sequence ends at its clip's last frame (from <part>_lengths.npy, which preprocess writes) instead of the official 100 steps")
+    .option(
+      '--unpadded',
+      "ntu: each sequence ends at its clip's last frame (from <part>_lengths.npy, which preprocess writes) instead of the official 100 steps",
+    )
     .addOption(new Option('--data_mode <mode>', 'official script: CV or CS').argParser(splitAlias).hideHelp());
   addModelFlags(cmd);
   addTrainerFlags(cmd);
@@ -138,7 +141,9 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
   const title = `NRNM on ${plan.data.dataset}${plan.data.split ? ` (${plan.data.split})` : ''}`;
   const parameters = Object.values(model.parameterShapes()).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
   out.info(`run directory: ${run.dir}`);
-  out.info(`data: ${trainData.name} ${trainData.length} sequences of ${trainData.steps} x ${trainData.features}${evalData ? `, eval on ${evalData.name} (${evalData.length})` : ', no evaluation data'}`);
+  out.info(
+    `data: ${trainData.name} ${trainData.length} sequences of ${trainData.steps} x ${trainData.features}${evalData ? `, eval on ${evalData.name} (${evalData.length})` : ', no evaluation data'}`,
+  );
   out.info(`model: ${model.toString()} on ${model.device}, ${parameters.toLocaleString('en-US')} parameters`);
   const t = trainer.options;
   out.info(
@@ -177,7 +182,9 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
   const counts = trainer.counts;
 
   if (result.stopped === 'aborted') {
-    out.result(`stopped after step ${counts.steps} (${formatDuration(seconds)}); wrote ${run.file('last.nrnm')}. Continue with: nrnm-native train --resume ${path.relative(process.cwd(), run.dir) || '.'}`);
+    out.result(
+      `stopped after step ${counts.steps} (${formatDuration(seconds)}); wrote ${run.file('last.nrnm')}. Continue with: nrnm-native train --resume ${path.relative(process.cwd(), run.dir) || '.'}`,
+    );
     out.event('done', { stopped: 'aborted', steps: counts.steps, seconds, runDir: run.dir });
     await closeAll(trainer, model, trainData, evalData);
     throw new CliExit(interrupt.exitCode || 130);
@@ -204,7 +211,14 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
       if (evalModel !== model) evalModel.dispose();
     }
     run.writeJson('eval.json', { checkpoint: useBest ? bestFile : run.file('last.nrnm'), ...final });
-    run.appendMetric({ type: 'evaluation', step: counts.steps, checkpoint: useBest ? 'best.nrnm' : 'last.nrnm', loss: final.loss, accuracy: final.accuracy, total: final.total });
+    run.appendMetric({
+      type: 'evaluation',
+      step: counts.steps,
+      checkpoint: useBest ? 'best.nrnm' : 'last.nrnm',
+      loss: final.loss,
+      accuracy: final.accuracy,
+      total: final.total,
+    });
     run.writeConfusion(final, `${title}: confusion matrix of ${which}`);
     run.writeAccuracyByStep(final, `${title}: accuracy by steps seen (${which})`);
     out.info(`final evaluation of ${which}:`);
@@ -215,7 +229,15 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
     ? `done: ${counts.steps} steps in ${formatDuration(seconds)}; ${final.dataset} accuracy ${(100 * final.accuracy).toFixed(2)}%, loss ${final.loss.toFixed(4)}; run directory ${run.dir}`
     : `done: ${counts.steps} steps in ${formatDuration(seconds)}${result.stopped === 'max-steps' ? ' (--max-steps reached)' : ''}; run directory ${run.dir}`;
   out.result(summary);
-  out.event('done', { stopped: result.stopped, steps: counts.steps, seconds, runDir: run.dir, accuracy: final?.accuracy ?? null, loss: final?.loss ?? null, best: result.best ?? null });
+  out.event('done', {
+    stopped: result.stopped,
+    steps: counts.steps,
+    seconds,
+    runDir: run.dir,
+    accuracy: final?.accuracy ?? null,
+    loss: final?.loss ?? null,
+    best: result.best ?? null,
+  });
   await closeAll(trainer, model, trainData, evalData);
 }
 

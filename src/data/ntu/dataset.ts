@@ -73,5 +73,9 @@ export function loadNtu(dir: string, options: NtuLoadOptions = {}): SequenceData
       'ERR_NOT_FOUND',
     );
   }
-  return openNpy(data, { ...y, source: label }, { name: `ntu/${FOLDER[split]}/${part}`, classes, preload: options.preload ?? false, ...(unpadded ? { lengths } : {}) });
+  return openNpy(
+    data,
+    { ...y, source: label },
+    { name: `ntu/${FOLDER[split]}/${part}`, classes, preload: options.preload ?? false, ...(unpadded ? { lengths } : {}) },
+  );
 }

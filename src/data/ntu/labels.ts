@@ -88,6 +88,8 @@ function numpyScalarGlobals(file: string): Record<string, GlobalHandler> {
     'numpy._core.multiarray.scalar': scalar,
     // Protocol 2 spells bytes as _codecs.encode(latin-1 text, 'latin1').
     '_codecs.encode': (text, encoding) =>
-      typeof text === 'string' && (encoding === 'latin1' || encoding === 'latin-1') ? Uint8Array.from(Buffer.from(text, 'latin1')) : refuse('encoded bytes of an unexpected form'),
+      typeof text === 'string' && (encoding === 'latin1' || encoding === 'latin-1')
+        ? Uint8Array.from(Buffer.from(text, 'latin1'))
+        : refuse('encoded bytes of an unexpected form'),
   };
 }

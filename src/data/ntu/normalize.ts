@@ -126,7 +126,7 @@ export function padNullFrames(s: Float32Array): void {
       for (let t = f; t < T; t++) rest += frameSums[t]!;
       if (rest !== 0) continue; // an empty frame between non-empty ones stays empty
       if (f === 0) break;
-      for (let t = f; t < T; t++) s.copyWithin(base + t * FRAME, base + ((t - f) % f) * FRAME, base + ((t - f) % f + 1) * FRAME);
+      for (let t = f; t < T; t++) s.copyWithin(base + t * FRAME, base + ((t - f) % f) * FRAME, base + (((t - f) % f) + 1) * FRAME);
       break;
     }
   }

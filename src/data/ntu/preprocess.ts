@@ -83,7 +83,9 @@ function readIgnored(ignored: string | readonly string[] | undefined): Set<strin
     try {
       names = fs.readFileSync(ignored, 'utf8').split('\n');
     } catch (e) {
-      throw new NRNMError(`${ignored}: cannot read the list of ignored samples (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'ERR_NOT_FOUND', { cause: e });
+      throw new NRNMError(`${ignored}: cannot read the list of ignored samples (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'ERR_NOT_FOUND', {
+        cause: e,
+      });
     }
   } else if (Array.isArray(ignored)) names = ignored;
   else throw argError('ignored', 'a file path or an array of sample names', ignored);
@@ -115,7 +117,8 @@ export async function preprocess(options: NtuPreprocessOptions): Promise<NtuPrep
   const ignoredSet = readIgnored(options.ignored);
   const all = entries.filter((n) => n.endsWith('.skeleton')).sort();
   const kept = all.filter((n) => !ignoredSet.has(n));
-  if (kept.length === 0) throw new NRNMError(`${raw}: no .skeleton files to preprocess (${all.length} found, ${all.length - kept.length} ignored)`, 'ERR_NOT_FOUND');
+  if (kept.length === 0)
+    throw new NRNMError(`${raw}: no .skeleton files to preprocess (${all.length} found, ${all.length - kept.length} ignored)`, 'ERR_NOT_FOUND');
   const samples: NtuSampleName[] = kept.map((n) => parseSampleName(path.join(raw, n)));
   const variant = oneOf('variant', options.variant, [60, 120] as const, detectVariant(samples));
   const benchmarks = options.benchmarks ?? (variant === 60 ? ['xsub', 'xview'] : ['xsub', 'xset']);
@@ -124,7 +127,8 @@ export async function preprocess(options: NtuPreprocessOptions): Promise<NtuPrep
   }
   for (const b of benchmarks) oneOf('benchmarks[]', b, NTU_BENCHMARKS);
   const bad = samples.find((s) => s.action > variant);
-  if (bad !== undefined) throw new NRNMError(`${path.join(raw, bad.name)}: action ${bad.action} is beyond the ${variant} classes of NTU-${variant}`, 'ERR_FORMAT');
+  if (bad !== undefined)
+    throw new NRNMError(`${path.join(raw, bad.name)}: action ${bad.action} is beyond the ${variant} classes of NTU-${variant}`, 'ERR_FORMAT');
   const cores = os.availableParallelism();
   const defaultWorkers = kept.length < 64 || cores < 2 ? 0 : Math.min(cores, 8);
   const workerCount = intOption('workers', options.workers, defaultWorkers, 0, 64);
@@ -182,7 +186,10 @@ export async function preprocess(options: NtuPreprocessOptions): Promise<NtuPrep
           list.map((i) => kept[i]!),
           list.map((i) => samples[i]!.action - 1),
         );
-        writeNpy(path.join(out, benchmark, `${part}_lengths.npy`), Int32Array.from(list, (i) => clipLengths[i]!));
+        writeNpy(
+          path.join(out, benchmark, `${part}_lengths.npy`),
+          Int32Array.from(list, (i) => clipLengths[i]!),
+        );
       }
     }
   } catch (e) {

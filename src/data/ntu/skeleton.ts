@@ -307,7 +307,10 @@ export class SkeletonParser {
 
   /** A line holding one non-negative integer. */
   private count(buf: Uint8Array, n: number, lineStart: number, what: string): number {
-    if (n !== 1) this.fail(n === 0 ? `expected ${what} but found an empty line` : `expected ${what} (one integer) but found ${n > MAX_TOKENS ? 'more than 16' : n} values`);
+    if (n !== 1)
+      this.fail(
+        n === 0 ? `expected ${what} but found an empty line` : `expected ${what} (one integer) but found ${n > MAX_TOKENS ? 'more than 16' : n} values`,
+      );
     let v = 0;
     let i = this.starts[0]!;
     const e = this.ends[0]!;

@@ -14,9 +14,8 @@ export function parsePyFloat(text: string, fail: (t: string) => Error): number {
 
 /** Decodes Python's `raw-unicode-escape` (protocol 0 UNICODE): latin-1 plus \uXXXX and \UXXXXXXXX. */
 export function decodeRawUnicodeEscape(text: string): string {
-  return text.replace(
-    /\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g,
-    (_m, u4: string | undefined, u8: string | undefined) => String.fromCodePoint(parseInt((u4 ?? u8)!, 16)),
+  return text.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, u4: string | undefined, u8: string | undefined) =>
+    String.fromCodePoint(parseInt((u4 ?? u8)!, 16)),
   );
 }
 

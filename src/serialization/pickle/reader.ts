@@ -80,11 +80,7 @@ class Unpickler {
       }
       this.dispatch(this.op);
     }
-    throw this.error(
-      `the pickle ends without a STOP opcode (${data.length} bytes read)`,
-      'The file is truncated or is not a pickle.',
-      data.length,
-    );
+    throw this.error(`the pickle ends without a STOP opcode (${data.length} bytes read)`, 'The file is truncated or is not a pickle.', data.length);
   }
 
   // -- errors ---------------------------------------------------------------
@@ -161,10 +157,7 @@ class Unpickler {
   private line(): string {
     const end = this.data.indexOf(0x0a, this.pos);
     if (end < 0) {
-      throw this.error(
-        `the pickle is truncated: ${opName(this.op)} has no terminating newline`,
-        'The file is corrupt.',
-      );
+      throw this.error(`the pickle is truncated: ${opName(this.op)} has no terminating newline`, 'The file is corrupt.');
     }
     const text = latin1.decode(this.data.subarray(this.pos, end));
     this.pos = end + 1;
@@ -268,10 +261,7 @@ class Unpickler {
 
   private call(callable: unknown, args: unknown): unknown {
     if (!(callable instanceof PyGlobal)) {
-      throw this.error(
-        `${opName(this.op)} on a ${pythonType(callable)}, not an allowed global`,
-        'The pickle is corrupt.',
-      );
+      throw this.error(`${opName(this.op)} on a ${pythonType(callable)}, not an allowed global`, 'The pickle is corrupt.');
     }
     if (!Array.isArray(args)) {
       throw this.error(`${opName(this.op)} arguments are a ${pythonType(args)}, not a tuple`, 'The pickle is corrupt.');
@@ -279,9 +269,7 @@ class Unpickler {
     if (args.length > MAX_CALL_ARGS) {
       throw this.error(`${opName(this.op)} passes ${args.length} arguments to ${callable.qualifiedName}`, 'The pickle is corrupt.');
     }
-    const handler = Object.prototype.hasOwnProperty.call(this.globals, callable.qualifiedName)
-      ? this.globals[callable.qualifiedName]
-      : undefined;
+    const handler = Object.prototype.hasOwnProperty.call(this.globals, callable.qualifiedName) ? this.globals[callable.qualifiedName] : undefined;
     if (typeof handler !== 'function') {
       throw this.error(`${callable.qualifiedName} is not callable here`, 'The pickle is corrupt.');
     }
@@ -464,9 +452,7 @@ class Unpickler {
         return this.push(this.py2String(this.bytes(n)));
       }
       case OP.STRING:
-        return this.push(
-          this.py2String(decodePyStringLiteral(this.line(), (t) => this.error(`invalid string literal ${quoted(t)}`))),
-        );
+        return this.push(this.py2String(decodePyStringLiteral(this.line(), (t) => this.error(`invalid string literal ${quoted(t)}`))));
       case OP.SHORT_BINBYTES:
         return this.push(this.bytes(this.u8()).slice());
       case OP.BINBYTES:
@@ -551,19 +537,13 @@ class Unpickler {
       case OP.READONLY_BUFFER:
         throw this.error('out-of-band buffers (pickle protocol 5 buffer_callback) are not supported');
       default:
-        throw this.error(
-          `unknown opcode 0x${op.toString(16).padStart(2, '0')}`,
-          'The file is corrupt or is not a pickle.',
-        );
+        throw this.error(`unknown opcode 0x${op.toString(16).padStart(2, '0')}`, 'The file is corrupt or is not a pickle.');
     }
   }
 
   private persistent(pid: unknown): unknown {
     if (this.options.persistentLoad === undefined) {
-      throw this.error(
-        'the pickle has a persistent id but no persistentLoad was given',
-        'This is not a plain data pickle.',
-      );
+      throw this.error('the pickle has a persistent id but no persistentLoad was given', 'This is not a plain data pickle.');
     }
     try {
       return this.options.persistentLoad(pid);
@@ -594,5 +574,3 @@ class Unpickler {
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-

@@ -4,7 +4,6 @@
  * reduce calls, persistent ids, tuples (frozen arrays) and BUILD states.
  */
 
-
 /** A reference to a Python global, e.g. `collections.OrderedDict`. */
 export class PyGlobal {
   constructor(

@@ -6,7 +6,6 @@ import { SerializationError } from '../errors';
 import { OP } from './opcodes';
 import { PyGlobal, PyPersistentId, PyReduce } from './values';
 
-
 export interface PickleOptions {
   /**
    * Pickle protocol: 2 (default, what `torch.save` writes; readable by
@@ -163,10 +162,7 @@ class Pickler {
     if (Array.isArray(obj)) return Object.isFrozen(obj) ? this.saveTuple(obj, path) : this.saveList(obj, path);
     if (obj instanceof Map) return this.saveDict(obj, path);
     if (obj instanceof Uint8Array && obj.constructor === Uint8Array) return this.saveBytes(obj, path);
-    return this.fail(
-      path,
-      `${obj.constructor?.name ?? 'object'} has no Python equivalent here (use Map for dict, arrays for list, tuple() for tuple)`,
-    );
+    return this.fail(path, `${obj.constructor?.name ?? 'object'} has no Python equivalent here (use Map for dict, arrays for list, tuple() for tuple)`);
   }
 
   private saveInt(v: number | bigint): void {
@@ -314,4 +310,3 @@ class Pickler {
     }
   }
 }
-
