@@ -56,6 +56,8 @@ export function trainHelp(): string {
     '    a small model: `nrnm-native train` takes 3.5 to 5 minutes on 2 CPU cores and reaches about 88% test accuracy',
     describeDefaults('ntu, ntu-preprocessed (the official script: action_mylstm_cv.py)', NTU_DEFAULTS),
     describeDefaults('npy', NPY_DEFAULTS),
+    '    try it on the sample in datasets/npy/sample (3 classes of sine waves, seconds on a CPU):',
+    '    nrnm-native train --dataset npy --data datasets/npy/sample --hidden 32 --layers 1 --aggregation strided --epochs 20 --batch-size 16 --lr 0.01',
     `  every dataset: --zoneout ${DEFAULT_MODEL_OPTIONS.zoneout} --memory-dropout ${DEFAULT_MODEL_OPTIONS.memoryDropout} --aggregation-dropout ${DEFAULT_MODEL_OPTIONS.aggregationDropout} --seed ${DEFAULT_MODEL_OPTIONS.seed} --device auto --precision ${DEFAULT_TRAINER_OPTIONS.precision}`,
     '',
     "The official script's flags work as aliases: --nlayers, --nhid, --bl (block length), --dm (zoneout), --wd,",
