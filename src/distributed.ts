@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { CHOICES, type Choice } from './choices';
 import { chooseDevice } from './device';
 import { NRNMError, argError } from './errors';
-import { native } from './native';
+import { native, type NativeDistributedOptions } from './native';
 import { checkKeys, intOption, oneOf, stringOption } from './validate';
 
 export interface DistributedOptions {
@@ -36,21 +36,8 @@ export interface DistributedOptions {
   backend?: Choice<'backend'>;
 }
 
-/** The flat, checked struct native code reads (DistributedOptionsFromJs). */
-export interface ResolvedDistributed {
-  rank: number;
-  worldSize: number;
-  localRank: number;
-  localWorldSize: number;
-  storeFile: string;
-  masterAddr: string;
-  masterPort: number;
-  hostStore: boolean;
-  storePrefix: string;
-  interface: string;
-  timeout: number;
-  backend: Choice<'backend'>;
-}
+/** The flat, checked struct native code reads; its shape lives with the other native shapes. */
+export type ResolvedDistributed = NativeDistributedOptions;
 
 export const DEFAULT_DISTRIBUTED_TIMEOUT = 300;
 const KEYS = ['rank', 'worldSize', 'localRank', 'localWorldSize', 'store', 'interface', 'timeout', 'backend'] as const;

@@ -8,7 +8,6 @@ import * as path from 'node:path';
 
 import type { Choice } from './choices';
 import type { DType } from './dtype';
-import type { ResolvedDistributed } from './distributed';
 import { NRNMError } from './errors';
 
 /** Root of the installed package (holds package.json, build/, prebuilds/). */
@@ -111,6 +110,22 @@ export interface NativeTrainerOptions {
   precision: Precision;
 }
 
+/** The flat, checked struct native code reads (DistributedOptionsFromJs). */
+export interface NativeDistributedOptions {
+  rank: number;
+  worldSize: number;
+  localRank: number;
+  localWorldSize: number;
+  storeFile: string;
+  masterAddr: string;
+  masterPort: number;
+  hostStore: boolean;
+  storePrefix: string;
+  interface: string;
+  timeout: number;
+  backend: Choice<'backend'>;
+}
+
 export interface NativeTrainerHandle {
   step(
     x: NativeTensorHandle,
@@ -133,7 +148,7 @@ export interface NativeTrainerHandle {
   load(bytes: Buffer, source: string): Promise<void>;
   dispose(): void;
   /** Joins the other ranks (data-parallel), takes rank 0's weights. */
-  join(options: ResolvedDistributed): Promise<void>;
+  join(options: NativeDistributedOptions): Promise<void>;
   /** Each value summed over the ranks (the values themselves before join). */
   sumOverRanks(values: number[]): Promise<number[]>;
 }
