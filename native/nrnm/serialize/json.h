@@ -2,9 +2,11 @@
 
 // A small strict JSON reader and string quoting: what the checkpoint format
 // (safetensors: a JSON header) needs, hardened for files from anywhere. It
-// refuses what RFC 8259 refuses, nesting deeper than kMaxDepth, and
-// duplicate object keys; it never reads past the text.
+// refuses what RFC 8259 refuses, nesting deeper than kMaxDepth, more than
+// kMaxValues values, and duplicate object keys; it never reads past the
+// text, and reads in time linear in its size.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -14,6 +16,10 @@ namespace nrnm {
 namespace json {
 
 constexpr int kMaxDepth = 64;
+/// Each value costs about 128 bytes parsed, 64 times its smallest text
+/// ("0,"): the cap bounds what any text costs to about 64 MiB. A checkpoint
+/// header holds about 10 values per tensor.
+constexpr size_t kMaxValues = size_t{1} << 18;
 
 /// A parsed JSON value; objects keep their key order.
 struct Value {

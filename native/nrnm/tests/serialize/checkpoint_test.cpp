@@ -188,6 +188,29 @@ TEST(Checkpoint, CraftedHeadersAreRefusedBeforeAllocating) {
                       "format version 9");
 }
 
+// Found by fuzzing (class 7 of issue 26): a header's cost in time and memory
+// follows its size. Checking each key against all the keys before it made a
+// 590 KB header of 60,000 keys take 44 s (a 100 MB one: days); 128-byte values
+// made a 10 MB header of zeros cost 1 GB.
+TEST(Checkpoint, HeadersCostTimeAndMemoryInProportionToTheirSize) {
+  NRNMClassifier model(small_options(1));
+  const auto parts = parts_of(model);
+  auto load = [&](const std::string& bytes) {
+    nrnm::load_checkpoint(bytes, kSource, parts);
+  };
+  std::string keys = "{";
+  for (int i = 0; i < 200000; ++i) {
+    keys += "\"k" + std::to_string(i) + "\":0,";
+  }
+  EXPECT_FORMAT_ERROR(load(raw_file(keys + "\"k199999\":0}")), "duplicate key \"k199999\"");
+  std::string zeros = "[0";
+  for (size_t i = 0; i < nrnm::json::kMaxValues; ++i) {
+    zeros += ",0";
+  }
+  EXPECT_FORMAT_ERROR(load(raw_file(zeros + "]")), "more than 262144 JSON values");
+  EXPECT_NO_THROW(nrnm::json::parse(zeros.substr(0, zeros.size() - 4) + "]")) << "exactly kMaxValues values are read";
+}
+
 TEST(Checkpoint, OptionsThatDisagreeWithTheStoredParametersAreRefused) {
   Trained a;
   NRNMClassifier wider(NRNMOptions(5, 3).hidden_size(16).layers(2));
