@@ -78,6 +78,10 @@ export async function readCheckpoint(file: string): Promise<Checkpoint> {
       'ERR_CHECKPOINT_VERSION',
     );
   }
+  // The native reader decides what the file says: it refuses NUL and invalid
+  // UTF-8 in any key or string, duplicate keys, and stored model options that
+  // are out of range or disagree with the stored tensors' shapes, all before
+  // any model is built; JSON.parse below reads the same text it accepted.
   const metadata = await native().checkpointMetadata(bytes, file);
   const text = metadata['nrnm.header'];
   if (text === undefined) {
@@ -93,4 +97,19 @@ export async function readCheckpoint(file: string): Promise<Checkpoint> {
     throw new NRNMError(`${file}: the checkpoint's "nrnm.header" lacks its format or model options`, 'ERR_FORMAT');
   }
   return { header, bytes };
+}
+
+/**
+ * Builds what a checkpoint's stored options describe; an option the API
+ * refuses (ERR_ARG) is a fault of the file, named with it (ERR_FORMAT).
+ */
+export function fromStoredOptions<T>(file: string, build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof NRNMError && err.code === 'ERR_ARG') {
+      throw new NRNMError(`${file}: the checkpoint's stored model options are invalid: ${err.message.slice(0, 300)}`, 'ERR_FORMAT', { cause: err });
+    }
+    throw err;
+  }
 }

@@ -45,7 +45,12 @@ export function prepareSequences(x: SequenceInput, inputSize: number, name = 'x'
   return x instanceof Tensor ? { tensor: x, owned: false } : { tensor: Tensor.from(x.data, x.shape), owned: true };
 }
 
-export function prepareLabels(labels: LabelInput, batch: number, classes: number, name = 'labels'): Prepared {
+/**
+ * `ignored(i)`: label i lies past its sequence's end (padding), where any
+ * integer is accepted (-1 and -100, PyTorch's ignore_index habit, included)
+ * and none is used: it crosses as 0.
+ */
+export function prepareLabels(labels: LabelInput, batch: number, classes: number, name = 'labels', ignored?: (i: number) => boolean): Prepared {
   let values: ArrayLike<number | bigint>;
   if (labels instanceof Tensor) {
     if (labels.dtype !== 'int32' && labels.dtype !== 'int64') {
@@ -72,6 +77,7 @@ export function prepareLabels(labels: LabelInput, batch: number, classes: number
       );
     }
     const v = Number(raw);
+    if (ignored?.(i) && Number.isInteger(v)) continue; // stays 0
     if (!Number.isInteger(v) || v < 0 || v >= classes) {
       throw new NRNMError(`Expected ${name}[${i}] to be an integer class in [0, ${classes}) but received ${String(values[i])}`, 'ERR_ARG');
     }
@@ -89,6 +95,9 @@ export function prepareLengths(lengths: LengthsInput | undefined, shape: readonl
   if (lengths instanceof Tensor) {
     if (lengths.dtype !== 'int32' && lengths.dtype !== 'int64') {
       throw new NRNMError(`Expected ${name} to be an int32 or int64 tensor but received ${lengths.dtype}`, 'ERR_DTYPE');
+    }
+    if (lengths.shape.length !== 1) {
+      throw new NRNMError(`Expected ${name} to have shape [${batch}] (one length per sequence) but received [${lengths.shape.join(', ')}]`, 'ERR_SHAPE');
     }
     values = lengths.toArray() as Int32Array | BigInt64Array;
   } else if (Array.isArray(lengths) || ['Int32Array', 'BigInt64Array'].includes(typedArrayTag(lengths) ?? '')) {
@@ -121,8 +130,17 @@ export function prepareLengths(lengths: LengthsInput | undefined, shape: readonl
  */
 export type TargetInput = LabelInput | Float32Array;
 
-export function prepareTargets(targets: TargetInput, shape: readonly number[], model: { classes: number; task: string }, name = 'labels'): Prepared {
+export function prepareTargets(
+  targets: TargetInput,
+  shape: readonly number[],
+  model: { classes: number; task: string },
+  name = 'labels',
+  lengths?: Prepared,
+): Prepared {
   const [batch, steps] = [shape[0]!, shape[1]!];
+  const ends = lengths ? (lengths.tensor.toArray() as BigInt64Array) : undefined;
+  /** Whether step t of sequence b is padding (past its length). */
+  const padded = (b: number, t: number): boolean => ends !== undefined && BigInt(t) >= ends[b]!;
   if (model.task === 'regress-steps') {
     const want = [batch, steps, model.classes];
     if (targets instanceof Tensor) {
@@ -134,6 +152,7 @@ export function prepareTargets(targets: TargetInput, shape: readonly number[], m
           'ERR_SHAPE',
         );
       }
+      checkFinite(targets.toArray() as Float32Array, steps, model.classes, padded, name);
       return { tensor: targets, owned: false };
     }
     if (typedArrayTag(targets) !== 'Float32Array') {
@@ -143,14 +162,25 @@ export function prepareTargets(targets: TargetInput, shape: readonly number[], m
     if (values.length !== batch * steps * model.classes) {
       throw new NRNMError(`Expected ${batch * steps * model.classes} ${name} ([${want.join(', ')}]) but received ${values.length}`, 'ERR_SHAPE');
     }
+    checkFinite(values, steps, model.classes, padded, name);
     return { tensor: Tensor.from(values, want), owned: true };
   }
   if (model.task !== 'classify-steps') return prepareLabels(targets as LabelInput, batch, model.classes, name);
   // Per-step classes: [B, T], or one class per sequence repeated over its steps.
+  if (targets instanceof Tensor) {
+    prepareLabelTensor(targets, name);
+    const dims = targets.shape.join(',');
+    if (dims !== `${batch},${steps}` && dims !== `${batch}`) {
+      throw new NRNMError(
+        `Expected ${name} of shape [${batch}, ${steps}] (a class per step) or [${batch}] (a class per sequence) but received [${targets.shape.join(', ')}]`,
+        'ERR_SHAPE',
+      );
+    }
+  }
   const count = targets instanceof Tensor ? targets.shape.reduce((a, b) => a * b, 1) : (targets as ArrayLike<unknown>).length;
-  const flat = targets instanceof Tensor ? (prepareLabelTensor(targets, name), targets.toArray() as Int32Array | BigInt64Array) : (targets as LabelInput);
-  if (count === batch * steps) {
-    const prepared = prepareLabels(flat as LabelInput, batch * steps, model.classes, name);
+  const flat = targets instanceof Tensor ? (targets.toArray() as Int32Array | BigInt64Array) : (targets as LabelInput);
+  if (count === batch * steps && (!(targets instanceof Tensor) || targets.shape.length === 2)) {
+    const prepared = prepareLabels(flat as LabelInput, batch * steps, model.classes, name, (i) => padded(Math.floor(i / steps), i % steps));
     const reshaped = Tensor.from(prepared.tensor.toArray() as BigInt64Array, [batch, steps]);
     release(prepared);
     return { tensor: reshaped, owned: true };
@@ -167,6 +197,23 @@ export function prepareTargets(targets: TargetInput, shape: readonly number[], m
   const repeated = new BigInt64Array(batch * steps);
   for (let b = 0; b < batch; b++) repeated.fill(values[b]!, b * steps, (b + 1) * steps);
   return { tensor: Tensor.from(repeated, [batch, steps]), owned: true };
+}
+
+/**
+ * Regression targets must be finite where they are scored (a NaN target
+ * would make the loss NaN without a word); padding may hold anything.
+ */
+function checkFinite(values: Float32Array, steps: number, outputs: number, padded: (b: number, t: number) => boolean, name: string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isFinite(values[i]!)) continue;
+    const b = Math.floor(i / (steps * outputs));
+    const t = Math.floor(i / outputs) % steps;
+    if (padded(b, t)) continue;
+    throw new NRNMError(
+      `Expected finite regression ${name} but ${name}[${b}, ${t}, ${i % outputs}] is ${values[i]}; only steps past a sequence's length (lengths) may hold NaN or Inf`,
+      'ERR_ARG',
+    );
+  }
 }
 
 function prepareLabelTensor(labels: Tensor, name: string): void {

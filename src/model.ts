@@ -2,7 +2,7 @@
  * NRNMClassifier: the NRNM network with its classifier head, in LibTorch.
  * Parameter names are the official state_dict names (NRNM_SPEC.md).
  */
-import { checkpointHeader, readCheckpoint, writeCheckpoint } from './checkpoint';
+import { checkpointHeader, fromStoredOptions, readCheckpoint, writeCheckpoint } from './checkpoint';
 import { NRNMError } from './errors';
 import { prepareLengths, prepareTargets, prepareSequences, release, type LengthsInput, type TargetInput, type SequenceInput } from './inputs';
 import { native, type NativeModelHandle } from './native';
@@ -81,7 +81,7 @@ export class NRNMClassifier {
     let steps: ReturnType<typeof prepareLengths>;
     try {
       steps = prepareLengths(lengths, input.tensor.shape);
-      const y = prepareTargets(labels, input.tensor.shape, this.options);
+      const y = prepareTargets(labels, input.tensor.shape, this.options, 'labels', steps);
       try {
         const r = await this.#run(() => this.#handle.lossAndGradients(input.tensor.handle(), y.tensor.handle(), steps?.tensor.handle()));
         const gradients: Record<string, Tensor<'float32'>> = {};
@@ -183,7 +183,7 @@ export class NRNMClassifier {
   /** Loads a model from an .nrnm checkpoint (written by save() or by a Trainer). */
   static async load(file: string, options: { device?: string } = {}): Promise<NRNMClassifier> {
     const { header, bytes } = await readCheckpoint(file);
-    const model = new NRNMClassifier({ ...header.model, device: options.device ?? 'auto' });
+    const model = fromStoredOptions(file, () => new NRNMClassifier({ ...header.model, device: options.device ?? 'auto' }));
     try {
       await model.#run(() => model.#handle.load(bytes, file));
     } catch (err) {

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { CHOICES, type Choice } from './choices';
-import { checkpointHeader, readCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint';
+import { checkpointHeader, fromStoredOptions, readCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint';
 import type { SequenceDataset } from './data/dataset';
 import { applyRankThreads, resolveDistributed, type DistributedOptions, type ResolvedDistributed } from './distributed';
 import { checkKeys, intOption, oneOf } from './validate';
@@ -227,7 +227,7 @@ export class Trainer {
     let steps: ReturnType<typeof prepareLengths>;
     try {
       steps = prepareLengths(lengths, input.tensor.shape);
-      const y = prepareTargets(labels, input.tensor.shape, this.model.options);
+      const y = prepareTargets(labels, input.tensor.shape, this.model.options, 'labels', steps);
       try {
         const r = await this.#run(() => this.#handle.step(input.tensor.handle(), y.tensor.handle(), steps?.tensor.handle()));
         return { loss: r.loss, correct: r.correct, gradNorm: r.gradNorm, batchSize: r.samples, targets: r.targets, allreduceMs: r.allreduceMs };
@@ -245,7 +245,7 @@ export class Trainer {
     let steps: ReturnType<typeof prepareLengths>;
     try {
       steps = prepareLengths(lengths, input.tensor.shape);
-      const y = prepareTargets(labels, input.tensor.shape, this.model.options);
+      const y = prepareTargets(labels, input.tensor.shape, this.model.options, 'labels', steps);
       try {
         const r = await this.#run(() => this.#handle.evaluate(input.tensor.handle(), y.tensor.handle(), steps?.tensor.handle()));
         const total = r.targets;
@@ -336,7 +336,7 @@ export class Trainer {
     if (!header.trainer) {
       throw new NRNMError(`${file} holds a model without trainer state; load it with NRNMClassifier.load()`, 'ERR_FORMAT');
     }
-    const model = new NRNMClassifier({ ...header.model, device: options.device ?? 'auto' });
+    const model = fromStoredOptions(file, () => new NRNMClassifier({ ...header.model, device: options.device ?? 'auto' }));
     try {
       const trainer = new Trainer(model, { ...(header.trainer as TrainerOptions), ...(options.distributed ? { distributed: options.distributed } : {}) });
       await trainer.#run(() => trainer.#handle.load(bytes, file));

@@ -1,6 +1,7 @@
 /**
  * `nrnm-native` command line: one file per command in ./commands.
- * Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C).
+ * Exit codes: 0 success, 1 failure (a bad file or missing data: the data-error
+ * code; every ERR_FORMAT), 2 usage error (ERR_ARG: a flag), 130 interrupted (Ctrl-C).
  */
 import { Command, CommanderError } from 'commander';
 

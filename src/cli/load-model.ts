@@ -11,7 +11,7 @@ import { NRNMError } from '../errors';
 import { NRNMClassifier, resolveModelOptions, type NRNMModelOptions } from '../index';
 import { readStateDict } from '../serialization';
 import { usageError, withFlagNames } from './flags';
-import { FLAG_NAMES, resolveModelFlags, type ModelFlagValues, NTU_DEFAULTS } from './model-flags';
+import { FLAG_NAMES, modelFlagOverrides, resolveModelFlags, type ModelFlagValues, NTU_DEFAULTS, variantOptions } from './model-flags';
 
 export interface LoadedModel {
   model: NRNMClassifier;
@@ -20,7 +20,15 @@ export interface LoadedModel {
   inferred?: Record<string, number>;
 }
 
-function sniff(file: string): 'nrnm' | 'zip' | 'other' {
+/**
+ * Whether `file` is a PyTorch zip: the zip signature, then a version field
+ * that is not 0. Bytes 4..7 of a safetensors file are the high half of its
+ * header length (at most 1e8), always 0, so no file is both, and everything
+ * that is not a zip goes to the checkpoint reader, which alone decides
+ * whether it is an .nrnm (a header after spaces, a header of exactly 1e8
+ * bytes: whatever NRNMClassifier.load accepts).
+ */
+function isZip(file: string): boolean {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -29,16 +37,27 @@ function sniff(file: string): 'nrnm' | 'zip' | 'other' {
     throw new NRNMError(`--checkpoint ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, 'ERR_NOT_FOUND');
   }
   try {
-    const head = Buffer.alloc(9);
-    const n = fs.readSync(fd, head, 0, 9, 0);
-    // A safetensors file (u64 header length, then the JSON header), or a
-    // format-1 checkpoint, which NRNMClassifier.load refuses saying how to convert it.
-    if (n === 9 && head[8] === 0x7b && head.readBigUInt64LE(0) < 100_000_000n) return 'nrnm';
-    if (n >= 8 && head.subarray(0, 8).toString('latin1') === 'NRNMCKPT') return 'nrnm';
-    if (n >= 4 && head.readUInt32LE(0) === 0x04034b50) return 'zip';
-    return 'other';
+    const head = Buffer.alloc(8);
+    const n = fs.readSync(fd, head, 0, 8, 0);
+    return n === 8 && head.readUInt32LE(0) === 0x04034b50 && head.readUInt32LE(4) !== 0;
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** The model options a flag sets that contradict the loaded .nrnm, refused naming both values. */
+function checkFlagsAgree(file: string, model: NRNMClassifier, flags: ModelFlagValues & { inputSize?: number; classes?: number }): void {
+  const given: Partial<Record<string, unknown>> = { ...(flags.variant ? variantOptions(flags.variant) : {}), ...modelFlagOverrides(flags) };
+  if (flags.inputSize !== undefined) given['inputSize'] = flags.inputSize;
+  if (flags.classes !== undefined) given['classes'] = flags.classes;
+  for (const [key, value] of Object.entries(given)) {
+    const stored = (model.options as unknown as Record<string, unknown>)[key];
+    if (value === undefined || value === stored) continue;
+    const flag =
+      flags.variant && !(key in modelFlagOverrides(flags))
+        ? `--variant ${flags.variant} (${key} ${String(value)})`
+        : `${FLAG_NAMES[key] ?? key} ${String(value)}`;
+    throw usageError(`${flag} contradicts --checkpoint ${file}, whose model has ${key} ${JSON.stringify(stored)}; an .nrnm carries its options: drop the flag`);
   }
 }
 
@@ -66,13 +85,20 @@ export function inferOfficialSizes(shapes: Map<string, readonly number[]>): Reco
 }
 
 export async function loadModel(file: string, device: string, flags: ModelFlagValues & { inputSize?: number; classes?: number }): Promise<LoadedModel> {
-  const kind = sniff(file);
-  if (kind === 'nrnm') return { model: await NRNMClassifier.load(file, { device }), kind: 'nrnm' };
-  if (kind === 'other') {
-    throw new NRNMError(
-      `--checkpoint ${file} is neither an nrnm-native checkpoint (.nrnm) nor a PyTorch state_dict in zip format (torch.save of PyTorch >= 1.6)`,
-      'ERR_FORMAT',
-    );
+  if (!isZip(file)) {
+    const model = await NRNMClassifier.load(file, { device }).catch((err: unknown) => {
+      if (err instanceof NRNMError && err.code === 'ERR_FORMAT' && err.message.includes('is not a valid safetensors checkpoint')) {
+        throw new NRNMError(`${err.message} (--checkpoint takes an .nrnm checkpoint or a PyTorch state_dict .pt in zip format)`, 'ERR_FORMAT', { cause: err });
+      }
+      throw err;
+    });
+    try {
+      checkFlagsAgree(file, model, flags);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+    return { model, kind: 'nrnm' };
   }
   const entries = await readStateDict(file);
   const sizes = inferOfficialSizes(new Map(entries.map((e) => [e.name, e.shape])));

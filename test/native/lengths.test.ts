@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
-import { NRNMClassifier, NRNMError, Trainer, datasets } from '../../src';
+import { NRNMClassifier, NRNMError, Tensor, Trainer, datasets } from '../../src';
+import { checkInertPadding } from '../helpers/inert-padding';
 import { checkPadding, type PaddingCheck } from '../helpers/padding-check';
 
 const TOLERANCE = 1e-6; // float32, the exact schedule
@@ -27,6 +28,55 @@ describe('variable-length batches (lengths)', () => {
     expect(r.compared).toBeGreaterThan(1000);
     expect(r.logits).toBeLessThan(TOLERANCE);
     expect(r.gradients).toBeLessThan(TOLERANCE);
+  });
+
+  it('keeps padding inert, exactly: NaN, Inf in x and any class or NaN target there change no logit, loss or gradient (fused)', async () => {
+    const r = await checkInertPadding();
+    expect(r.runs).toBe(24);
+    expect(r.mismatches).toEqual([]);
+  });
+
+  it('keeps padding inert on the reference recurrence too (NRNM_RECURRENCE=reference)', () => {
+    const helper = path.join(__dirname, '..', 'helpers', 'inert-padding.ts');
+    const child = spawnSync(process.execPath, ['-r', path.join(__dirname, '..', 'helpers', 'ts-register.js'), helper], {
+      env: { ...process.env, NRNM_RECURRENCE: 'reference' },
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
+    expect(child.stderr).toBe('');
+    expect(child.status).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ runs: 24, mismatches: [] });
+  });
+
+  it('refuses non-finite regression targets inside a sequence, naming the position', async () => {
+    const model = new NRNMClassifier({ inputSize: 2, classes: 1, hiddenSize: 4, layers: 1, heads: 2, device: 'cpu', task: 'regress-steps' });
+    const x = { data: new Float32Array(2 * 3 * 2), shape: [2, 3, 2] };
+    const y = new Float32Array(6);
+    y[4] = NaN; // sequence 1, step 1
+    await expect(model.lossAndGradients(x, y)).rejects.toMatchObject({ code: 'ERR_ARG', message: expect.stringContaining('labels[1, 1, 0] is NaN') });
+    y[4] = Infinity;
+    await expect(model.lossAndGradients(x, y, [3, 2])).rejects.toMatchObject({ code: 'ERR_ARG', message: expect.stringContaining('is Infinity') });
+    y[4] = 0;
+    y[5] = NaN; // sequence 1, step 2: padding with lengths [3, 2]
+    expect(Number.isFinite((await model.lossAndGradients(x, y, [3, 2])).loss)).toBe(true);
+    model.dispose();
+  });
+
+  it('checks label and lengths tensors by shape: [T, B] is not [B, T], [2, 2] lengths are not four', async () => {
+    const model = new NRNMClassifier({ inputSize: 2, classes: 3, hiddenSize: 4, layers: 1, heads: 2, device: 'cpu', task: 'classify-steps' });
+    const x = { data: new Float32Array(2 * 3 * 2), shape: [2, 3, 2] };
+    const transposed = Tensor.from(new BigInt64Array(6), [3, 2]);
+    await expect(model.lossAndGradients(x, transposed)).rejects.toMatchObject({
+      code: 'ERR_SHAPE',
+      message: expect.stringMatching(/shape \[2, 3\].*received \[3, 2\]/),
+    });
+    const lengths = Tensor.from(new BigInt64Array([2n, 2n, 2n, 2n]), [2, 2]);
+    const four = { data: new Float32Array(4 * 3 * 2), shape: [4, 3, 2] };
+    await expect(model.predict(four, lengths)).rejects.toMatchObject({ code: 'ERR_SHAPE', message: expect.stringContaining('received [2, 2]') });
+    const right = Tensor.from(new BigInt64Array(6), [2, 3]);
+    expect(Number.isFinite((await model.lossAndGradients(x, right)).loss)).toBe(true);
+    for (const t of [transposed, lengths, right]) t.dispose();
+    model.dispose();
   });
 
   it('rejects lengths that do not fit the batch, naming the value', async () => {

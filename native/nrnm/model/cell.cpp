@@ -29,8 +29,8 @@ NRNMCellImpl::NRNMCellImpl(NRNMCellOptions options_) : options(std::move(options
 
 int64_t NRNMCellImpl::slots() const { return options.block_length() / options.stride(); }
 
-int64_t NRNMCellImpl::gates() const {
-  switch (options.backbone()) {
+int64_t backbone_gates(Backbone backbone) {
+  switch (backbone) {
     case Backbone::kGRU:
       return 3;
     case Backbone::kRNN:
@@ -40,6 +40,8 @@ int64_t NRNMCellImpl::gates() const {
   }
   return 4;
 }
+
+int64_t NRNMCellImpl::gates() const { return backbone_gates(options.backbone()); }
 
 void NRNMCellImpl::reset() {
   const int64_t d = options.input_size();
@@ -213,13 +215,18 @@ HoistedInputs hoist_inputs(NRNMCellImpl& cell, const Schedule& schedule, const t
 
 }  // namespace
 
-torch::Tensor NRNMCellImpl::forward(const torch::Tensor& x, const NRNMCellForward& with) {
-  TORCH_CHECK(x.dim() == 3 && x.size(0) > 0 && x.size(1) > 0 && x.size(2) == options.input_size(),
+torch::Tensor NRNMCellImpl::forward(const torch::Tensor& given, const NRNMCellForward& with) {
+  TORCH_CHECK(given.dim() == 3 && given.size(0) > 0 && given.size(1) > 0 && given.size(2) == options.input_size(),
               "NRNMCell expects x of shape (time, batch, ", options.input_size(), ") with time and batch > 0 but got ",
-              x.sizes());
+              given.sizes());
   const torch::Tensor& valid = with.valid;
-  TORCH_CHECK(!valid.defined() || valid.sizes() == torch::IntArrayRef({x.size(0), x.size(1)}),
-              "NRNMCell expects valid of shape (", x.size(0), ", ", x.size(1), ") but got ", valid.sizes());
+  TORCH_CHECK(!valid.defined() || valid.sizes() == torch::IntArrayRef({given.size(0), given.size(1)}),
+              "NRNMCell expects valid of shape (", given.size(0), ", ", given.size(1), ") but got ", valid.sizes());
+  // Padding is inert: whatever x holds past a sequence's end (NaN and Inf
+  // included) is replaced by 0 before any arithmetic, so those steps compute
+  // finite values that zeta = 0 discards, and 0 * gradient stays 0. (Masking
+  // the state alone is not enough: 0 * NaN is NaN, forward and backward.)
+  const torch::Tensor x = valid.defined() ? given.masked_fill(valid.unsqueeze(2) == 0, 0) : given;
   NRNMCellTrace* trace = with.trace;
   if (trace != nullptr) *trace = NRNMCellTrace();
   const Schedule schedule{options.block_length(), options.stride(), options.input_aggregation()};

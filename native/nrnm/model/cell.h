@@ -104,7 +104,8 @@ struct NRNMCellForward {
   /// (T, B) from valid_steps() (lengths.h), when defined: at the steps
   /// outside a sequence the state is kept (zeta = 0) and the memory is not
   /// updated, so h at T-1 is h at the sequence's last step and the outputs
-  /// past its end repeat that h.
+  /// past its end repeat that h. x there may hold anything, NaN and Inf
+  /// included: it changes no output and no gradient, exactly.
   torch::Tensor valid;
   /// When given, cleared and filled.
   NRNMCellTrace* trace = nullptr;
@@ -113,6 +114,10 @@ struct NRNMCellForward {
   /// the concatenation.
   torch::Tensor* last_h = nullptr;
 };
+
+/// Gate blocks of weight_ih / weight_hh for a backbone: 4 (LSTM f|i|o|g),
+/// 3 (GRU r|z|n), 1 (RNN).
+int64_t backbone_gates(Backbone backbone);
 
 class NRNMCellImpl : public torch::nn::Cloneable<NRNMCellImpl> {
  public:

@@ -1,7 +1,10 @@
 #include "nrnm/serialize/checkpoint.h"
 
+#include "nrnm/model/aggregation.h"
+#include "nrnm/model/cell.h"
 #include "nrnm/runtime/errors.h"
 #include "nrnm/serialize/json.h"
+#include "nrnm/serialize/options_json.h"
 
 #include <torch/types.h>
 
@@ -130,7 +133,7 @@ class CheckpointReader {
     char* end = nullptr;
     const long long v = std::strtoll(text.c_str(), &end, 10);
     if (text.empty() || *end != '\0' || v < 0) {
-      fail("the checkpoint's \"" + key + "\" is not a count: " + json::quote(text));
+      fail("the checkpoint's \"" + key + "\" is not a count: " + json::excerpt(text));
     }
     return v;
   }
@@ -140,7 +143,7 @@ class CheckpointReader {
     char* end = nullptr;
     const double v = std::strtod(text.c_str(), &end);
     if (text.empty() || *end != '\0' || !std::isfinite(v)) {
-      fail("the checkpoint's \"" + key + "\" is not a finite number: " + json::quote(text));
+      fail("the checkpoint's \"" + key + "\" is not a finite number: " + json::excerpt(text));
     }
     return v;
   }
@@ -177,8 +180,8 @@ class CheckpointReader {
   void check_all_used() const {
     for (const auto& [name, tensor] : file_.tensors) {
       if (!used_.count(name)) {
-        fail("it holds the tensor \"" + name +
-             "\" that this model does not have: the options and the parameters stored in the file "
+        fail("it holds the tensor " + json::excerpt(name) +
+             " that this model does not have: the options and the parameters stored in the file "
              "disagree (edited or damaged file)");
       }
     }
@@ -196,7 +199,7 @@ TrainerState read_trainer_state(const CheckpointReader& in, const torch::nn::Mod
   TrainerState state;
   const std::string kind = in.meta(kTrainerOptimizer);
   const std::optional<OptimizerKind> optimizer = from_string<OptimizerKind>(kind);
-  if (!optimizer) in.fail("its trainer state names the unknown optimizer " + json::quote(kind));
+  if (!optimizer) in.fail("its trainer state names the unknown optimizer " + json::excerpt(kind));
   state.optimizer = *optimizer;
   state.step_count = in.meta_count(kTrainerSteps);
   state.epoch_count = in.meta_count(kTrainerEpochs);
@@ -221,6 +224,55 @@ TrainerState read_trainer_state(const CheckpointReader& in, const torch::nn::Mod
     state.moments.push_back(std::move(m));
   }
   return state;
+}
+
+// a * b, or a FormatError when the product leaves int64: options that
+// describe a model no file can hold.
+int64_t product(const CheckpointReader& in, int64_t a, int64_t b) {
+  int64_t out = 0;
+  if (__builtin_mul_overflow(a, b, &out)) in.fail("its model options describe tensors too large for any file");
+  return out;
+}
+
+// The stored options against the stored tensors, before any model is built
+// (a crafted header must not make the loader allocate what the file does not
+// hold): validate()'s rules, then the shapes of every tensor that grows with
+// an option. Every other parameter is at most a small multiple of these, so
+// a model built after this check is bounded by the file's size.
+void check_stored_options(const CheckpointReader& in, const std::string& source) {
+  const auto header_text = in.file().metadata.find("nrnm.header");
+  if (header_text == in.file().metadata.end()) return;  // src/ refuses a file without one
+  json::Value header;
+  try {
+    header = json::parse(header_text->second);
+  } catch (const std::invalid_argument& e) {
+    in.fail(std::string("the checkpoint's \"nrnm.header\" metadata is not valid JSON (") + e.what() + ")");
+  }
+  const json::Value* model = header.kind == json::Value::Kind::kObject ? header.find("model") : nullptr;
+  if (model == nullptr || model->kind != json::Value::Kind::kObject) return;  // src/ refuses it, naming the file
+  const NRNMOptions o = model_options_from_json(*model, source + ": the checkpoint's stored options");
+  try {
+    validate(o);
+  } catch (const c10::Error& e) {
+    in.fail(std::string("its stored model options are out of range: ") + e.what_without_backtrace());
+  }
+  const int64_t H = o.hidden_size();
+  const int64_t n = o.block_length() / o.stride();
+  const int64_t G = backbone_gates(o.backbone());
+  const int64_t nH = product(in, n, H);
+  for (int64_t layer = 0; layer < o.layers(); ++layer) {
+    const std::string cell = "rnn.cell_" + std::to_string(layer) + ".";
+    const int64_t d = layer == 0 ? o.input_size() : H;
+    in.tensor(cell + "weight_ih", {d, product(in, G, H)}, true);
+    in.tensor(cell + "weight_hh", {H, product(in, G, H)}, true);
+    in.tensor(cell + "weight_memh", {nH, nH}, true);
+    in.tensor(cell + "weight_memi", {d, nH}, true);
+    if (o.input_aggregation() == InputAggregation::kDilated) {
+      in.tensor(cell + DilatedAggregationImpl::official_name(d) + ".1.weight", {product(in, 2, d), product(in, 8, d)},
+                true);
+    }
+  }
+  in.tensor("decoder.0.weight", {o.classes(), H}, true);
 }
 
 }  // namespace
@@ -298,7 +350,9 @@ std::string save_checkpoint(const CheckpointParts& parts, const std::map<std::st
 }
 
 std::map<std::string, std::string> read_checkpoint_metadata(const std::string& bytes, const std::string& source) {
-  return CheckpointReader(bytes, source).file().metadata;
+  const CheckpointReader in(bytes, source);
+  check_stored_options(in, source);
+  return in.file().metadata;
 }
 
 void load_checkpoint(const std::string& bytes, const std::string& source, const CheckpointParts& parts) {

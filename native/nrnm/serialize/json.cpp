@@ -82,7 +82,7 @@ class Parser {
         skip_space();
         std::string key = parse_string();
         if (!keys.insert(key).second) {
-          fail("duplicate key " + quote(key));
+          fail("duplicate key " + excerpt(key));
         }
         expect(':');
         value.object.emplace_back(std::move(key), parse_value(depth + 1));
@@ -213,6 +213,37 @@ class Parser {
     }
   }
 
+  // One multi-byte UTF-8 sequence led by `lead` (RFC 3629: no overlong
+  // forms, no surrogates, at most U+10FFFF), appended to out.
+  void utf8_sequence(std::string& out, char lead) {
+    const auto b0 = static_cast<unsigned char>(lead);
+    int more = 0;
+    unsigned low = 0x80;
+    unsigned high = 0xBF;  // the allowed range of the second byte
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+      more = 1;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+      more = 2;
+      if (b0 == 0xE0) low = 0xA0;
+      if (b0 == 0xED) high = 0x9F;
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+      more = 3;
+      if (b0 == 0xF0) low = 0x90;
+      if (b0 == 0xF4) high = 0x8F;
+    } else {
+      --at_;
+      fail("invalid UTF-8 in a string");
+    }
+    out += lead;
+    for (int i = 0; i < more; ++i) {
+      const auto b = static_cast<unsigned char>(peek());
+      if (done() || b < (i == 0 ? low : 0x80) || b > (i == 0 ? high : 0xBF)) {
+        fail("invalid UTF-8 in a string");
+      }
+      out += text_[at_++];
+    }
+  }
+
   std::string parse_string() {
     if (peek() != '"') {
       fail("expected a string");
@@ -229,6 +260,10 @@ class Parser {
       }
       if (static_cast<unsigned char>(c) < 0x20) {
         fail("control character in a string");
+      }
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        utf8_sequence(out, c);
+        continue;
       }
       if (c != '\\') {
         out += c;
@@ -272,6 +307,11 @@ class Parser {
             code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
           } else if (code >= 0xDC00 && code < 0xE000) {
             fail("unpaired surrogate in a \\u escape");
+          }
+          if (code == 0) {
+            // A key or value cut at its NUL by a C string (the Node binding
+            // and C APIs are) would read as another one: refused, not carried.
+            fail("NUL (\\u0000) in a string");
           }
           append_utf8(out, code);
           break;
@@ -332,6 +372,13 @@ std::string quote(const std::string& text) {
   }
   out += '"';
   return out;
+}
+
+std::string excerpt(const std::string& text) {
+  if (text.size() <= kMaxExcerpt) return quote(text);
+  size_t cut = kMaxExcerpt;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+  return quote(text.substr(0, cut)) + "... (" + std::to_string(text.size()) + " bytes)";
 }
 
 }  // namespace json

@@ -3,8 +3,10 @@
 // A small strict JSON reader and string quoting: what the checkpoint format
 // (safetensors: a JSON header) needs, hardened for files from anywhere. It
 // refuses what RFC 8259 refuses, nesting deeper than kMaxDepth, more than
-// kMaxValues values, and duplicate object keys; it never reads past the
-// text, and reads in time linear in its size.
+// kMaxValues values, duplicate object keys, strings that are not UTF-8 and
+// strings holding a NUL (which a C string, as the Node binding passes keys,
+// would cut: another key); it never reads past the text, and reads in time
+// linear in its size.
 
 #include <cstddef>
 #include <cstdint>
@@ -47,6 +49,14 @@ Value parse(const std::string& text);
 
 /// `text` as a JSON string literal, with quotes (control characters escaped).
 std::string quote(const std::string& text);
+
+/// Longest text from a file that excerpt() quotes whole.
+constexpr size_t kMaxExcerpt = 64;
+
+/// `text` from a file, for a message: quote() of at most kMaxExcerpt bytes
+/// (cut at a UTF-8 character boundary), followed by "... (N bytes)" when
+/// cut, so that a crafted 10 MB name never makes a 10 MB message.
+std::string excerpt(const std::string& text);
 
 }  // namespace json
 }  // namespace nrnm

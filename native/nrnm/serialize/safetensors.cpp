@@ -122,14 +122,14 @@ class Reader {
     }
     for (const auto& [key, item] : value.object) {
       if (item.kind != json::Value::Kind::kString) {
-        fail("its __metadata__ entry " + json::quote(key) + " is not a string");
+        fail("its __metadata__ entry " + json::excerpt(key) + " is not a string");
       }
       out[key] = item.string;
     }
   }
 
   Entry read_entry(const std::string& name, const json::Value& value) const {
-    const std::string what = "tensor " + json::quote(name);
+    const std::string what = "tensor " + json::excerpt(name);
     if (value.kind != json::Value::Kind::kObject) {
       fail(what + " is not described by an object");
     }
@@ -183,7 +183,7 @@ class Reader {
     uint64_t at = 0;
     for (const auto& e : entries) {
       if (e.begin != at) {
-        fail("the data of tensor " + json::quote(e.name) + " starts at " + std::to_string(e.begin) +
+        fail("the data of tensor " + json::excerpt(e.name) + " starts at " + std::to_string(e.begin) +
              " but the previous tensor ends at " + std::to_string(at) + " (overlapping or missing bytes)");
       }
       at = e.end;

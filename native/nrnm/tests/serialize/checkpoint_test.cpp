@@ -255,4 +255,35 @@ TEST(Json, ParsesStrictlyAndQuotesRoundTrip) {
   }
 }
 
+TEST(Json, RefusesNulAndInvalidUtf8InStrings) {
+  EXPECT_EQ(nrnm::json::parse("\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\"").string,
+            "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf");
+  for (const char* bad :
+       {"{\"nrnm.header\\u0000x\":\"1\"}", "\"a\\u0000\"", "\"\x80\"", "\"\xc0\xaf\"", "\"\xc3\"", "\"\xe0\x80\xaf\"",
+        "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xf8\x88\x80\x80\x80\"", "\"\xff\"", "{\"\xc3\x28\":1}"}) {
+    EXPECT_THROW(nrnm::json::parse(bad), std::invalid_argument) << bad;
+  }
+  // Both readers see one file: the binding's keys are C strings, so a key
+  // with a NUL is refused with the file's name, not cut into another key.
+  EXPECT_FORMAT_ERROR(
+      nrnm::read_checkpoint_metadata(raw_file("{\"__metadata__\":{\"nrnm.header\\u0000x\":\"{}\"}}"), kSource), "NUL");
+  EXPECT_FORMAT_ERROR(nrnm::read_checkpoint_metadata(raw_file("{\"__metadata__\":{\"a\":\"\xff\"}}"), kSource),
+                      "invalid UTF-8");
+}
+
+TEST(Json, ExcerptsKeepMessagesShort) {
+  EXPECT_EQ(nrnm::json::excerpt("abc"), "\"abc\"");
+  const std::string name(10 * 1000 * 1000, 'n');
+  const std::string message = format_error_of([&] {
+    nrnm::decode_safetensors(
+        raw_file("{\"" + name + "\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,4]}}", "1234"), kSource);
+  });
+  EXPECT_NE(message.find(kSource), std::string::npos) << message.substr(0, 300);
+  EXPECT_NE(message.find("... (10000000 bytes)"), std::string::npos) << message.substr(0, 300);
+  EXPECT_LT(message.size(), 400u);
+  // Never cut inside a character.
+  const std::string wide = nrnm::json::excerpt(std::string(63, 'a') + "\xc3\xa9" + std::string(10, 'b'));
+  EXPECT_EQ(wide.substr(0, 68), "\"" + std::string(63, 'a') + "\"...");
+}
+
 }  // namespace
