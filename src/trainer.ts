@@ -193,6 +193,30 @@ function toNative(o: ResolvedTrainerOptions): NativeTrainerOptions {
   return { ...rest, beta1: betas[0], beta2: betas[1] };
 }
 
+/**
+ * The stored progress of a checkpoint being resumed: non-negative integers,
+ * consistent with the trainer state stored beside it (its step count and
+ * at most its epoch count), so that a hand-edited or corrupt header cannot resume at a
+ * position the run never reached. Names the file.
+ */
+function checkedProgress(file: string, stored: unknown, counts: { steps: number; epochs: number }): Progress {
+  if (stored === null || stored === undefined) return { epoch: counts.epochs, batch: 0, step: counts.steps };
+  const bad = (what: string): NRNMError =>
+    new NRNMError(`${file}: the stored progress ${JSON.stringify(stored).slice(0, 200)} is invalid: ${what}; the file is corrupt or was edited`, 'ERR_FORMAT');
+  if (typeof stored !== 'object' || Array.isArray(stored)) throw bad('expected an object { epoch, batch, step }');
+  const p = stored as Record<string, unknown>;
+  for (const key of ['epoch', 'batch', 'step'] as const) {
+    const v = p[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(`${key} must be a non-negative integer but is ${JSON.stringify(v) ?? 'missing'}`);
+  }
+  const progress = { epoch: p['epoch'] as number, batch: p['batch'] as number, step: p['step'] as number };
+  if (progress.step !== counts.steps) throw bad(`step ${progress.step} differs from the ${counts.steps} optimizer steps of its trainer state`);
+  // fit() counts epochs from 0 on each call while the trainer's count goes on: at most, not equal.
+  if (progress.epoch > counts.epochs) throw bad(`epoch ${progress.epoch} is past the ${counts.epochs} epochs of its trainer state`);
+  if (progress.batch > progress.step) throw bad(`batch ${progress.batch} is past its ${progress.step} steps`);
+  return progress;
+}
+
 export class Trainer {
   readonly model: NRNMClassifier;
   readonly options: Readonly<ResolvedTrainerOptions>;
@@ -340,7 +364,7 @@ export class Trainer {
     try {
       const trainer = new Trainer(model, { ...(header.trainer as TrainerOptions), ...(options.distributed ? { distributed: options.distributed } : {}) });
       await trainer.#run(() => trainer.#handle.load(bytes, file));
-      const progress = header.progress ?? { epoch: 0, batch: 0, step: 0 };
+      const progress = checkedProgress(file, header.progress, trainer.counts);
       return { trainer, progress, seed: header.seed, header };
     } catch (err) {
       model.dispose();

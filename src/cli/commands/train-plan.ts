@@ -17,6 +17,7 @@ import { usageError, withFlagNames } from '../flags';
 import { FLAG_NAMES, type ModelFlagValues, type TrainerFlagValues, defaultsFor, resolveModelFlags, resolveTrainerFlags } from '../model-flags';
 import type { Output } from '../output';
 import { RunDir } from '../run-dir';
+import { checkResumeFlags } from './resume-flags';
 
 export interface TrainFlags extends ModelFlagValues, TrainerFlagValues {
   dataset?: DatasetKind;
@@ -38,19 +39,6 @@ export interface TrainFlags extends ModelFlagValues, TrainerFlagValues {
   quiet?: boolean;
   nproc?: number;
   distTimeout?: number;
-}
-
-/** Flags fixed by the run being resumed (its checkpoint and config.json hold them). */
-const FIXED_ON_RESUME = [
-  'dataset', 'data', 'split', 'data_mode', 'limit', 'preprocessed', 'unpadded', 'seed', 'batchSize', 'out', 'sb',
-  'variant', 'layers', 'hidden', 'blockLength', 'stride', 'heads', 'aggregation', 'zoneout', 'zoneoutMode', 'memoryDropout',
-  'memoryDropoutMode', 'aggregationDropout', 'init', 'head', 'nlayers', 'nhid', 'bl', 'dm',
-  'lr', 'weightDecay', 'wd', 'optimizer', 'clip', 'scheduler', 'stepSize', 'gamma', 'precision',
-]; // prettier-ignore
-
-function flagOf(attribute: string): string {
-  if (['data_mode', 'nlayers', 'nhid', 'bl', 'dm', 'wd', 'sb', 'cell_type'].includes(attribute)) return `--${attribute}`;
-  return `--${attribute.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 function defaultRunDir(dataset: string): string {
@@ -121,19 +109,20 @@ export async function planRun(flags: TrainFlags, command: Command, out: Output, 
   let plan: Plan;
   let opened: OpenedData;
   if (flags.resume !== undefined) {
-    const given = FIXED_ON_RESUME.filter((name) => command.getOptionValueSource(name) === 'cli');
-    if (given.length > 0) {
-      throw usageError(
-        `${given.map(flagOf).join(', ')} cannot be changed when resuming: the run in ${flags.resume} keeps its data, model and optimizer settings (only --epochs, --max-steps, --eval-every, --device and the output flags can change)`,
-      );
-    }
     const run = RunDir.open(flags.resume);
     const config = run.readConfig();
     if (!config) throw new NRNMError(`--resume ${flags.resume}: its config.json is missing or unreadable`, 'ERR_FORMAT');
     const data = config['data'] as DataFlags;
     const fitConfig = config['fit'] as Plan['fit'];
-    opened = await openData(data, { train: true, eval: true }, out, signal);
-    const { trainer, progress } = await Trainer.resume(run.file('last.nrnm'), { device, ...(distributed ? { distributed } : {}) });
+    const { trainer, progress, header } = await Trainer.resume(run.file('last.nrnm'), { device, ...(distributed ? { distributed } : {}) });
+    try {
+      checkResumeFlags(flags, command, { dir: run.dir, config, header });
+      opened = await openData(data, { train: true, eval: true }, out, signal);
+    } catch (err) {
+      trainer.dispose();
+      trainer.model.dispose();
+      throw err;
+    }
     const fit = { ...fitConfig };
     if (flags.epochs !== undefined) fit.epochs = flags.epochs;
     if (flags.evalEvery !== undefined) fit.evalEvery = flags.evalEvery;
