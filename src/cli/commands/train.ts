@@ -87,7 +87,7 @@ export function registerTrain(program: Command): void {
     .option('--preprocessed <dir>', 'ntu: where raw skeletons are preprocessed to (default: <data>-preprocessed)')
     .option(
       '--unpadded',
-      "ntu: each sequence ends at its clip's last frame (from <part>_lengths.npy, which preprocess writes) instead of the official 100 steps",
+      "ntu: each sequence ends at its clip's last frame (from <part>_lengths.npy, which preprocess writes) instead of the official 100 steps; npy: at the lengths in <part>_lengths.npy",
     )
     .addOption(new Option('--data_mode <mode>', 'official script: CV or CS').argParser(splitAlias).hideHelp());
   addModelFlags(cmd);
