@@ -29,5 +29,6 @@ export {
   type ResolvedModelOptions,
   type Variant,
 } from './options';
+export { SummaryWriter } from './tensorboard/writer';
 export { datasets } from './data';
 export type { SequenceDataset, Batch, Sample, BatchOptions } from './data/dataset';

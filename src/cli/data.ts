@@ -4,7 +4,8 @@
  *   ntu               NTU RGB+D: --data is a preprocessed folder or the raw
  *                     .skeleton files (preprocessed once, into --preprocessed)
  *   ntu-preprocessed  the official preprocessed folders only
- *   npy               --data DIR holding train_x.npy/train_y.npy (+ test_ or val_)
+ *   npy               --data DIR holding train_x.npy/train_y.npy (+ test_ or val_;
+ *                     --unpadded: <part>_lengths.npy too)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -42,7 +43,7 @@ export interface DataFlags {
   limit?: number | undefined;
   /** Where raw NTU skeletons are preprocessed to (default: <data>-preprocessed). */
   preprocessed?: string | undefined;
-  /** NTU: each sequence ends at its clip's last frame (`ntu.load(dir, { lengths: true })`). */
+  /** NTU: each sequence ends at its clip's last frame (`ntu.load(dir, { lengths: true })`); npy: at <part>_lengths.npy. */
   unpadded?: boolean | undefined;
 }
 
@@ -168,6 +169,16 @@ function npyPart(dir: string, part: string): { x: string; y: string } | { tried:
   return { tried: [...xs, ...ys].map((n) => path.join(dir, n)) };
 }
 
+/** --unpadded with --dataset npy: `<part>_lengths.npy` next to the part's x, N integers in [1, T]. */
+function npyLengths(x: string, part: string, unpadded: boolean | undefined): { lengths?: string } {
+  if (!unpadded) return {};
+  const file = path.join(path.dirname(x), `${part}_lengths.npy`);
+  if (!fs.existsSync(file)) {
+    throw new NRNMError(`--unpadded: ${file} not found; it holds the valid steps of each sequence of ${x} (N integers in [1, T])`, 'ERR_NOT_FOUND');
+  }
+  return { lengths: file };
+}
+
 /**
  * Opens the training and/or evaluation part. Fashion-MNIST evaluates on its
  * test set, NTU on the val part of the split, npy on test_* (or val_*).
@@ -182,8 +193,8 @@ export async function openData(
   if (dataset !== 'ntu' && dataset !== 'ntu-preprocessed' && flags.split !== undefined) {
     throw usageError(`--split applies to --dataset ntu or ntu-preprocessed, not --dataset ${dataset}`);
   }
-  if (dataset !== 'ntu' && dataset !== 'ntu-preprocessed' && flags.unpadded) {
-    throw usageError(`--unpadded applies to --dataset ntu or ntu-preprocessed, not --dataset ${dataset}`);
+  if (dataset === 'fashion-mnist' && flags.unpadded) {
+    throw usageError('--unpadded applies to --dataset ntu, ntu-preprocessed or npy, not --dataset fashion-mnist (its images all have 28 rows)');
   }
   let train: SequenceDataset | undefined;
   let evalData: SequenceDataset | undefined;
@@ -233,20 +244,22 @@ export async function openData(
     if (parts.train || parts.evalOnTrain) {
       const found = npyPart(dir, 'train');
       if ('tried' in found) throw new NRNMError(`--dataset npy: no training data in ${dir}: looked for ${found.tried.join(', ')}`, 'ERR_NOT_FOUND');
-      train = loadNpy(found.x, found.y, { name: 'npy/train' });
+      train = loadNpy(found.x, found.y, { name: 'npy/train', ...npyLengths(found.x, 'train', flags.unpadded) });
     }
     if (parts.eval && !parts.evalOnTrain) {
       const test = npyPart(dir, 'test');
       const found = 'tried' in test ? npyPart(dir, 'val') : test;
-      if (!('tried' in found)) evalData = loadNpy(found.x, found.y, { name: `npy/${path.basename(found.x).startsWith('val') ? 'val' : 'test'}` });
-      else if (!parts.train) {
+      if (!('tried' in found)) {
+        const part = path.basename(found.x).startsWith('val') ? 'val' : 'test';
+        evalData = loadNpy(found.x, found.y, { name: `npy/${part}`, ...npyLengths(found.x, part, flags.unpadded) });
+      } else if (!parts.train) {
         throw new NRNMError(
           `--dataset npy: no evaluation data in ${dir}: looked for test_x.npy/test_y.npy and val_x.npy/val_y.npy (or use --part train)`,
           'ERR_NOT_FOUND',
         );
       }
     }
-    description['data'] = dir;
+    Object.assign(description, { data: dir, ...(flags.unpadded ? { unpadded: true } : {}) });
   }
   if (parts.evalOnTrain) {
     evalData = train;

@@ -252,6 +252,8 @@ export function resolveModelFlags(f: ModelFlagValues, defaults: Defaults): Parti
   const k = merged.blockLength ?? 10;
   const s = merged.stride ?? 5;
   if (flags.inputAggregation === undefined && merged.inputAggregation === 'dilated' && (k !== 10 || s !== 5)) merged.inputAggregation = 'strided';
+  // A variant's head is a classifier's; regression keeps the model's own default (linear) unless --head is given.
+  if (merged.task === 'regress-steps' && flags.head === undefined) delete merged.head;
   return merged;
 }
 

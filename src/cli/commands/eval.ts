@@ -25,6 +25,7 @@ interface EvalFlags extends ModelFlagValues {
   data_mode?: 'cs' | 'cv';
   limit?: number;
   preprocessed?: string;
+  unpadded?: boolean;
   part: 'eval' | 'train';
   batchSize: number;
   device: string;
@@ -46,6 +47,7 @@ export function registerEval(program: Command): void {
     .addOption(choice('--part <part>', 'eval: the test/val part; train: the training part', ['eval', 'train'], 'eval'))
     .option('--limit <n>', 'use only the first N sequences', positiveInt)
     .option('--preprocessed <dir>', 'ntu: where raw skeletons are preprocessed to')
+    .option('--unpadded', "ntu, npy: each sequence ends at its length in <part>_lengths.npy (default: the checkpoint's run, else padded)")
     .option('--batch-size <n>', 'sequences per batch', positiveInt, 256)
     .option('--device <device>', 'auto, cpu, cuda or cuda:N', deviceFlag, 'auto')
     .option('--out <dir>', "where eval.json and confusion.svg are written (default: the checkpoint's directory)")
@@ -74,11 +76,12 @@ function dataFlags(flags: EvalFlags, command: Command): DataFlags {
   const config = new RunDir(path.dirname(path.resolve(flags.checkpoint))).readConfig();
   const fromRun = config?.['data'] as DataFlags | undefined;
   const given = ['dataset', 'data', 'split', 'data_mode'].some((n) => command.getOptionValueSource(n) === 'cli');
+  const unpadded = flags.unpadded ? { unpadded: true } : {};
   if (fromRun && !given) {
-    return { ...fromRun, limit: flags.limit ?? undefined, preprocessed: flags.preprocessed ?? fromRun.preprocessed };
+    return { ...fromRun, limit: flags.limit ?? undefined, preprocessed: flags.preprocessed ?? fromRun.preprocessed, ...unpadded };
   }
   const dataset = flags.dataset ?? (split !== undefined ? 'ntu' : 'fashion-mnist');
-  return { dataset, data: flags.data, split, limit: flags.limit, preprocessed: flags.preprocessed };
+  return { dataset, data: flags.data, split, limit: flags.limit, preprocessed: flags.preprocessed, ...unpadded };
 }
 
 async function evaluate(flags: EvalFlags, command: Command): Promise<void> {
@@ -95,6 +98,11 @@ async function evaluate(flags: EvalFlags, command: Command): Promise<void> {
       ...(flags.classes === undefined ? {} : { classes: flags.classes }),
     });
     try {
+      if (model.options.task === 'regress-steps') {
+        throw usageError(
+          `${flags.checkpoint} is a regress-steps model: eval scores classes; write its values with 'nrnm-native predict' and compare them with your targets`,
+        );
+      }
       if (evalData.features !== model.options.inputSize) {
         throw usageError(
           `${evalData.name} has ${evalData.features} features per step but the model's input size is ${model.options.inputSize}: is --dataset right?`,

@@ -35,6 +35,8 @@ export interface TrainFlags extends ModelFlagValues, TrainerFlagValues {
   resume?: string;
   sb?: string;
   finalEval: boolean;
+  /** A folder, true (the run directory, the default) or false (--no-tensorboard). */
+  tensorboard?: string | boolean;
   json?: boolean;
   quiet?: boolean;
   nproc?: number;

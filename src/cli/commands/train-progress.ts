@@ -1,17 +1,19 @@
 /**
  * The progress report of `nrnm-native train`: a progress line per epoch,
- * metrics.jsonl records, --json events and the curves after each epoch.
+ * metrics.jsonl records, --json events, the TensorBoard log and the curves
+ * after each epoch.
  */
 import type { SequenceDataset } from '../../data';
 import type { EpochEvent, StepEvent } from '../../index';
 import { type Output, ProgressLine, formatDuration } from '../output';
 import type { RunDir } from '../run-dir';
+import type { RunTensorBoard } from '../run-tensorboard';
 import type { Plan } from './train-plan';
 
 export class TrainProgress {
   readonly started = performance.now();
   #progress: ProgressLine | undefined;
-  #epochStats = { loss: 0, correct: 0, seen: 0, started: performance.now() };
+  #epochStats = { loss: 0, correct: 0, targets: 0, seen: 0, started: performance.now() };
 
   constructor(
     private readonly out: Output,
@@ -22,6 +24,7 @@ export class TrainProgress {
     private readonly title: string,
     /** Data-parallel: the step records carry the allreduce time. */
     private readonly distributed = false,
+    private readonly tensorboard?: RunTensorBoard,
   ) {}
 
   /** Ends the current progress line (also after a failure). */
@@ -34,12 +37,14 @@ export class TrainProgress {
       // This pass started when its first step did (a resumed run starts mid-epoch).
       const startedAt = performance.now() - (1000 * e.batchSize) / e.sequencesPerSecond;
       this.#progress = new ProgressLine(this.out, `epoch ${e.epoch + 1}/${this.fit.epochs}`, e.batches, e.batch, startedAt);
-      this.#epochStats = { loss: 0, correct: 0, seen: 0, started: startedAt };
+      this.#epochStats = { loss: 0, correct: 0, targets: 0, seen: 0, started: startedAt };
     }
     this.#epochStats.loss += e.loss * e.batchSize;
     this.#epochStats.correct += e.correct;
+    this.#epochStats.targets += e.targets;
     this.#epochStats.seen += e.batchSize;
-    const accuracy = e.correct / e.batchSize;
+    // correct counts targets: sequences, or valid steps for the per-step tasks.
+    const accuracy = e.correct / e.targets;
     const rate = this.#epochStats.seen / ((performance.now() - this.#epochStats.started) / 1000);
     this.run.appendMetric({
       type: 'step',
@@ -68,9 +73,10 @@ export class TrainProgress {
       lr: e.lr,
       sequencesPerSecond: e.sequencesPerSecond,
     });
+    this.tensorboard?.step(e);
     this.#progress.update(
       e.batch + 1,
-      `loss ${(this.#epochStats.loss / this.#epochStats.seen).toFixed(4)} acc ${((100 * this.#epochStats.correct) / this.#epochStats.seen).toFixed(1)}% ${rate.toFixed(0)} seq/s`,
+      `loss ${(this.#epochStats.loss / this.#epochStats.seen).toFixed(4)} acc ${((100 * this.#epochStats.correct) / this.#epochStats.targets).toFixed(1)}% ${rate.toFixed(0)} seq/s`,
     );
     if (e.batch + 1 === e.batches && this.evalData && (e.epoch + 1) % this.fit.evalEvery === 0 && !this.signal.aborted) {
       const text = `epoch ${e.epoch + 1}/${this.fit.epochs} evaluating on ${this.evalData.name} (${this.evalData.length} sequences)...`;
@@ -82,6 +88,7 @@ export class TrainProgress {
   readonly onEpoch = (e: EpochEvent): void => {
     this.run.appendMetric({ type: 'epoch', ...e });
     this.out.event('epoch', { ...e });
+    this.tensorboard?.epoch(e);
     const evalText = e.eval ? `, eval loss ${e.eval.loss.toFixed(4)} acc ${(100 * e.eval.accuracy).toFixed(2)}%` : '';
     this.#progress?.done(
       `epoch ${e.epoch + 1}/${this.fit.epochs}: train loss ${e.train.loss.toFixed(4)} acc ${(100 * e.train.accuracy).toFixed(2)}%${evalText} ` +

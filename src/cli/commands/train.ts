@@ -31,7 +31,9 @@ import {
 } from '../model-flags';
 import { launchWorkers } from '../launch';
 import { Output, ProgressLine, formatDuration } from '../output';
-import { type TrainFlags, checkDataFits, planRun } from './train-plan';
+import { type Plan, type TrainFlags, checkDataFits, planRun } from './train-plan';
+import type { OpenedData } from '../data';
+import { RunTensorBoard } from '../run-tensorboard';
 import { TrainProgress } from './train-progress';
 
 function describeDefaults(name: string, d: Defaults): string {
@@ -87,7 +89,7 @@ export function registerTrain(program: Command): void {
     .option('--preprocessed <dir>', 'ntu: where raw skeletons are preprocessed to (default: <data>-preprocessed)')
     .option(
       '--unpadded',
-      "ntu: each sequence ends at its clip's last frame (from <part>_lengths.npy, which preprocess writes) instead of the official 100 steps",
+      "ntu: each sequence ends at its clip's last frame (from <part>_lengths.npy, which preprocess writes) instead of the official 100 steps; npy: at the lengths in <part>_lengths.npy",
     )
     .addOption(new Option('--data_mode <mode>', 'official script: CV or CS').argParser(splitAlias).hideHelp());
   addModelFlags(cmd);
@@ -99,6 +101,8 @@ export function registerTrain(program: Command): void {
     .option('--max-steps <n>', 'stop after N optimizer steps in total (quick runs); writes last.nrnm', positiveInt)
     .option('--out <dir>', 'run directory (default runs/<dataset>-<date>-<time>)')
     .option('--resume <dir>', 'continue the run in this directory from its last.nrnm')
+    .option('--tensorboard <dir>', 'where the TensorBoard event file goes (default: the run directory)')
+    .option('--no-tensorboard', 'write no TensorBoard event file')
     .option('--no-final-eval', 'skip the evaluation with per-class accuracy and confusion matrix at the end')
     .option('--json', 'one JSON object per line on stdout (events: start, step, epoch, evaluation, done)')
     .option('--quiet', 'print only the final result')
@@ -155,8 +159,10 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
   out.event('start', { runDir: run.dir, config: plan.config, trainSequences: trainData.length, evalSequences: evalData?.length ?? 0, parameters });
 
   const batches = trainData.batchCount(fit.batchSize);
-  const report = new TrainProgress(out, run, fit, evalData, interrupt.signal, title, distributed !== undefined);
-  const { started, onStep, onEpoch } = report;
+  const tensorboard = main && flags.tensorboard !== false ? openTensorBoard(flags, run.dir, config, plan.resumeFrom) : undefined;
+  if (tensorboard) out.info(`TensorBoard: ${tensorboard.writer.file} (tensorboard --logdir ${path.relative(process.cwd(), tensorboard.writer.logDir) || '.'})`);
+  const report = new TrainProgress(out, run, fit, evalData, interrupt.signal, title, distributed !== undefined, tensorboard);
+  const { onStep, onEpoch } = report;
 
   const fitOptions: FitOptions = {
     epochs: fit.epochs,
@@ -170,6 +176,39 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
     ...(fit.maxSteps !== undefined ? { maxSteps: fit.maxSteps } : {}),
   };
   if (batches === 0) throw new NRNMError(`${trainData.name} has no batches`, 'ERR_FORMAT');
+  try {
+    await trainAndReport({ flags, out, interrupt, plan, opened, fitOptions, report, tensorboard, title, config, main });
+  } finally {
+    tensorboard?.close();
+  }
+}
+
+function openTensorBoard(flags: TrainFlags, runDir: string, config: Record<string, unknown>, resumeFrom: Plan['resumeFrom']): RunTensorBoard {
+  return new RunTensorBoard(typeof flags.tensorboard === 'string' ? flags.tensorboard : runDir, config, resumeFrom?.step);
+}
+
+/** What the run trains with and reports to, once it is set up. */
+interface RunContext {
+  flags: TrainFlags;
+  out: Output;
+  interrupt: ReturnType<typeof onInterrupt>;
+  plan: Plan;
+  opened: OpenedData;
+  fitOptions: FitOptions;
+  report: TrainProgress;
+  tensorboard: RunTensorBoard | undefined;
+  title: string;
+  config: Record<string, unknown>;
+  /** Rank 0 (or the only process): the one that writes. */
+  main: boolean;
+}
+
+async function trainAndReport(c: RunContext): Promise<void> {
+  const { flags, out, interrupt, plan, opened, fitOptions, report, tensorboard, title, config, main } = c;
+  const { run, fit, trainer, model } = plan;
+  const trainData = opened.train!;
+  const evalData = opened.eval;
+  const { started } = report;
   let result;
   try {
     result = await trainer.fit(trainData, fitOptions, plan.resumeFrom);
@@ -221,6 +260,7 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
       accuracy: final.accuracy,
       total: final.total,
     });
+    tensorboard?.final(final, counts.steps);
     run.writeConfusion(final, `${title}: confusion matrix of ${which}`);
     run.writeAccuracyByStep(final, `${title}: accuracy by steps seen (${which})`);
     out.info(`final evaluation of ${which}:`);
