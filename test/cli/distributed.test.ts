@@ -62,7 +62,17 @@ describe('train --nproc', () => {
     expectSucceeded(r);
     expect(r.stdout.match(/^run directory:/gm)).toHaveLength(1); // rank 0 prints, rank 1 is silent
     expect(r.stdout.match(/^done: 6 steps/gm)).toHaveLength(1);
-    expect(fs.readdirSync(run).sort()).toEqual(['best.nrnm', 'config.json', 'confusion.svg', 'curves.svg', 'eval.json', 'last.nrnm', 'metrics.jsonl']);
+    const files = fs.readdirSync(run).sort();
+    expect(files.filter((f) => f.startsWith('events.out.tfevents.'))).toHaveLength(1); // rank 0's TensorBoard file only
+    expect(files.filter((f) => !f.startsWith('events.out.tfevents.'))).toEqual([
+      'best.nrnm',
+      'config.json',
+      'confusion.svg',
+      'curves.svg',
+      'eval.json',
+      'last.nrnm',
+      'metrics.jsonl',
+    ]);
     const steps = stepRecords(run);
     expect(steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6]); // 96 rows / 32 per step (16 per rank), twice
     expect(steps.every((s) => s.batchSize === 32)).toBe(true);
