@@ -135,44 +135,18 @@ it('predict: one sequence (T, F) of a per-step model gives (1, T, C), the first 
 it('predict: bad --lengths and --softmax on a regression model are usage errors naming the flag', () => {
   const bad = path.join(tmp, 'bad-lengths.npy');
   writeNpy(bad, Int32Array.from([9, 10, 1, 1, 1]), [N]);
-  const r = cli([
-    'predict',
-    '--checkpoint',
-    models['classify-steps']!.nrnm,
-    '--input',
-    path.join(tmp, 'x.npy'),
-    '--lengths',
-    bad,
-    '--output',
-    path.join(tmp, 'n.npy'),
-  ]);
+  // predict of x.npy with the given model and flags, written to a throwaway file.
+  const predictX = (task: string, ...flags: string[]) =>
+    cli(['predict', '--checkpoint', models[task]!.nrnm, '--input', path.join(tmp, 'x.npy'), ...flags, '--output', path.join(tmp, 'n.npy')]);
+  const r = predictX('classify-steps', '--lengths', bad);
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/--lengths .*bad-lengths\.npy\[1\] is 10; lengths must be integers in \[1, 9\]/);
   const few = path.join(tmp, 'few-lengths.npy');
   writeNpy(few, Int32Array.from([9, 1]), [2]);
-  const r2 = cli([
-    'predict',
-    '--checkpoint',
-    models['classify-steps']!.nrnm,
-    '--input',
-    path.join(tmp, 'x.npy'),
-    '--lengths',
-    few,
-    '--output',
-    path.join(tmp, 'n.npy'),
-  ]);
+  const r2 = predictX('classify-steps', '--lengths', few);
   expect(r2.code).not.toBe(0);
   expect(r2.stderr).toMatch(/--lengths .*few-lengths\.npy has 2 entries but there are 5 sequences/);
-  const r3 = cli([
-    'predict',
-    '--checkpoint',
-    models['regress-steps']!.nrnm,
-    '--input',
-    path.join(tmp, 'x.npy'),
-    '--softmax',
-    '--output',
-    path.join(tmp, 'n.npy'),
-  ]);
+  const r3 = predictX('regress-steps', '--softmax');
   expect(r3.code).toBe(2);
   expect(r3.stderr).toMatch(/--softmax applies to the classification tasks/);
   expect(fs.existsSync(path.join(tmp, 'n.npy'))).toBe(false);
