@@ -3,7 +3,7 @@
  * Parameter names are the official state_dict names (NRNM_SPEC.md).
  */
 import { checkpointHeader, fromStoredOptions, readCheckpoint, writeCheckpoint } from './checkpoint';
-import { NRNMError } from './errors';
+import { NRNMError, argError } from './errors';
 import { prepareLengths, prepareTargets, prepareSequences, release, type LengthsInput, type TargetInput, type SequenceInput } from './inputs';
 import { native, type NativeModelHandle } from './native';
 import { isOfficialExtraName, officialExtras, officialOrder } from './official';
@@ -184,6 +184,7 @@ export class NRNMClassifier {
    * temp file, then renamed. README "Deployment".
    */
   async exportOnnx(path: string, options: OnnxExportOptions = {}): Promise<void> {
+    if (typeof path !== 'string' || path === '') throw argError('path', 'a file name', path);
     await writeFileAtomic(path, await this.toOnnx(options));
   }
 

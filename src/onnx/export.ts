@@ -6,7 +6,9 @@
  * Inputs: `x` [batch, time, inputSize] float32, both batch and time dynamic;
  * with `lengths: true` also `lengths` [batch] int64, each in [1, time]: the
  * valid steps of each sequence, honoured exactly as `predict(x, lengths)`
- * does (padding changes nothing, NaN included). Output `logits`
+ * does (padding changes nothing, NaN included). The graph cannot check them:
+ * a length of 0 gives the outputs of the zero state, one above time counts
+ * as time. Output `logits`
  * [batch, classes] (classify-sequence) or [batch, time, classes] (the
  * per-step tasks; past a sequence's end they repeat its last step's).
  *
@@ -28,6 +30,8 @@ export type { Parameters } from './weights';
 
 export const OPSET = 17;
 const IR_VERSION = 8; // the IR of opset 17 (ONNX 1.12)
+/** A protobuf message is at most 2 GiB; leave room for the nodes. */
+const MAX_INITIALIZER_BYTES = 2 ** 31 - 2 ** 26;
 
 export interface OnnxExportOptions {
   /** Add the input `lengths` [batch] (int64): each sequence's valid steps, honoured exactly. Default false. */
@@ -111,13 +115,21 @@ export function onnxModelBytes(
   g.opTo('Identity', [logits], ['logits']);
   g.outputs.push(valueInfo('logits', DataType.FLOAT, outputDims));
 
+  const graph = g.build();
+  const bytes = graph.initializer.reduce((sum, t) => sum + t.raw_data.byteLength, 0);
+  if (bytes > MAX_INITIALIZER_BYTES) {
+    throw new NRNMError(
+      `ONNX export: the parameters take ${(bytes / 2 ** 30).toFixed(2)} GiB, above the 2 GiB that one ONNX protobuf file can hold (external data is not written)`,
+      'ERR_ARG',
+    );
+  }
   const model = {
     ir_version: IR_VERSION,
     producer_name: 'nrnm-native',
     producer_version: producerVersion,
     doc_string: `NRNM (${options.backbone}, attention ${options.attention}, ${options.task}), evaluation mode`,
     opset_import: [{ domain: '', version: OPSET }],
-    graph: g.build(),
+    graph,
     metadata_props: [{ key: 'nrnm.options', value: JSON.stringify(options) }],
   };
   const problem = ModelProto.verify(model);

@@ -239,12 +239,13 @@ describe('the exported file', () => {
 describe('what export refuses', () => {
   const options = { inputSize: F, classes: C, hiddenSize: 8, heads: 2, device: 'cpu' } as const;
 
-  it('unknown export options and a non-boolean lengths, naming them', async () => {
+  it('unknown export options, a non-boolean lengths and a path that is no file name, naming them', async () => {
     const model = new NRNMClassifier(options);
     try {
       const file = path.join(tmp, 'refused.onnx');
       await expect(model.exportOnnx(file, { length: true } as never)).rejects.toThrow(/Unknown option 'length' for exportOnnx; did you mean 'lengths'/);
       await expect(model.exportOnnx(file, { lengths: 'yes' } as never)).rejects.toMatchObject({ code: 'ERR_ARG', message: expect.stringMatching(/lengths/) });
+      await expect(model.exportOnnx(42 as never)).rejects.toMatchObject({ code: 'ERR_ARG', message: expect.stringMatching(/path to be a file name/) });
       expect(fs.existsSync(file)).toBe(false);
     } finally {
       model.dispose();
