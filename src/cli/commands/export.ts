@@ -25,7 +25,7 @@ interface ExportFlags extends ModelFlagValues {
 export function registerExport(program: Command): void {
   const cmd = program
     .command('export')
-    .description('write a model as an ONNX file for onnxruntime (Node, web, Python): the outputs of predict, without LibTorch')
+    .description('write a model as an ONNX file for onnxruntime: the outputs of predict, without LibTorch')
     .requiredOption('--checkpoint <file>', 'an .nrnm checkpoint, or a state_dict .pt of the official model')
     .addOption(new Option('--format <format>', 'the file format').choices(['onnx']).default('onnx'))
     .requiredOption('--out <model.onnx>', 'where the ONNX file goes')
