@@ -3,7 +3,7 @@
  * Parameter names are the official state_dict names (NRNM_SPEC.md).
  */
 import { checkpointHeader, fromStoredOptions, readCheckpoint, writeCheckpoint } from './checkpoint';
-import { NRNMError } from './errors';
+import { NRNMError, argError } from './errors';
 import { prepareLengths, prepareTargets, prepareSequences, release, type LengthsInput, type TargetInput, type SequenceInput } from './inputs';
 import { native, type NativeModelHandle } from './native';
 import { isOfficialExtraName, officialExtras, officialOrder } from './official';
@@ -12,6 +12,9 @@ import { resolveModelOptions, type NRNMClassifierOptions, type ResolvedModelOpti
 import { SerialQueue } from './queue';
 import { readStateDict, writeStateDict, type StateDictEntry } from './serialization';
 import { Tensor } from './tensor';
+import { writeFileAtomic } from './io/atomic-write';
+import { onnxModelBytes, type OnnxExportOptions, type Parameters as OnnxParameters } from './onnx/export';
+import { packageVersion } from './version';
 
 export interface LossAndGradients {
   /** The task's mean loss: cross-entropy over sequences or valid steps, or squared error per valid step. */
@@ -171,6 +174,29 @@ export class NRNMClassifier {
     }
     entries.sort((a, b) => officialOrder(a.name) - officialOrder(b.name));
     await writeStateDict(path, entries);
+  }
+
+  /**
+   * The model as an ONNX file (opset 17) that onnxruntime runs with the
+   * outputs of `predict` in evaluation mode: input `x` [batch, time,
+   * inputSize] (both dynamic), with `{ lengths: true }` also `lengths`
+   * [batch] (int64); output `logits`. Written from Node (protobufjs), to a
+   * temp file, then renamed. README "Deployment".
+   */
+  async exportOnnx(path: string, options: OnnxExportOptions = {}): Promise<void> {
+    if (typeof path !== 'string' || path === '') throw argError('path', 'a file name', path);
+    await writeFileAtomic(path, await this.toOnnx(options));
+  }
+
+  /** The bytes exportOnnx writes. */
+  async toOnnx(options: OnnxExportOptions = {}): Promise<Uint8Array> {
+    const dict = await this.#run(() => this.#handle.stateDict());
+    const parameters: OnnxParameters = {};
+    for (const [name, handle] of Object.entries(dict)) {
+      parameters[name] = { data: handle.toArray() as Float32Array, shape: handle.shape() };
+      handle.dispose();
+    }
+    return onnxModelBytes(this.options, parameters, packageVersion(), options);
   }
 
   /** Saves options and parameters (an .nrnm checkpoint without trainer state), atomically. */

@@ -9,6 +9,7 @@ import { NRNMError } from '../errors';
 import { registerBench } from './commands/bench';
 import { registerBuild } from './commands/build';
 import { registerEval } from './commands/eval';
+import { registerExport } from './commands/export';
 import { registerInfo } from './commands/info';
 import { registerPredict } from './commands/predict';
 import { registerPreprocess } from './commands/preprocess';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerEval(program);
   registerPredict(program);
+  registerExport(program);
   registerPreprocess(program);
   registerInfo(program);
   registerBench(program);
