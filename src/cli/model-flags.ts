@@ -6,7 +6,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
 import { CHOICES, DEFAULT_MODEL_OPTIONS, DEFAULT_TRAINER_OPTIONS, VARIANTS, type Choice, type NRNMModelOptions, type TrainerOptions } from '../index';
-import { caseInsensitiveChoice, choice, nonNegativeNumber, positiveInt, positiveNumber, probability, usageError } from './flags';
+import { caseInsensitiveChoice, choice, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, probability, usageError } from './flags';
 import type { DatasetKind } from './data';
 
 /** API option name -> the flag that sets it, for error messages. */
@@ -37,6 +37,12 @@ export const FLAG_NAMES: Record<string, string> = {
   precision: '--precision',
   optimizer: '--optimizer',
   scheduler: '--scheduler',
+  tMax: '--t-max',
+  minLr: '--min-lr',
+  patience: '--plateau-patience',
+  monitor: '--monitor',
+  warmupSteps: '--warmup',
+  earlyStop: '--early-stop',
   batchSize: '--batch-size',
   epochs: '--epochs',
   evalEvery: '--eval-every',
@@ -151,9 +157,26 @@ export function addTrainerFlags(cmd: Command): Command {
     .option('--weight-decay <x>', `L2 weight decay ${trainerDefault('weightDecay')}`, nonNegativeNumber)
     .addOption(choice('--optimizer <name>', `adam (L2 added to the gradient) or adamw ${trainerDefault('optimizer')}`, CHOICES.optimizer))
     .option('--clip <x>', `maximum gradient norm, 0 = off ${trainerDefault('clip')}`, nonNegativeNumber)
-    .addOption(choice('--scheduler <kind>', `learning-rate schedule: step (StepLR per epoch) or none ${trainerDefault('scheduler')}`, CHOICES.scheduler))
+    .addOption(
+      choice(
+        '--scheduler <kind>',
+        `learning-rate schedule per epoch, as PyTorch's StepLR, CosineAnnealingLR, ReduceLROnPlateau, or none ${trainerDefault('scheduler')}`,
+        CHOICES.scheduler,
+      ),
+    )
     .option('--step-size <n>', `StepLR: epochs between decays ${trainerDefault('stepSize')}`, positiveInt)
-    .option('--gamma <x>', `StepLR: decay factor ${trainerDefault('gamma')}`, positiveNumber)
+    .option('--gamma <x>', `StepLR and plateau: decay factor ${trainerDefault('gamma')}`, positiveNumber)
+    .option('--t-max <epochs>', 'cosine: epochs of the half cosine (default: --epochs)', positiveInt)
+    .option('--min-lr <x>', 'cosine: the final learning rate; plateau: the lowest (default 0)', nonNegativeNumber)
+    .option('--plateau-patience <n>', `plateau: evaluations without improvement before a decay (default ${DEFAULT_TRAINER_OPTIONS.patience})`, nonNegativeInt)
+    .option('--warmup <steps>', 'linear learning-rate warm-up over the first N optimizer steps, with any scheduler (default 0: none)', nonNegativeInt)
+    .addOption(
+      choice(
+        '--monitor <metric>',
+        `the eval metric that best.nrnm, plateau and --early-stop follow (default ${DEFAULT_TRAINER_OPTIONS.monitor})`,
+        CHOICES.monitor,
+      ),
+    )
     .addOption(choice('--precision <p>', 'fp32, or tf32/bf16 on CUDA', CHOICES.precision, DEFAULT_TRAINER_OPTIONS.precision))
     .addOption(hidden(new Option('--wd <x>', 'alias of --weight-decay (official script)').argParser(nonNegativeNumber)));
 }
@@ -192,6 +215,11 @@ export interface TrainerFlagValues {
   scheduler?: Choice<'scheduler'>;
   stepSize?: number;
   gamma?: number;
+  tMax?: number;
+  minLr?: number;
+  plateauPatience?: number;
+  warmup?: number;
+  monitor?: Choice<'monitor'>;
   precision?: Choice<'precision'>;
   wd?: number;
 }
@@ -273,6 +301,11 @@ export function resolveTrainerFlags(f: TrainerFlagValues, defaults: Defaults): T
     o.gamma = f.gamma;
     if (f.scheduler === undefined) o.scheduler = 'step';
   }
+  if (f.tMax !== undefined) o.tMax = f.tMax;
+  if (f.minLr !== undefined) o.minLr = f.minLr;
+  if (f.plateauPatience !== undefined) o.patience = f.plateauPatience;
+  if (f.warmup !== undefined) o.warmupSteps = f.warmup;
+  if (f.monitor !== undefined) o.monitor = f.monitor;
   if (f.precision !== undefined) o.precision = f.precision;
   return o;
 }

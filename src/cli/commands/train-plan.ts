@@ -31,6 +31,7 @@ export interface TrainFlags extends ModelFlagValues, TrainerFlagValues {
   device: string;
   evalEvery?: number;
   maxSteps?: number;
+  earlyStop?: number;
   out?: string;
   resume?: string;
   sb?: string;
@@ -58,7 +59,7 @@ function defaultRunDir(dataset: string): string {
 export interface Plan {
   run: RunDir;
   data: DataFlags;
-  fit: { epochs: number; batchSize: number; seed: number; evalEvery: number; maxSteps?: number };
+  fit: { epochs: number; batchSize: number; seed: number; evalEvery: number; maxSteps?: number; earlyStop?: number };
   trainer: Trainer;
   model: NRNMClassifier;
   resumeFrom?: { epoch: number; batch: number; step: number };
@@ -130,6 +131,7 @@ export async function planRun(flags: TrainFlags, command: Command, out: Output, 
     if (flags.evalEvery !== undefined) fit.evalEvery = flags.evalEvery;
     if (flags.maxSteps !== undefined) fit.maxSteps = flags.maxSteps;
     else delete fit.maxSteps;
+    if (flags.earlyStop !== undefined) fit.earlyStop = flags.earlyStop;
     if (main) run.truncateMetricsAfter(progress.step);
     const resumes = Array.isArray(config['resumes']) ? (config['resumes'] as unknown[]) : [];
     config['resumes'] = [...resumes, { at: new Date().toISOString(), command: argv, from: progress, device: trainer.model.device }];
@@ -150,6 +152,8 @@ export async function planRun(flags: TrainFlags, command: Command, out: Output, 
     try {
       modelOptions = resolveModelOptions({ ...resolveModelFlags(flags, defaults), inputSize: trainData.features, classes, seed });
       trainerOptions = resolveTrainerFlags(flags, defaults);
+      // The cosine spans the run unless --t-max says otherwise.
+      if (trainerOptions.scheduler === 'cosine' && trainerOptions.tMax === undefined) trainerOptions.tMax = flags.epochs ?? defaults.epochs;
     } catch (err) {
       throw withFlagNames(err, FLAG_NAMES);
     }
@@ -167,6 +171,7 @@ export async function planRun(flags: TrainFlags, command: Command, out: Output, 
       seed,
       evalEvery: flags.evalEvery ?? defaults.evalEvery,
       ...(flags.maxSteps !== undefined ? { maxSteps: flags.maxSteps } : {}),
+      ...(flags.earlyStop !== undefined ? { earlyStop: flags.earlyStop } : {}),
     };
     const report = runtimeReport();
     const config: Record<string, unknown> = {
