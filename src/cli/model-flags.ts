@@ -58,6 +58,11 @@ export interface Defaults {
   batchSize: number;
   evalEvery: number;
   variant: 'official' | 'clean';
+  /**
+   * The model options of a --config file: over the variant's option set and
+   * under the flags (a --variant flag goes over them too).
+   */
+  configModel?: Partial<NRNMModelOptions>;
 }
 
 /**
@@ -276,12 +281,18 @@ export function modelFlagOverrides(f: ModelFlagValues): Partial<NRNMModelOptions
 export function resolveModelFlags(f: ModelFlagValues, defaults: Defaults): Partial<NRNMModelOptions> {
   const variant = f.variant ?? defaults.variant;
   const flags = modelFlagOverrides(f);
-  const merged: Partial<NRNMModelOptions> = { ...defaults.model, ...variantOptions(variant), ...flags };
+  const file = defaults.configModel ?? {};
+  const merged: Partial<NRNMModelOptions> =
+    f.variant === undefined
+      ? { ...defaults.model, ...variantOptions(variant), ...file, ...flags }
+      : { ...defaults.model, ...file, ...variantOptions(variant), ...flags };
+  // What the user chose: the flags and the config file.
+  const given = { ...file, ...flags };
   const k = merged.blockLength ?? 10;
   const s = merged.stride ?? 5;
-  if (flags.inputAggregation === undefined && merged.inputAggregation === 'dilated' && (k !== 10 || s !== 5)) merged.inputAggregation = 'strided';
+  if (given.inputAggregation === undefined && merged.inputAggregation === 'dilated' && (k !== 10 || s !== 5)) merged.inputAggregation = 'strided';
   // A variant's head is a classifier's; regression keeps the model's own default (linear) unless --head is given.
-  if (merged.task === 'regress-steps' && flags.head === undefined) delete merged.head;
+  if (merged.task === 'regress-steps' && given.head === undefined) delete merged.head;
   return merged;
 }
 
@@ -299,7 +310,8 @@ export function resolveTrainerFlags(f: TrainerFlagValues, defaults: Defaults): T
   }
   if (f.gamma !== undefined) {
     o.gamma = f.gamma;
-    if (f.scheduler === undefined) o.scheduler = 'step';
+    // --gamma alone means StepLR, unless the schedule is already the plateau (whose factor it also is).
+    if (f.scheduler === undefined && o.scheduler !== 'plateau') o.scheduler = 'step';
   }
   if (f.tMax !== undefined) o.tMax = f.tMax;
   if (f.minLr !== undefined) o.minLr = f.minLr;

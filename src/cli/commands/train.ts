@@ -109,6 +109,7 @@ export function registerTrain(program: Command): void {
     .option('--eval-every <n>', 'evaluate every N epochs (Fashion-MNIST and npy: 1, NTU: 5)', positiveInt)
     .option('--max-steps <n>', 'stop after N optimizer steps in total (quick runs); writes last.nrnm', positiveInt)
     .option('--early-stop <patience>', 'stop when the --monitor eval metric has not improved for N evaluations; best.nrnm keeps the best', positiveInt)
+    .option('--config <file>', "read the run's settings from a JSON file (an earlier run's config.json repeats it); flags override it")
     .option('--out <dir>', 'run directory (default runs/<dataset>-<date>-<time>)')
     .option('--resume <dir>', 'continue the run in this directory from its last.nrnm')
     .option('--tensorboard <dir>', 'where the TensorBoard event file goes (default: the run directory)')
