@@ -3,7 +3,7 @@
  * model, optimizer, fit settings). A resumed run keeps what it was started
  * with, so each such flag given again must equal the stored value (the
  * checkpoint's options, else config.json's); a flag that differs is refused
- * naming both values. Only --epochs, --max-steps, --eval-every, --device and
+ * naming both values. Only --epochs, --max-steps, --eval-every, --early-stop, --device and
  * the output flags change on resume.
  */
 import * as path from 'node:path';
@@ -92,6 +92,6 @@ export function checkResumeFlags(flags: TrainFlags, command: Command, stored: St
   if (differences.length === 0) return;
   const list = differences.map((d) => `${d.flag} ${show(d.given)} differs from the run's ${show(d.stored)}`).join('; ');
   throw usageError(
-    `${list}: the run in ${stored.dir} keeps its data, model and optimizer settings when resumed; leave ${differences.length === 1 ? 'that flag' : 'those flags'} out or give the run's value (only --epochs, --max-steps, --eval-every, --device and the output flags change)`,
+    `${list}: the run in ${stored.dir} keeps its data, model and optimizer settings when resumed; leave ${differences.length === 1 ? 'that flag' : 'those flags'} out or give the run's value (only --epochs, --max-steps, --eval-every, --early-stop, --device and the output flags change)`,
   );
 }
