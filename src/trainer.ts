@@ -329,7 +329,15 @@ export class Trainer {
         'ERR_ARG',
       );
     }
+    if (this.options.scheduler === 'plateau') this.#checkMonitor("scheduler 'plateau'");
     this.#handle = new (native().TrainerHandle)(model.native().handle, toNative(this.options));
+  }
+
+  /** A regression has no accuracy to follow (it is always 0): the plateau and early stopping need monitor 'loss'. */
+  #checkMonitor(what: string): void {
+    if (this.model.options.task === 'regress-steps' && this.options.monitor === 'accuracy') {
+      throw new NRNMError(`${what} follows monitor 'accuracy', which task 'regress-steps' does not have; use monitor 'loss'`, 'ERR_ARG');
+    }
   }
 
   /**
@@ -480,6 +488,8 @@ export class Trainer {
     const seed = intOption('seed', options.seed, 0, 0);
     const evalEvery = intOption('evalEvery', options.evalEvery, 1, 1);
     const maxSteps = options.maxSteps === undefined ? Infinity : intOption('maxSteps', options.maxSteps, 0, 1);
+    const earlyStop = options.earlyStop === undefined ? 0 : intOption('earlyStop', options.earlyStop, 0, 1);
+    if (earlyStop > 0) this.#checkMonitor('earlyStop');
     const shuffle = options.shuffle ?? true;
     const dropLast = options.dropLast ?? false;
     if (data.features !== this.model.options.inputSize) {
@@ -510,7 +520,6 @@ export class Trainer {
     const monitor = this.options.monitor;
     const better = (a: { loss: number; accuracy: number }, b: { loss: number; accuracy: number }) =>
       monitor === 'loss' ? a.loss < b.loss : a.accuracy > b.accuracy;
-    const earlyStop = options.earlyStop === undefined ? 0 : intOption('earlyStop', options.earlyStop, 0, 1);
     const callbacks = options.callbacks ?? [];
     if (!Array.isArray(callbacks)) throw argError('callbacks', 'an array of { onStepEnd?, onEpochEnd? } objects', callbacks);
     // A resumed run goes on counting from the best of the run it continues.

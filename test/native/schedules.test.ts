@@ -118,6 +118,17 @@ it("a resumed run keeps early stopping's best and count", async () => {
   resumed.model.dispose();
 });
 
+it("a regression has no accuracy to follow: the plateau and early stopping need monitor 'loss'", async () => {
+  const model = new NRNMClassifier({ ...modelOptions, task: 'regress-steps' });
+  const message = /follows monitor 'accuracy', which task 'regress-steps' does not have; use monitor 'loss'/;
+  expect(() => new Trainer(model, { scheduler: 'plateau', gamma: 0.5 })).toThrow(message);
+  const trainer = new Trainer(model);
+  await expect(trainer.fit(syntheticDataset(8, 5, 4, 1), { epochs: 1, earlyStop: 2 })).rejects.toThrow(message);
+  new Trainer(model, { scheduler: 'plateau', gamma: 0.5, monitor: 'loss' }).dispose();
+  trainer.dispose();
+  model.dispose();
+});
+
 it("callbacks: 'stop' from onEpochEnd or onStepEnd ends the run there", async () => {
   const data = syntheticDataset(64, 20, 4, 4);
   const model = new NRNMClassifier(modelOptions);
