@@ -141,6 +141,11 @@ describe('train --config', () => {
       write('g.json', { data: { dataset: 'mnist' } }),
       /g\.json "data": Expected dataset to be one of 'fashion-mnist', 'ntu', 'ntu-preprocessed', 'npy' but received 'mnist'/,
     );
+    // A value the API refuses: its flag's name, and the file it may come from.
+    fails(
+      write('h.json', { data: { dataset: 'npy', data: SAMPLE }, model: { hiddenSize: 10, heads: 4 } }),
+      /--hidden.*\(the flags and .*h\.json "model"\/"trainer" set the options\)/,
+    );
     const r = cli(['train', '--config', path.join(first, 'config.json'), '--resume', first]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--config starts a new run from a file; --resume continues a run/);

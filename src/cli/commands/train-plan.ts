@@ -88,6 +88,13 @@ function dataFlags(flags: TrainFlags, file: Partial<DataFlags> = {}): DataFlags 
   };
 }
 
+/** An option error named by its flag; with a --config file, also where else the value may come from. */
+function optionError(err: unknown, file: RunConfigFile | undefined): unknown {
+  const named = withFlagNames(err, FLAG_NAMES);
+  if (!file || !(named instanceof NRNMError) || named.code !== 'ERR_ARG') return named;
+  return new NRNMError(`${named.message} (the flags and ${file.file} "model"/"trainer" set the options)`, 'ERR_ARG', { cause: err });
+}
+
 /** The dataset's defaults under a --config file's settings. */
 function withConfigFile(defaults: Defaults, file: RunConfigFile | undefined): Defaults {
   if (!file) return defaults;
@@ -195,7 +202,7 @@ export async function planRun(flags: TrainFlags, command: Command, out: Output, 
       // The cosine spans the run unless --t-max says otherwise.
       if (trainerOptions.scheduler === 'cosine' && !trainerOptions.tMax) trainerOptions.tMax = flags.epochs ?? defaults.epochs;
     } catch (err) {
-      throw withFlagNames(err, FLAG_NAMES);
+      throw optionError(err, file);
     }
     const model = new NRNMClassifier({ ...modelOptions, device });
     let trainer: Trainer;
@@ -203,7 +210,7 @@ export async function planRun(flags: TrainFlags, command: Command, out: Output, 
       trainer = new Trainer(model, { ...trainerOptions, ...(distributed ? { distributed } : {}) });
     } catch (err) {
       model.dispose();
-      throw withFlagNames(err, FLAG_NAMES);
+      throw optionError(err, file);
     }
     const fit: Plan['fit'] = {
       epochs: flags.epochs ?? defaults.epochs,
