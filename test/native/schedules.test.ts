@@ -6,6 +6,7 @@
  * native/nrnm/tests/train/lr_schedule_test.cpp holds the same), then the
  * command line's flags.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -54,6 +55,49 @@ it('fit: warm-up over 5 steps times a cosine over 3 epochs, step for step', asyn
   expect(result.epochs.map((e) => e.lr)).toEqual([1, 2, 3].map((e) => expect.closeTo(cosine(0.01, 0.001, e, 3), 12)));
   trainer.dispose();
   model.dispose();
+});
+
+// PyTorch itself, where /usr/bin/python3 (or NRNM_TORCH_PYTHON) has torch: the rate of every step of each scheduler with a warm-up.
+const torchPython = [process.env['NRNM_TORCH_PYTHON'], '/usr/bin/python3'].find(
+  (p): p is string => !!p && spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0,
+);
+if (!torchPython)
+  console.warn('No Python with torch (/usr/bin/python3 or NRNM_TORCH_PYTHON): skipping the step-for-step check against torch.optim.lr_scheduler');
+(torchPython ? it : it.skip)('every scheduler times the warm-up gives the rates torch.optim.lr_scheduler gives, step for step', async () => {
+  const spec = {
+    lr: 0.01,
+    epochs: 7,
+    stepsPerEpoch: 3,
+    warmup: 5,
+    step: { stepSize: 2, gamma: 0.5 },
+    cosine: { tMax: 4, minLr: 0.001 },
+    plateau: { mode: 'min', gamma: 0.5, patience: 1, minLr: 0.002, metrics: [1.0, 0.9, 0.95, 0.9, 0.8999, 0.5, 0.6] },
+  } as const;
+  const r = spawnSync(torchPython!, [path.join(__dirname, '..', 'helpers', 'torch-schedules.py')], { input: JSON.stringify(spec), encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  const torch = JSON.parse(r.stdout) as Record<'step' | 'cosine' | 'plateau', number[]>;
+  const x = { data: new Float32Array(2 * 3 * 4).fill(0.25), shape: [2, 3, 4] };
+  const options = {
+    step: { scheduler: 'step', stepSize: 2, gamma: 0.5 },
+    cosine: { scheduler: 'cosine', tMax: 4, minLr: 0.001 },
+    plateau: { scheduler: 'plateau', gamma: 0.5, patience: 1, minLr: 0.002, monitor: 'loss' },
+  } as const;
+  for (const kind of ['step', 'cosine', 'plateau'] as const) {
+    const model = new NRNMClassifier(modelOptions);
+    const trainer = new Trainer(model, { lr: spec.lr, warmupSteps: spec.warmup, ...options[kind] });
+    const rates: number[] = [];
+    for (let epoch = 0; epoch < spec.epochs; epoch++) {
+      for (let s = 0; s < spec.stepsPerEpoch; s++) {
+        rates.push(trainer.lr);
+        await trainer.step(x, [0, 1]);
+      }
+      trainer.endEpoch(kind === 'plateau' ? spec.plateau.metrics[epoch] : undefined);
+    }
+    expect(torch[kind]).toHaveLength(rates.length);
+    rates.forEach((v, i) => expect({ kind, step: i, rate: v / torch[kind][i]! }).toEqual({ kind, step: i, rate: expect.closeTo(1, 12) }));
+    trainer.dispose();
+    model.dispose();
+  }
 });
 
 it("endEpoch(metric) steps ReduceLROnPlateau as PyTorch's does, and a checkpoint keeps its state", async () => {
