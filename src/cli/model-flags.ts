@@ -172,9 +172,13 @@ export function addTrainerFlags(cmd: Command): Command {
     .option('--step-size <n>', `StepLR: epochs between decays ${trainerDefault('stepSize')}`, positiveInt)
     .option('--gamma <x>', `StepLR and plateau: decay factor ${trainerDefault('gamma')}`, positiveNumber)
     .option('--t-max <epochs>', 'cosine: epochs of the half cosine (default: --epochs)', positiveInt)
-    .option('--min-lr <x>', 'cosine: the final learning rate; plateau: the lowest (default 0)', nonNegativeNumber)
+    .option('--min-lr <x>', `cosine: the final learning rate; plateau: the lowest ${trainerDefault('minLr')}`, nonNegativeNumber)
     .option('--plateau-patience <n>', `plateau: evaluations without improvement before a decay (default ${DEFAULT_TRAINER_OPTIONS.patience})`, nonNegativeInt)
-    .option('--warmup <steps>', 'linear learning-rate warm-up over the first N optimizer steps, with any scheduler (default 0: none)', nonNegativeInt)
+    .option(
+      '--warmup <steps>',
+      `linear learning-rate warm-up over the first N optimizer steps, with any scheduler; 0 = none ${trainerDefault('warmupSteps')}`,
+      nonNegativeInt,
+    )
     .addOption(
       choice(
         '--monitor <metric>',
