@@ -517,7 +517,8 @@ export class Trainer {
     // temp file beside the target and never creates folders itself.
     if (checkpoint('.')) await mkdir(options.checkpointDir!, { recursive: true });
     const result: FitResult = { epochs: [], steps: this.counts.steps, stopped: 'completed' };
-    const monitor = this.options.monitor;
+    // A regression's accuracy is always 0: its best.nrnm follows the loss (a plateau or early stop on accuracy was refused above).
+    const monitor = this.model.options.task === 'regress-steps' ? 'loss' : this.options.monitor;
     const better = (a: { loss: number; accuracy: number }, b: { loss: number; accuracy: number }) =>
       monitor === 'loss' ? a.loss < b.loss : a.accuracy > b.accuracy;
     const callbacks = options.callbacks ?? [];

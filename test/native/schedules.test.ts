@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { NRNMClassifier, Trainer } from '../../src';
+import { NRNMClassifier, Trainer, datasets } from '../../src';
 import { Event } from '../../src/tensorboard/proto';
 import { syntheticDataset } from '../helpers/synthetic';
 import { cli, ensureBuilt, expectSucceeded, root } from '../cli/run-cli';
@@ -162,7 +162,7 @@ it("a resumed run keeps early stopping's best and count", async () => {
   resumed.model.dispose();
 });
 
-it("a regression has no accuracy to follow: the plateau and early stopping need monitor 'loss'", async () => {
+it("a regression has no accuracy to follow: the plateau and early stopping need monitor 'loss', best.nrnm follows the loss", async () => {
   const model = new NRNMClassifier({ ...modelOptions, task: 'regress-steps' });
   const message = /follows monitor 'accuracy', which task 'regress-steps' does not have; use monitor 'loss'/;
   expect(() => new Trainer(model, { scheduler: 'plateau', gamma: 0.5 })).toThrow(message);
@@ -171,6 +171,28 @@ it("a regression has no accuracy to follow: the plateau and early stopping need 
   new Trainer(model, { scheduler: 'plateau', gamma: 0.5, monitor: 'loss' }).dispose();
   trainer.dispose();
   model.dispose();
+  // best.nrnm of a regression follows its loss, whatever the monitor.
+  const N = 8;
+  const T = 10;
+  const x = Float32Array.from({ length: N * T }, (_, i) => Math.sin(i / 3));
+  const targets = Float32Array.from({ length: N * T }, (_, i) => Math.sin((i + 1) / 3));
+  const data = datasets.inMemory(x, new Int32Array(N), { steps: T, features: 1, targets });
+  const regression = new NRNMClassifier({
+    inputSize: 1,
+    classes: 1,
+    hiddenSize: 8,
+    layers: 1,
+    task: 'regress-steps',
+    inputAggregation: 'strided',
+    device: 'cpu',
+  });
+  const fitter = new Trainer(regression, { lr: 0.02, weightDecay: 0 });
+  const fit = await fitter.fit(data, { epochs: 6, batchSize: 8, evalData: data });
+  const losses = fit.epochs.map((e) => e.eval!.loss);
+  expect(fit.best!.loss).toBe(Math.min(...losses));
+  expect(fit.best!.epoch).toBeGreaterThan(0); // it learned: the first epoch is not the best
+  fitter.dispose();
+  regression.dispose();
 });
 
 it("callbacks: 'stop' from onEpochEnd or onStepEnd ends the run there", async () => {
