@@ -8,6 +8,7 @@ import * as path from 'node:path';
 
 import { CHOICES, type Choice } from './choices';
 import { ASYNC_DISPOSE, DISPOSE } from './dispose';
+import { FitMonitor } from './fit-monitor';
 import { checkpointHeader, fromStoredOptions, readCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint';
 import type { SequenceDataset } from './data/dataset';
 import { applyRankThreads, resolveDistributed, type DistributedOptions, type ResolvedDistributed } from './distributed';
@@ -519,18 +520,11 @@ export class Trainer {
     const result: FitResult = { epochs: [], steps: this.counts.steps, stopped: 'completed' };
     // A regression's accuracy is always 0: its best.nrnm follows the loss (a plateau or early stop on accuracy was refused above).
     const monitor = this.model.options.task === 'regress-steps' ? 'loss' : this.options.monitor;
-    const better = (a: { loss: number; accuracy: number }, b: { loss: number; accuracy: number }) =>
-      monitor === 'loss' ? a.loss < b.loss : a.accuracy > b.accuracy;
     const callbacks = options.callbacks ?? [];
     if (!Array.isArray(callbacks)) throw argError('callbacks', 'an array of { onStepEnd?, onEpochEnd? } objects', callbacks);
     // A resumed run goes on counting from the best of the run it continues.
-    let sinceBest = resumeFrom?.sinceBest ?? 0;
-    let bestTrain: FitResult['best'] = options.evalData ? undefined : resumeFrom?.best;
-    if (options.evalData && resumeFrom?.best) result.best = { ...resumeFrom.best };
-    const stopState = () => {
-      const b = result.best ?? bestTrain;
-      return { ...(b ? { best: b } : {}), sinceBest };
-    };
+    const tracker = new FitMonitor(monitor, options.evalData ? 'eval' : 'train', resumeFrom);
+    if (options.evalData && tracker.best) result.best = { ...tracker.best };
     let stopRequest = '';
     const batches = data.batchCount(rankBatch, { dropLast, shards: world });
     let epoch = resumeFrom?.epoch ?? 0;
@@ -557,7 +551,7 @@ export class Trainer {
           await iterator.return?.();
           const file = checkpoint('last.nrnm');
           if (file)
-            await this.save(file, { progress: { epoch, batch: batchIndex, step: result.steps, ...stopState() }, seed, metrics: { epochs: result.epochs } });
+            await this.save(file, { progress: { epoch, batch: batchIndex, step: result.steps, ...tracker.state() }, seed, metrics: { epochs: result.epochs } });
           return result;
         }
         const lr = this.lr; // the rate this step uses (warm-up changes it every step)
@@ -592,26 +586,18 @@ export class Trainer {
       const event: EpochEvent = { epoch, step: result.steps, lr: this.lr, train, ...(evaluation ? { eval: evaluation } : {}) };
       result.epochs.push(event);
       const progress = { epoch: epoch + 1, batch: 0, step: result.steps };
-      if (evaluation && (!result.best || better(evaluation, result.best))) {
-        result.best = { epoch, accuracy: evaluation.accuracy, loss: evaluation.loss };
-        sinceBest = 0;
+      if (monitored && tracker.update(epoch, monitored) && evaluation) {
+        result.best = { ...tracker.best! };
         const best = checkpoint('best.nrnm');
         if (best) await this.save(best, { progress, seed, metrics: { epoch: event } });
-      } else if (monitored && !evaluation && (!bestTrain || better(monitored, bestTrain))) {
-        bestTrain = { epoch, accuracy: monitored.accuracy, loss: monitored.loss };
-        sinceBest = 0;
-      } else if (monitored) {
-        sinceBest++;
       }
       const last = checkpoint('last.nrnm');
-      if (last) await this.save(last, { progress: { ...progress, ...stopState() }, seed, metrics: { epochs: result.epochs } });
+      if (last) await this.save(last, { progress: { ...progress, ...tracker.state() }, seed, metrics: { epochs: result.epochs } });
       await options.onEpoch?.(event);
       for (const c of callbacks) if ((await c.onEpochEnd?.(event)) === 'stop') stopRequest ||= `a callback stopped the run after epoch ${epoch + 1}`;
-      if (earlyStop > 0 && sinceBest >= earlyStop) {
-        const b = result.best ?? bestTrain!;
-        const what = `${evaluation ? 'eval' : 'train'} ${monitor}`;
+      if (earlyStop > 0 && tracker.sinceBest >= earlyStop) {
         result.stopped = 'early-stop';
-        result.reason = `${what} did not improve for ${sinceBest} evaluation${sinceBest === 1 ? '' : 's'} (best ${b[monitor].toFixed(4)} after epoch ${b.epoch + 1})`;
+        result.reason = tracker.reason();
         return result;
       }
       if (stopRequest) {
