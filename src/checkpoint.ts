@@ -27,8 +27,11 @@ export interface CheckpointHeader {
   model: ResolvedModelOptions;
   /** Resolved trainer options; null for a model saved on its own. */
   trainer: Record<string, unknown> | null;
-  /** Where training stands: the next batch to run is batch `batch` of epoch `epoch`. */
-  progress: { epoch: number; batch: number; step: number } | null;
+  /**
+   * Where training stands: the next batch to run is batch `batch` of epoch
+   * `epoch`; fit() adds early stopping's state (best, sinceBest).
+   */
+  progress: { epoch: number; batch: number; step: number; best?: { epoch: number; accuracy: number; loss: number }; sinceBest?: number } | null;
   /** Seed of the data order (shuffling) of fit(). */
   seed: number | null;
   metrics: Record<string, unknown>;

@@ -17,7 +17,8 @@ export const CHOICES = {
   task: ['classify-sequence', 'classify-steps', 'regress-steps'],
   attention: ['self', 'linear'],
   optimizer: ['adam', 'adamw'],
-  scheduler: ['step', 'none'],
+  scheduler: ['step', 'cosine', 'plateau', 'none'],
+  monitor: ['loss', 'accuracy'],
   precision: ['fp32', 'tf32', 'bf16'],
   backend: ['gloo', 'nccl'],
 } as const;

@@ -17,6 +17,7 @@ export {
   type EvaluateResult,
   type FitOptions,
   type FitResult,
+  type FitCallback,
   type StepEvent,
   type EpochEvent,
   type Progress,

@@ -3,6 +3,7 @@
  * Parameter names are the official state_dict names (NRNM_SPEC.md).
  */
 import { checkpointHeader, fromStoredOptions, readCheckpoint, writeCheckpoint } from './checkpoint';
+import { ASYNC_DISPOSE, DISPOSE } from './dispose';
 import { NRNMError, argError } from './errors';
 import { prepareLengths, prepareTargets, prepareSequences, release, type LengthsInput, type TargetInput, type SequenceInput } from './inputs';
 import { native, type NativeModelHandle } from './native';
@@ -228,6 +229,18 @@ export class NRNMClassifier {
 
   get disposed(): boolean {
     return this.#disposed;
+  }
+
+  /** `using model = new NRNMClassifier(...)`: dispose() at the end of the block. */
+  [DISPOSE](): void {
+    this.dispose();
+  }
+
+  /** `await using`: waits for the calls already queued on the model (a forward not awaited), then disposes. */
+  async [ASYNC_DISPOSE](): Promise<void> {
+    if (this.#disposed) return;
+    await this.#queue.run(() => undefined).catch(() => undefined);
+    this.dispose();
   }
 
   toString(): string {

@@ -106,6 +106,11 @@ export interface NativeTrainerOptions {
   scheduler: Choice<'scheduler'>;
   stepSize: number;
   gamma: number;
+  tMax: number;
+  minLr: number;
+  patience: number;
+  monitor: Choice<'monitor'>;
+  warmupSteps: number;
   clip: number;
   precision: Precision;
 }
@@ -139,7 +144,8 @@ export interface NativeTrainerHandle {
   ): Promise<{ lossSum: number; correct: number; targets: number; logits: NativeTensorHandle }>;
   lr(): number;
   setLr(lr: number): void;
-  endEpoch(): void;
+  /** `metric`: the epoch's evaluation that a 'plateau' scheduler follows. */
+  endEpoch(metric?: number): void;
   counts(): { steps: number; epochs: number };
   /** Model parameters, generator and optimizer/scheduler state, as an opaque archive. */
   /** The checkpoint's bytes, with `header` (JSON) as its "nrnm.header" metadata. */

@@ -107,7 +107,8 @@ export const VARIANTS = {
 } as const;
 export type Variant = keyof typeof VARIANTS;
 
-const MODEL_KEYS = ['inputSize', 'classes', ...Object.keys(DEFAULT_MODEL_OPTIONS)] as const;
+/** Every model option key (the schema of the API, of config files' "model" and, through FLAG_NAMES, of the flags). */
+export const MODEL_KEYS = ['inputSize', 'classes', ...Object.keys(DEFAULT_MODEL_OPTIONS)] as const;
 const CLASSIFIER_KEYS = [...MODEL_KEYS, 'device'] as const;
 
 function probability(name: string, value: unknown, fallback: number): number {

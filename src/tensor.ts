@@ -2,6 +2,7 @@
  * Typed tensors backed by LibTorch memory. Data crosses the boundary as a
  * typed array plus a shape, always copied.
  */
+import { ASYNC_DISPOSE, DISPOSE } from './dispose';
 import { NRNMError, describe } from './errors';
 import type { DType } from './dtype';
 import { native, type NativeTensorHandle, type NativeTypedArray } from './native';
@@ -131,6 +132,17 @@ export class Tensor<D extends DType = DType> {
     if (!this.#handle) return;
     this.#handle.dispose();
     this.#handle = undefined;
+  }
+
+  /** `using t = Tensor.from(...)`: dispose() at the end of the block. */
+  [DISPOSE](): void {
+    this.dispose();
+  }
+
+  /** `await using`: the same as `using` (a tensor has no calls in flight). */
+  [ASYNC_DISPOSE](): Promise<void> {
+    this.dispose();
+    return Promise.resolve();
   }
 
   toString(): string {

@@ -7,6 +7,8 @@ import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { CHOICES, type Choice } from './choices';
+import { ASYNC_DISPOSE, DISPOSE } from './dispose';
+import { FitMonitor } from './fit-monitor';
 import { checkpointHeader, fromStoredOptions, readCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint';
 import type { SequenceDataset } from './data/dataset';
 import { applyRankThreads, resolveDistributed, type DistributedOptions, type ResolvedDistributed } from './distributed';
@@ -29,12 +31,30 @@ export interface TrainerOptions {
   betas?: [number, number];
   /** Adam epsilon (default 1e-8). */
   eps?: number;
-  /** 'step' (StepLR per epoch, official) or 'none'. */
+  /**
+   * Per epoch, as torch.optim.lr_scheduler: 'step' (StepLR, official),
+   * 'cosine' (CosineAnnealingLR over `tMax` epochs down to `minLr`),
+   * 'plateau' (ReduceLROnPlateau on the `monitor`ed evaluation: factor
+   * `gamma`, `patience`, `minLr`) or 'none'.
+   */
   scheduler?: Choice<'scheduler'>;
   /** Epochs between learning-rate decays (default 600, official). */
   stepSize?: number;
-  /** Decay factor (default 0.1, official). */
+  /** Decay factor of 'step' (default 0.1, official) and of 'plateau' (then in (0, 1)). */
   gamma?: number;
+  /** 'cosine': the epochs of the half cosine (PyTorch's T_max); needed with 'cosine'. */
+  tMax?: number;
+  /** 'cosine': the final learning rate (eta_min); 'plateau': the lowest (min_lr). Default 0. */
+  minLr?: number;
+  /** 'plateau': evaluations without improvement before a decay (default 10, PyTorch's). */
+  patience?: number;
+  /**
+   * The evaluation metric that 'plateau', best.nrnm and early stopping
+   * follow: 'accuracy' (higher is better; the default) or 'loss'.
+   */
+  monitor?: Choice<'monitor'>;
+  /** Linear warm-up of the learning rate over the first N optimizer steps (LinearLR), for any scheduler; 0 = none. */
+  warmupSteps?: number;
   /** Maximum global gradient norm; 0 turns clipping off (default 0, official). */
   clip?: number;
   /** 'fp32' (default), 'tf32' or 'bf16' (the last two on CUDA only). */
@@ -78,6 +98,7 @@ export interface StepEvent extends StepResult {
   batches: number;
   /** Optimizer steps so far (this one included). */
   step: number;
+  /** The learning rate this step used. */
   lr: number;
   /** Training sequences per second over this step. */
   sequencesPerSecond: number;
@@ -110,14 +131,33 @@ export interface FitOptions {
   onEpoch?: (event: EpochEvent) => void | Promise<void>;
   /** Stops at the next batch boundary and writes last.nrnm (when checkpointDir is given). */
   signal?: AbortSignal;
+  /**
+   * Early stopping: ends the run when the trainer's `monitor` metric of the
+   * evaluation (of the training epoch without evalData) has not improved
+   * for this many evaluations; best.nrnm holds the best model. Off by default.
+   */
+  earlyStop?: number;
+  /** Called in order after each step and each epoch; one that returns 'stop' ends the run (last.nrnm is written). */
+  callbacks?: FitCallback[];
+}
+
+/** A fit() callback (FitOptions.callbacks): each method may return 'stop' to end the run. */
+export interface FitCallback {
+  /** After each step; 'stop' ends the run before the next one. */
+  onStepEnd?: (event: StepEvent) => void | 'stop' | Promise<void | 'stop'>;
+  /** After each epoch (its evaluation and checkpoints); 'stop' ends the run there. */
+  onEpochEnd?: (event: EpochEvent) => void | 'stop' | Promise<void | 'stop'>;
 }
 
 export interface FitResult {
   epochs: EpochEvent[];
   steps: number;
   /** Why fit() returned. */
-  stopped: 'completed' | 'aborted' | 'max-steps';
-  best?: { epoch: number; accuracy: number };
+  stopped: 'completed' | 'aborted' | 'max-steps' | 'early-stop' | 'callback';
+  /** Why, in words, for 'early-stop' and 'callback'. */
+  reason?: string;
+  /** The best evaluation by the trainer's `monitor` (best.nrnm). */
+  best?: { epoch: number; accuracy: number; loss: number };
 }
 
 /** Where a checkpoint left training: the next batch is `batch` of `epoch`. */
@@ -125,12 +165,34 @@ export interface Progress {
   epoch: number;
   batch: number;
   step: number;
+  /** Early stopping's state: the best monitored result so far and the evaluations since it (absent before the first). */
+  best?: { epoch: number; accuracy: number; loss: number };
+  sinceBest?: number;
 }
 
 type ResolvedTrainerOptions = Required<Omit<TrainerOptions, 'betas' | 'distributed'>> & { betas: [number, number] };
 
-const TRAINER_KEYS = ['optimizer', 'lr', 'weightDecay', 'betas', 'eps', 'scheduler', 'stepSize', 'gamma', 'clip', 'precision', 'distributed'] as const;
-const FIT_KEYS = [
+/** Every TrainerOptions key (the schema of the API, of config files' "trainer" and, through FLAG_NAMES, of the flags). */
+export const TRAINER_KEYS = [
+  'optimizer',
+  'lr',
+  'weightDecay',
+  'betas',
+  'eps',
+  'scheduler',
+  'stepSize',
+  'gamma',
+  'tMax',
+  'minLr',
+  'patience',
+  'monitor',
+  'warmupSteps',
+  'clip',
+  'precision',
+  'distributed',
+] as const;
+/** Every FitOptions key. */
+export const FIT_KEYS = [
   'epochs',
   'batchSize',
   'shuffle',
@@ -143,6 +205,8 @@ const FIT_KEYS = [
   'onStep',
   'onEpoch',
   'signal',
+  'earlyStop',
+  'callbacks',
 ] as const;
 
 function nonNegative(name: string, value: unknown, fallback: number, positive = false): number {
@@ -163,6 +227,11 @@ export const DEFAULT_TRAINER_OPTIONS: Readonly<ResolvedTrainerOptions> = Object.
   scheduler: 'step',
   stepSize: 600,
   gamma: 0.1,
+  tMax: 0,
+  minLr: 0,
+  patience: 10,
+  monitor: 'accuracy',
+  warmupSteps: 0,
   clip: 0,
   precision: 'fp32',
 });
@@ -174,7 +243,7 @@ export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTra
   if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) {
     throw argError('betas', 'two numbers in [0, 1)', betas);
   }
-  return {
+  const resolved: ResolvedTrainerOptions = {
     optimizer: oneOf('optimizer', options.optimizer, CHOICES.optimizer, d.optimizer),
     lr: nonNegative('lr', options.lr, d.lr, true),
     weightDecay: nonNegative('weightDecay', options.weightDecay, d.weightDecay),
@@ -183,9 +252,21 @@ export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTra
     scheduler: oneOf('scheduler', options.scheduler, CHOICES.scheduler, d.scheduler),
     stepSize: intOption('stepSize', options.stepSize, d.stepSize, 1),
     gamma: nonNegative('gamma', options.gamma, d.gamma, true),
+    tMax: intOption('tMax', options.tMax, d.tMax, 0),
+    minLr: nonNegative('minLr', options.minLr, d.minLr),
+    patience: intOption('patience', options.patience, d.patience, 0),
+    monitor: oneOf('monitor', options.monitor, CHOICES.monitor, d.monitor),
+    warmupSteps: intOption('warmupSteps', options.warmupSteps, d.warmupSteps, 0),
     clip: nonNegative('clip', options.clip, d.clip),
     precision: oneOf('precision', options.precision, CHOICES.precision, d.precision),
   };
+  if (resolved.scheduler === 'cosine' && resolved.tMax < 1) {
+    throw new NRNMError(`scheduler 'cosine' needs tMax, the epochs of the cosine (an integer >= 1; got ${resolved.tMax})`, 'ERR_ARG');
+  }
+  if (resolved.scheduler === 'plateau' && !(resolved.gamma < 1)) {
+    throw new NRNMError(`scheduler 'plateau' needs gamma, its factor, in (0, 1) (got ${resolved.gamma})`, 'ERR_ARG');
+  }
+  return resolved;
 }
 
 function toNative(o: ResolvedTrainerOptions): NativeTrainerOptions {
@@ -214,6 +295,18 @@ function checkedProgress(file: string, stored: unknown, counts: { steps: number;
   // fit() counts epochs from 0 on each call while the trainer's count goes on: at most, not equal.
   if (progress.epoch > counts.epochs) throw bad(`epoch ${progress.epoch} is past the ${counts.epochs} epochs of its trainer state`);
   if (progress.batch > progress.step) throw bad(`batch ${progress.batch} is past its ${progress.step} steps`);
+  if (p['sinceBest'] !== undefined) {
+    const since = p['sinceBest'];
+    if (typeof since !== 'number' || !Number.isSafeInteger(since) || since < 0)
+      throw bad(`sinceBest must be a non-negative integer but is ${JSON.stringify(since)}`);
+    (progress as Progress).sinceBest = since;
+  }
+  if (p['best'] !== undefined) {
+    const b = p['best'] as Record<string, unknown> | null;
+    const ok = b !== null && typeof b === 'object' && Number.isSafeInteger(b['epoch']) && typeof b['accuracy'] === 'number' && typeof b['loss'] === 'number';
+    if (!ok) throw bad('best must be an object { epoch, accuracy, loss }');
+    (progress as Progress).best = { epoch: b['epoch'] as number, accuracy: b['accuracy'] as number, loss: b['loss'] as number };
+  }
   return progress;
 }
 
@@ -237,7 +330,15 @@ export class Trainer {
         'ERR_ARG',
       );
     }
+    if (this.options.scheduler === 'plateau') this.#checkMonitor("scheduler 'plateau'");
     this.#handle = new (native().TrainerHandle)(model.native().handle, toNative(this.options));
+  }
+
+  /** A regression has no accuracy to follow (it is always 0): the plateau and early stopping need monitor 'loss'. */
+  #checkMonitor(what: string): void {
+    if (this.model.options.task === 'regress-steps' && this.options.monitor === 'accuracy') {
+      throw new NRNMError(`${what} follows monitor 'accuracy', which task 'regress-steps' does not have; use monitor 'loss'`, 'ERR_ARG');
+    }
   }
 
   /**
@@ -317,10 +418,14 @@ export class Trainer {
     this.#handle.setLr(nonNegative('lr', value, 0, true));
   }
 
-  /** Ends an epoch: steps the StepLR scheduler. */
-  endEpoch(): void {
+  /**
+   * Ends an epoch: steps the scheduler; 'plateau' takes `metric`, the
+   * epoch's evaluation of the `monitor` option (without one it waits).
+   */
+  endEpoch(metric?: number): void {
     this.#live();
-    this.#handle.endEpoch();
+    if (metric !== undefined && (typeof metric !== 'number' || Number.isNaN(metric))) throw argError('metric', 'a number', metric);
+    this.#handle.endEpoch(metric);
   }
 
   /** Optimizer steps and epochs so far. */
@@ -384,6 +489,8 @@ export class Trainer {
     const seed = intOption('seed', options.seed, 0, 0);
     const evalEvery = intOption('evalEvery', options.evalEvery, 1, 1);
     const maxSteps = options.maxSteps === undefined ? Infinity : intOption('maxSteps', options.maxSteps, 0, 1);
+    const earlyStop = options.earlyStop === undefined ? 0 : intOption('earlyStop', options.earlyStop, 0, 1);
+    if (earlyStop > 0) this.#checkMonitor('earlyStop');
     const shuffle = options.shuffle ?? true;
     const dropLast = options.dropLast ?? false;
     if (data.features !== this.model.options.inputSize) {
@@ -411,6 +518,14 @@ export class Trainer {
     // temp file beside the target and never creates folders itself.
     if (checkpoint('.')) await mkdir(options.checkpointDir!, { recursive: true });
     const result: FitResult = { epochs: [], steps: this.counts.steps, stopped: 'completed' };
+    // A regression's accuracy is always 0: its best.nrnm follows the loss (a plateau or early stop on accuracy was refused above).
+    const monitor = this.model.options.task === 'regress-steps' ? 'loss' : this.options.monitor;
+    const callbacks = options.callbacks ?? [];
+    if (!Array.isArray(callbacks)) throw argError('callbacks', 'an array of { onStepEnd?, onEpochEnd? } objects', callbacks);
+    // A resumed run goes on counting from the best of the run it continues.
+    const tracker = new FitMonitor(monitor, options.evalData ? 'eval' : 'train', resumeFrom);
+    if (options.evalData && tracker.best) result.best = { ...tracker.best };
+    let stopRequest = '';
     const batches = data.batchCount(rankBatch, { dropLast, shards: world });
     let epoch = resumeFrom?.epoch ?? 0;
     let skip = resumeFrom?.batch ?? 0;
@@ -430,13 +545,16 @@ export class Trainer {
           continue;
         }
         const aborted = await this.#anyRankAborted(options.signal);
-        if (aborted || result.steps >= maxSteps) {
-          result.stopped = aborted ? 'aborted' : 'max-steps';
+        if (aborted || result.steps >= maxSteps || stopRequest) {
+          result.stopped = aborted ? 'aborted' : stopRequest ? 'callback' : 'max-steps';
+          if (stopRequest && !aborted) result.reason = stopRequest;
           await iterator.return?.();
           const file = checkpoint('last.nrnm');
-          if (file) await this.save(file, { progress: { epoch, batch: batchIndex, step: result.steps }, seed, metrics: { epochs: result.epochs } });
+          if (file)
+            await this.save(file, { progress: { epoch, batch: batchIndex, step: result.steps, ...tracker.state() }, seed, metrics: { epochs: result.epochs } });
           return result;
         }
+        const lr = this.lr; // the rate this step uses (warm-up changes it every step)
         const t0 = performance.now();
         const r = await this.step({ data: batch.x, shape: batch.shape }, batch.targets ?? batch.y, batch.lengths);
         const seconds = (performance.now() - t0) / 1000;
@@ -445,38 +563,48 @@ export class Trainer {
         correct += r.correct;
         seen += r.targets;
         sequences += r.batchSize;
-        await options.onStep?.({
+        const stepEvent: StepEvent = {
           ...r,
           epoch,
           batch: batchIndex,
           batches,
           step: result.steps,
-          lr: this.lr,
+          lr,
           sequencesPerSecond: r.batchSize / Math.max(seconds, 1e-9),
-        });
+        };
+        await options.onStep?.(stepEvent);
+        for (const c of callbacks) if ((await c.onStepEnd?.(stepEvent)) === 'stop') stopRequest ||= `a callback stopped the run after step ${result.steps}`;
         batchIndex++;
       }
       skip = 0;
-      this.endEpoch();
-      const event: EpochEvent = {
-        epoch,
-        step: result.steps,
-        lr: this.lr,
-        train: { loss: seen ? lossSum / seen : NaN, accuracy: seen ? correct / seen : NaN, sequences, seconds: (performance.now() - started) / 1000 },
-      };
-      if (options.evalData && (epoch + 1) % evalEvery === 0) {
-        event.eval = await this.evaluateDataset(options.evalData, batchSize);
-      }
+      const train = { loss: seen ? lossSum / seen : NaN, accuracy: seen ? correct / seen : NaN, sequences, seconds: (performance.now() - started) / 1000 };
+      const evaluation = options.evalData && (epoch + 1) % evalEvery === 0 ? await this.evaluateDataset(options.evalData, batchSize) : undefined;
+      // What the plateau, best.nrnm and early stopping follow: the evaluation, or the epoch itself without evalData.
+      const monitored = evaluation ?? (options.evalData ? undefined : train);
+      const metric = monitored?.[monitor];
+      this.endEpoch(metric !== undefined && Number.isFinite(metric) ? metric : undefined);
+      const event: EpochEvent = { epoch, step: result.steps, lr: this.lr, train, ...(evaluation ? { eval: evaluation } : {}) };
       result.epochs.push(event);
       const progress = { epoch: epoch + 1, batch: 0, step: result.steps };
-      if (event.eval && (!result.best || event.eval.accuracy > result.best.accuracy)) {
-        result.best = { epoch, accuracy: event.eval.accuracy };
+      if (monitored && tracker.update(epoch, monitored) && evaluation) {
+        result.best = { ...tracker.best! };
         const best = checkpoint('best.nrnm');
         if (best) await this.save(best, { progress, seed, metrics: { epoch: event } });
       }
       const last = checkpoint('last.nrnm');
-      if (last) await this.save(last, { progress, seed, metrics: { epochs: result.epochs } });
+      if (last) await this.save(last, { progress: { ...progress, ...tracker.state() }, seed, metrics: { epochs: result.epochs } });
       await options.onEpoch?.(event);
+      for (const c of callbacks) if ((await c.onEpochEnd?.(event)) === 'stop') stopRequest ||= `a callback stopped the run after epoch ${epoch + 1}`;
+      if (earlyStop > 0 && tracker.sinceBest >= earlyStop) {
+        result.stopped = 'early-stop';
+        result.reason = tracker.reason();
+        return result;
+      }
+      if (stopRequest) {
+        result.stopped = 'callback';
+        result.reason = stopRequest;
+        return result;
+      }
     }
     return result;
   }
@@ -486,6 +614,26 @@ export class Trainer {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#handle.dispose();
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** `using trainer = new Trainer(model)`: dispose() at the end of the block (the model is its own). */
+  [DISPOSE](): void {
+    this.dispose();
+  }
+
+  /** `await using`: waits for the steps already queued (a step not awaited), then disposes. */
+  async [ASYNC_DISPOSE](): Promise<void> {
+    if (this.#disposed) return;
+    if (!this.model.disposed)
+      await this.model
+        .native()
+        .queue.run(() => undefined)
+        .catch(() => undefined);
+    this.dispose();
   }
 
   /** Joins the group once, before the first collective (after a resume's load). */

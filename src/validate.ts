@@ -53,6 +53,19 @@ export function stringOption(name: string, value: unknown): string {
   return value;
 }
 
+/** The allowed key nearest to `key` by edit distance (case-insensitive; snake_case read as camelCase), however far. */
+export function nearestKey(key: string, allowed: readonly string[]): string | undefined {
+  const near = closest(key, allowed);
+  if (near !== undefined) return near;
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const a of allowed) {
+    const d = editDistance(key.toLowerCase(), a.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [a, d];
+  }
+  return best;
+}
+
 /** `snake_case` or small typos -> the allowed key they most likely meant. */
 function closest(key: string, allowed: readonly string[]): string | undefined {
   const camel = key.replace(/[_-]([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -65,9 +65,21 @@ describe('trainer options', () => {
       scheduler: 'step',
       stepSize: 600,
       gamma: 0.1,
+      tMax: 0,
+      minLr: 0,
+      patience: 10,
+      monitor: 'accuracy',
+      warmupSteps: 0,
       clip: 0,
       precision: 'fp32',
     });
+  });
+
+  it('a cosine needs tMax, a plateau a factor below 1', () => {
+    expect(() => resolveTrainerOptions({ scheduler: 'cosine' })).toThrow("scheduler 'cosine' needs tMax");
+    expect(() => resolveTrainerOptions({ scheduler: 'plateau', gamma: 2 })).toThrow("scheduler 'plateau' needs gamma, its factor, in (0, 1) (got 2)");
+    expect(() => resolveTrainerOptions({ monitor: 'acc' as never })).toThrow(/'loss', 'accuracy'/);
+    expect(resolveTrainerOptions({ scheduler: 'cosine', tMax: 5, warmupSteps: 3 })).toMatchObject({ scheduler: 'cosine', tMax: 5, warmupSteps: 3 });
   });
 
   it('rejects bad values and typos', () => {

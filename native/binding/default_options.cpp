@@ -46,6 +46,11 @@ Napi::Value DefaultOptionsJs(const Napi::CallbackInfo& info) {
     trainer.Set("scheduler", nrnm::to_string(t.scheduler()));
     trainer.Set("stepSize", static_cast<double>(t.step_size()));
     trainer.Set("gamma", t.gamma());
+    trainer.Set("tMax", static_cast<double>(t.t_max()));
+    trainer.Set("minLr", t.min_lr());
+    trainer.Set("patience", static_cast<double>(t.patience()));
+    trainer.Set("monitor", nrnm::to_string(t.monitor()));
+    trainer.Set("warmupSteps", static_cast<double>(t.warmup_steps()));
     trainer.Set("clip", t.clip_norm());
     trainer.Set("precision", nrnm::to_string(t.precision()));
 
@@ -82,6 +87,7 @@ Napi::Value OptionChoicesJs(const Napi::CallbackInfo& info) {
     SetChoices<nrnm::AttentionKind>(env, out);
     SetChoices<nrnm::OptimizerKind>(env, out);
     SetChoices<nrnm::SchedulerKind>(env, out);
+    SetChoices<nrnm::Monitor>(env, out);
     SetChoices<nrnm::Precision>(env, out);
     SetChoices<nrnm::DistributedBackend>(env, out);
     return out;

@@ -86,6 +86,11 @@ nrnm::TrainerOptions TrainerOptionsFromJs(const Napi::Object& o) {
       .scheduler(Choice<SchedulerKind>(o))
       .step_size(Int(o, "stepSize"))
       .gamma(Real(o, "gamma"))
+      .t_max(Int(o, "tMax"))
+      .min_lr(Real(o, "minLr"))
+      .patience(Int(o, "patience"))
+      .monitor(Choice<Monitor>(o))
+      .warmup_steps(Int(o, "warmupSteps"))
       .clip_norm(Real(o, "clip"))
       .precision(Choice<Precision>(o));
   return options;

@@ -7,6 +7,8 @@
 #include "promise_worker.h"
 #include "tensor_wrap.h"
 
+#include <optional>
+
 namespace nrnm_binding {
 
 Napi::Function TrainerWrap::Define(Napi::Env env) {
@@ -123,7 +125,10 @@ Napi::Value TrainerWrap::EndEpoch(const Napi::CallbackInfo& info) {
   return Guard(info.Env(), "trainer.endEpoch", [&]() -> Napi::Value {
     auto state = Live("trainer.endEpoch");
     std::lock_guard<std::mutex> lock(state->mutex);
-    trainer_->end_epoch();
+    // The plateau's metric: the epoch's evaluation, when there was one.
+    std::optional<double> metric;
+    if (info.Length() > 0 && info[0].IsNumber()) metric = info[0].As<Napi::Number>().DoubleValue();
+    trainer_->end_epoch(metric);
     return info.Env().Undefined();
   });
 }

@@ -6,7 +6,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
 import { CHOICES, DEFAULT_MODEL_OPTIONS, DEFAULT_TRAINER_OPTIONS, VARIANTS, type Choice, type NRNMModelOptions, type TrainerOptions } from '../index';
-import { caseInsensitiveChoice, choice, nonNegativeNumber, positiveInt, positiveNumber, probability, usageError } from './flags';
+import { caseInsensitiveChoice, choice, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, probability, usageError } from './flags';
 import type { DatasetKind } from './data';
 
 /** API option name -> the flag that sets it, for error messages. */
@@ -37,6 +37,12 @@ export const FLAG_NAMES: Record<string, string> = {
   precision: '--precision',
   optimizer: '--optimizer',
   scheduler: '--scheduler',
+  tMax: '--t-max',
+  minLr: '--min-lr',
+  patience: '--plateau-patience',
+  monitor: '--monitor',
+  warmupSteps: '--warmup',
+  earlyStop: '--early-stop',
   batchSize: '--batch-size',
   epochs: '--epochs',
   evalEvery: '--eval-every',
@@ -52,6 +58,11 @@ export interface Defaults {
   batchSize: number;
   evalEvery: number;
   variant: 'official' | 'clean';
+  /**
+   * The model options of a --config file: over the variant's option set and
+   * under the flags (a --variant flag goes over them too).
+   */
+  configModel?: Partial<NRNMModelOptions>;
 }
 
 /**
@@ -151,9 +162,30 @@ export function addTrainerFlags(cmd: Command): Command {
     .option('--weight-decay <x>', `L2 weight decay ${trainerDefault('weightDecay')}`, nonNegativeNumber)
     .addOption(choice('--optimizer <name>', `adam (L2 added to the gradient) or adamw ${trainerDefault('optimizer')}`, CHOICES.optimizer))
     .option('--clip <x>', `maximum gradient norm, 0 = off ${trainerDefault('clip')}`, nonNegativeNumber)
-    .addOption(choice('--scheduler <kind>', `learning-rate schedule: step (StepLR per epoch) or none ${trainerDefault('scheduler')}`, CHOICES.scheduler))
+    .addOption(
+      choice(
+        '--scheduler <kind>',
+        `learning-rate schedule per epoch, as PyTorch's StepLR, CosineAnnealingLR, ReduceLROnPlateau, or none ${trainerDefault('scheduler')}`,
+        CHOICES.scheduler,
+      ),
+    )
     .option('--step-size <n>', `StepLR: epochs between decays ${trainerDefault('stepSize')}`, positiveInt)
-    .option('--gamma <x>', `StepLR: decay factor ${trainerDefault('gamma')}`, positiveNumber)
+    .option('--gamma <x>', `StepLR and plateau: decay factor ${trainerDefault('gamma')}`, positiveNumber)
+    .option('--t-max <epochs>', 'cosine: epochs of the half cosine (default: --epochs)', positiveInt)
+    .option('--min-lr <x>', `cosine: the final learning rate; plateau: the lowest ${trainerDefault('minLr')}`, nonNegativeNumber)
+    .option('--plateau-patience <n>', `plateau: evaluations without improvement before a decay (default ${DEFAULT_TRAINER_OPTIONS.patience})`, nonNegativeInt)
+    .option(
+      '--warmup <steps>',
+      `linear learning-rate warm-up over the first N optimizer steps, with any scheduler; 0 = none ${trainerDefault('warmupSteps')}`,
+      nonNegativeInt,
+    )
+    .addOption(
+      choice(
+        '--monitor <metric>',
+        `the eval metric that best.nrnm, plateau and --early-stop follow (default ${DEFAULT_TRAINER_OPTIONS.monitor})`,
+        CHOICES.monitor,
+      ),
+    )
     .addOption(choice('--precision <p>', 'fp32, or tf32/bf16 on CUDA', CHOICES.precision, DEFAULT_TRAINER_OPTIONS.precision))
     .addOption(hidden(new Option('--wd <x>', 'alias of --weight-decay (official script)').argParser(nonNegativeNumber)));
 }
@@ -192,6 +224,11 @@ export interface TrainerFlagValues {
   scheduler?: Choice<'scheduler'>;
   stepSize?: number;
   gamma?: number;
+  tMax?: number;
+  minLr?: number;
+  plateauPatience?: number;
+  warmup?: number;
+  monitor?: Choice<'monitor'>;
   precision?: Choice<'precision'>;
   wd?: number;
 }
@@ -248,12 +285,18 @@ export function modelFlagOverrides(f: ModelFlagValues): Partial<NRNMModelOptions
 export function resolveModelFlags(f: ModelFlagValues, defaults: Defaults): Partial<NRNMModelOptions> {
   const variant = f.variant ?? defaults.variant;
   const flags = modelFlagOverrides(f);
-  const merged: Partial<NRNMModelOptions> = { ...defaults.model, ...variantOptions(variant), ...flags };
+  const file = defaults.configModel ?? {};
+  const merged: Partial<NRNMModelOptions> =
+    f.variant === undefined
+      ? { ...defaults.model, ...variantOptions(variant), ...file, ...flags }
+      : { ...defaults.model, ...file, ...variantOptions(variant), ...flags };
+  // What the user chose: the flags and the config file.
+  const given = { ...file, ...flags };
   const k = merged.blockLength ?? 10;
   const s = merged.stride ?? 5;
-  if (flags.inputAggregation === undefined && merged.inputAggregation === 'dilated' && (k !== 10 || s !== 5)) merged.inputAggregation = 'strided';
+  if (given.inputAggregation === undefined && merged.inputAggregation === 'dilated' && (k !== 10 || s !== 5)) merged.inputAggregation = 'strided';
   // A variant's head is a classifier's; regression keeps the model's own default (linear) unless --head is given.
-  if (merged.task === 'regress-steps' && flags.head === undefined) delete merged.head;
+  if (merged.task === 'regress-steps' && given.head === undefined) delete merged.head;
   return merged;
 }
 
@@ -271,8 +314,14 @@ export function resolveTrainerFlags(f: TrainerFlagValues, defaults: Defaults): T
   }
   if (f.gamma !== undefined) {
     o.gamma = f.gamma;
-    if (f.scheduler === undefined) o.scheduler = 'step';
+    // --gamma alone means StepLR, unless the schedule is already the plateau (whose factor it also is).
+    if (f.scheduler === undefined && o.scheduler !== 'plateau') o.scheduler = 'step';
   }
+  if (f.tMax !== undefined) o.tMax = f.tMax;
+  if (f.minLr !== undefined) o.minLr = f.minLr;
+  if (f.plateauPatience !== undefined) o.patience = f.plateauPatience;
+  if (f.warmup !== undefined) o.warmupSteps = f.warmup;
+  if (f.monitor !== undefined) o.monitor = f.monitor;
   if (f.precision !== undefined) o.precision = f.precision;
   return o;
 }

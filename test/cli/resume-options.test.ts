@@ -85,6 +85,34 @@ describe('train --resume with the flags of the run', () => {
     expect(r.stdout).toMatch(/done: 3 steps/);
   });
 
+  it('a plateau run: its schedule flags given again are accepted, another warm-up refused; the plateau state goes on', () => {
+    const plateau = path.join(tmp, 'plateau');
+    const schedule = ['--scheduler', 'plateau', '--gamma', '0.5', '--plateau-patience', '0', '--monitor', 'loss', '--lr', '1e-6'];
+    expectSucceeded(cli(['train', ...RUN, ...schedule, '--epochs', '3', '--max-steps', '14', '--no-final-eval', '--quiet', '--out', plateau]));
+    const refused = cli(['train', '--resume', plateau, '--device', 'cpu', '--warmup', '3']);
+    expect(refused.stderr).toMatch(/--warmup 3 differs from the run's 0/);
+    expect(refused.code).toBe(2);
+    // --gamma alone keeps the plateau (it is its factor), so the same flags resume.
+    expectSucceeded(cli(['train', '--resume', plateau, '--device', 'cpu', '--gamma', '0.5', '--epochs', '3', '--no-final-eval', '--quiet']));
+    const epochs = fs
+      .readFileSync(path.join(plateau, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; lr: number; eval?: { loss: number } })
+      .filter((m) => m.type === 'epoch');
+    expect(epochs).toHaveLength(3);
+    // ReduceLROnPlateau(patience 0) on the eval loss across the resume, as PyTorch's: halve after each epoch without a better loss.
+    let lr = 1e-6;
+    let best = Infinity;
+    for (const e of epochs) {
+      if (e.eval!.loss < best * (1 - 1e-4)) best = e.eval!.loss;
+      else lr *= 0.5;
+      expect(e.lr / lr).toBeCloseTo(1, 12);
+    }
+    // So small a rate barely moves the loss: the resumed epoch decayed it again, from the restored count.
+    expect(epochs[2]!.lr).toBeLessThan(epochs[1]!.lr);
+  });
+
   it('refuses a checkpoint whose stored progress is out of range, naming the file', () => {
     const copy = path.join(tmp, 'tampered');
     fs.cpSync(path.join(tmp, 'pristine'), copy, { recursive: true });

@@ -84,7 +84,7 @@ describe('data-parallel training (2 ranks, Gloo on loopback)', () => {
 
     // Resume rank 0's checkpoint in this one process (another world size).
     const { trainer, progress } = await Trainer.resume(path.join(outs[0]!, 'last.nrnm'), { device: 'cpu' });
-    expect(progress).toEqual({ epoch: 2, batch: 0, step: 20 });
+    expect(progress).toMatchObject({ epoch: 2, batch: 0, step: 20 });
     expect(trainer.counts.steps).toBe(20);
     trainer.dispose();
     trainer.model.dispose();

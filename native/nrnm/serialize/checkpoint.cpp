@@ -28,6 +28,9 @@ constexpr const char* kTrainerOptimizer = "nrnm.trainer.optimizer";
 constexpr const char* kTrainerSteps = "nrnm.trainer.step_count";
 constexpr const char* kTrainerEpochs = "nrnm.trainer.epoch_count";
 constexpr const char* kTrainerLr = "nrnm.trainer.lr";
+// ReduceLROnPlateau's state; absent in older checkpoints (= none yet).
+constexpr const char* kTrainerPlateauBest = "nrnm.trainer.plateau_best";
+constexpr const char* kTrainerPlateauBad = "nrnm.trainer.plateau_bad_epochs";
 
 class Crc32 {
  public:
@@ -128,6 +131,8 @@ class CheckpointReader {
     return found->second;
   }
 
+  bool has_meta(const std::string& key) const { return file_.metadata.count(key) != 0; }
+
   int64_t meta_count(const std::string& key) const {
     const std::string text = meta(key);
     char* end = nullptr;
@@ -204,6 +209,8 @@ TrainerState read_trainer_state(const CheckpointReader& in, const torch::nn::Mod
   state.step_count = in.meta_count(kTrainerSteps);
   state.epoch_count = in.meta_count(kTrainerEpochs);
   state.lr = in.meta_number(kTrainerLr);
+  if (in.has_meta(kTrainerPlateauBest)) state.plateau_best = in.meta_number(kTrainerPlateauBest);
+  if (in.has_meta(kTrainerPlateauBad)) state.plateau_bad_epochs = in.meta_count(kTrainerPlateauBad);
   const torch::Tensor steps = in.raw(kOptimizerStep);
   if (steps.scalar_type() != torch::kLong || steps.dim() != 1 || steps.size(0) != static_cast<int64_t>(params.size())) {
     in.fail("its \"" + std::string(kOptimizerStep) + "\" should be int64 [" + std::to_string(params.size()) +
@@ -325,6 +332,8 @@ std::string save_checkpoint(const CheckpointParts& parts, const std::map<std::st
     file.metadata[kTrainerSteps] = std::to_string(state.step_count);
     file.metadata[kTrainerEpochs] = std::to_string(state.epoch_count);
     file.metadata[kTrainerLr] = double_text(state.lr);
+    if (std::isfinite(state.plateau_best)) file.metadata[kTrainerPlateauBest] = double_text(state.plateau_best);
+    file.metadata[kTrainerPlateauBad] = std::to_string(state.plateau_bad_epochs);
     torch::Tensor steps = torch::empty({static_cast<int64_t>(params.size())}, torch::kLong);
     for (size_t i = 0; i < params.size(); ++i) {
       const auto& m = state.moments[i];

@@ -36,12 +36,23 @@ void check_options(const TrainerOptions& o) {
   TORCH_CHECK(o.beta1() >= 0 && o.beta1() < 1, "beta1 must be in [0, 1) but got ", o.beta1());
   TORCH_CHECK(o.beta2() >= 0 && o.beta2() < 1, "beta2 must be in [0, 1) but got ", o.beta2());
   TORCH_CHECK(std::isfinite(o.eps()) && o.eps() > 0, "eps must be a finite number > 0 but got ", o.eps());
-  TORCH_CHECK(o.scheduler() == SchedulerKind::kNone || o.scheduler() == SchedulerKind::kStepLR,
-              "scheduler must be none or step but got ", static_cast<int>(o.scheduler()));
+  TORCH_CHECK(o.scheduler() == SchedulerKind::kNone || o.scheduler() == SchedulerKind::kStepLR ||
+                  o.scheduler() == SchedulerKind::kCosine || o.scheduler() == SchedulerKind::kPlateau,
+              "scheduler must be step, cosine, plateau or none but got ", static_cast<int>(o.scheduler()));
   if (o.scheduler() == SchedulerKind::kStepLR) {
     TORCH_CHECK(o.step_size() >= 1, "step_size must be an integer >= 1 but got ", o.step_size());
     TORCH_CHECK(std::isfinite(o.gamma()) && o.gamma() > 0, "gamma must be a finite number > 0 but got ", o.gamma());
   }
+  if (o.scheduler() == SchedulerKind::kCosine) {
+    TORCH_CHECK(o.t_max() >= 1, "t_max must be an integer >= 1 (the epochs of the cosine) but got ", o.t_max());
+  }
+  if (o.scheduler() == SchedulerKind::kPlateau) {
+    TORCH_CHECK(o.gamma() > 0 && o.gamma() < 1, "gamma (the plateau's factor) must be in (0, 1) but got ", o.gamma());
+    TORCH_CHECK(o.patience() >= 0, "patience must be an integer >= 0 but got ", o.patience());
+  }
+  TORCH_CHECK(finite_nonneg(o.min_lr()), "min_lr must be a finite number >= 0 but got ", o.min_lr());
+  TORCH_CHECK(o.warmup_steps() >= 0, "warmup_steps must be an integer >= 0 but got ", o.warmup_steps());
+  TORCH_CHECK(o.monitor() == Monitor::kLoss || o.monitor() == Monitor::kAccuracy, "monitor must be loss or accuracy");
   TORCH_CHECK(finite_nonneg(o.clip_norm()), "clip_norm must be a finite number >= 0 (0 = no clipping) but got ",
               o.clip_norm());
   TORCH_CHECK(
@@ -168,6 +179,8 @@ Trainer::Trainer(torch::nn::AnyModule module, TrainerOptions options)
                 " needs the model on a CUDA device but it is on ", device(), "; use fp32");
   }
   optimizer_ = make_optimizer(params_, options_);
+  scheduled_lr_ = options_.lr();
+  apply_lr();
 }
 
 Trainer::~Trainer() = default;
@@ -213,6 +226,7 @@ StepResult Trainer::step(const torch::Tensor& x_in, const torch::Tensor& y_in, c
   }
   optimizer_->step();
   step_count_ = n;
+  apply_lr();  // the warm-up factor of the next step
   return result;
 }
 
@@ -271,23 +285,44 @@ void Trainer::zero_grad() {
   }
 }
 
-double Trainer::lr() const { return optimizer_->param_groups().front().options().get_lr(); }
+double Trainer::lr() const { return scheduled_lr_ * warmup_factor(step_count_, options_.warmup_steps()); }
 
-void Trainer::set_lr(double lr) {
-  TORCH_CHECK(std::isfinite(lr) && lr >= 0, "lr must be a finite number >= 0 but got ", lr);
+void Trainer::apply_lr() {
+  const double lr = this->lr();
   for (auto& group : optimizer_->param_groups()) {
     group.options().set_lr(lr);
   }
 }
 
-// torch.optim.lr_scheduler.StepLR in its chainable form: after the epoch
-// counter reaches a multiple of step_size the current lr is multiplied by
-// gamma, i.e. lr = base_lr * gamma^floor(epochs / step_size).
-void Trainer::end_epoch() {
+void Trainer::set_lr(double lr) {
+  TORCH_CHECK(std::isfinite(lr) && lr >= 0, "lr must be a finite number >= 0 but got ", lr);
+  scheduled_lr_ = lr;
+  apply_lr();
+}
+
+// StepLR in its chainable form: after the epoch counter reaches a multiple
+// of step_size the current lr is multiplied by gamma, i.e.
+// lr = base_lr * gamma^floor(epochs / step_size). The cosine starts from the
+// configured lr; the plateau decays the current one (lr_schedule.h).
+void Trainer::end_epoch(std::optional<double> metric) {
   ++epoch_count_;
-  if (options_.scheduler() == SchedulerKind::kStepLR && epoch_count_ % options_.step_size() == 0) {
-    set_lr(lr() * options_.gamma());
+  switch (options_.scheduler()) {
+    case SchedulerKind::kStepLR:
+      if (epoch_count_ % options_.step_size() == 0) scheduled_lr_ *= options_.gamma();
+      break;
+    case SchedulerKind::kCosine:
+      scheduled_lr_ = cosine_lr(options_.lr(), options_.min_lr(), epoch_count_, options_.t_max());
+      break;
+    case SchedulerKind::kPlateau:
+      if (metric) {
+        scheduled_lr_ = plateau_step(plateau_, *metric, options_.monitor() == Monitor::kAccuracy, scheduled_lr_,
+                                     options_.gamma(), options_.patience(), options_.min_lr());
+      }
+      break;
+    case SchedulerKind::kNone:
+      break;
   }
+  apply_lr();
 }
 
 }  // namespace nrnm

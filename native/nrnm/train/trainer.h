@@ -15,6 +15,7 @@
 // float32, cross-entropy averaged over the batch.
 
 #include "nrnm/runtime/enum_names.h"
+#include "nrnm/train/lr_schedule.h"
 
 #include <ATen/core/Generator.h>
 #include <torch/arg.h>
@@ -23,6 +24,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,8 +40,18 @@ enum class OptimizerKind {
 };
 
 enum class SchedulerKind {
-  kNone,    // constant learning rate (set_lr still works)
-  kStepLR,  // lr *= gamma every step_size epochs (end_epoch() calls)
+  kNone,     // constant learning rate (set_lr still works)
+  kStepLR,   // lr *= gamma every step_size epochs (end_epoch() calls)
+  kCosine,   // CosineAnnealingLR(T_max = t_max epochs, eta_min = min_lr)
+  kPlateau,  // ReduceLROnPlateau(factor = gamma, patience, min_lr) on the monitored metric
+};
+
+/// The evaluation metric that ReduceLROnPlateau follows (and, in the
+/// TypeScript fit loop, best.nrnm and early stopping): lower loss or higher
+/// accuracy is better.
+enum class Monitor {
+  kLoss,
+  kAccuracy,
 };
 
 enum class Precision {
@@ -57,8 +69,16 @@ struct EnumNames<OptimizerKind> {
 template <>
 struct EnumNames<SchedulerKind> {
   static constexpr const char* option = "scheduler";
-  static constexpr std::array<std::pair<SchedulerKind, const char*>, 2> table{
-      {{SchedulerKind::kStepLR, "step"}, {SchedulerKind::kNone, "none"}}};
+  static constexpr std::array<std::pair<SchedulerKind, const char*>, 4> table{{{SchedulerKind::kStepLR, "step"},
+                                                                               {SchedulerKind::kCosine, "cosine"},
+                                                                               {SchedulerKind::kPlateau, "plateau"},
+                                                                               {SchedulerKind::kNone, "none"}}};
+};
+template <>
+struct EnumNames<Monitor> {
+  static constexpr const char* option = "monitor";
+  static constexpr std::array<std::pair<Monitor, const char*>, 2> table{
+      {{Monitor::kLoss, "loss"}, {Monitor::kAccuracy, "accuracy"}}};
 };
 template <>
 struct EnumNames<Precision> {
@@ -82,8 +102,19 @@ struct TrainerOptions {
   TORCH_ARG(SchedulerKind, scheduler) = SchedulerKind::kStepLR;
   /// Epochs between two learning-rate decays (kStepLR only).
   TORCH_ARG(int64_t, step_size) = 600;
-  /// Factor applied to the learning rate at each decay (kStepLR only).
+  /// Factor applied to the learning rate at each decay (kStepLR; kPlateau's factor).
   TORCH_ARG(double, gamma) = 0.1;
+  /// kCosine: epochs of the half cosine (PyTorch's T_max); >= 1 with kCosine.
+  TORCH_ARG(int64_t, t_max) = 0;
+  /// kCosine: the final learning rate (eta_min); kPlateau: the lowest one (min_lr).
+  TORCH_ARG(double, min_lr) = 0.0;
+  /// kPlateau: evaluations without improvement before a decay (PyTorch's default 10).
+  TORCH_ARG(int64_t, patience) = 10;
+  /// What kPlateau follows (lower loss or higher accuracy is better).
+  TORCH_ARG(Monitor, monitor) = Monitor::kAccuracy;
+  /// Linear warm-up over the first warmup_steps optimizer steps, multiplying
+  /// any schedule (lr_schedule.h); 0 = none.
+  TORCH_ARG(int64_t, warmup_steps) = 0;
   /// Maximum global L2 norm of the gradients; 0 turns clipping off
   /// (official --clip 0.0).
   TORCH_ARG(double, clip_norm) = 0.0;
@@ -122,7 +153,11 @@ struct TrainerState {
   OptimizerKind optimizer = OptimizerKind::kAdam;
   int64_t step_count = 0;
   int64_t epoch_count = 0;
+  /// The scheduled learning rate, before the warm-up factor.
   double lr = 0;
+  /// ReduceLROnPlateau's best metric (NaN: none yet) and evaluations since it.
+  double plateau_best = std::numeric_limits<double>::quiet_NaN();
+  int64_t plateau_bad_epochs = 0;
   /// One entry per trainable parameter, in the model's parameters() order.
   std::vector<Moments> moments;
 };
@@ -156,13 +191,16 @@ class Trainer {
   /// model's previous train/eval mode is restored afterwards.
   EvalResult evaluate(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& lengths = {});
 
-  /// Learning rate of the next step.
+  /// Learning rate of the next step (the scheduled one times the warm-up factor).
   double lr() const;
-  /// Sets the learning rate now; a later StepLR decay multiplies this value.
+  /// Sets the scheduled learning rate now; a later StepLR or plateau decay
+  /// multiplies this value (a cosine schedule recomputes it at the epoch's end).
   void set_lr(double lr);
   /// Marks the end of an epoch: steps the scheduler (StepLR decays the
-  /// learning rate once every step_size epochs).
-  void end_epoch();
+  /// learning rate once every step_size epochs, the cosine follows the
+  /// epoch count, the plateau takes `metric`, the epoch's evaluation of
+  /// options().monitor(), and leaves the rate alone without one).
+  void end_epoch(std::optional<double> metric = std::nullopt);
 
   /// Optimizer steps taken (failed steps not counted).
   int64_t step_count() const { return step_count_; }
@@ -207,8 +245,12 @@ class Trainer {
   TrainerOptions options_;
   std::vector<torch::Tensor> params_;  // the trainable parameters
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  void apply_lr();
+
   int64_t step_count_ = 0;
   int64_t epoch_count_ = 0;
+  double scheduled_lr_ = 0;  // before the warm-up factor
+  PlateauState plateau_;
   std::shared_ptr<DistributedGroup> group_;  // null on one process
 };
 

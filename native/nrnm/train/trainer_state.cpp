@@ -38,7 +38,9 @@ TrainerState Trainer::state() const {
   out.optimizer = options_.optimizer();
   out.step_count = step_count_;
   out.epoch_count = epoch_count_;
-  out.lr = lr();
+  out.lr = scheduled_lr_;
+  out.plateau_best = plateau_.best;
+  out.plateau_bad_epochs = plateau_.bad_epochs;
   const auto& states = optimizer_->state();
   for (const auto& p : params_) {
     const auto found = states.find(optimizer_state_key(p));
@@ -90,8 +92,10 @@ void Trainer::restore(const TrainerState& state) {
       states[optimizer_state_key(params_[i])] = param_state_of<torch::optim::AdamParamState>(m, params_[i]);
     }
   }
+  TORCH_CHECK(state.plateau_bad_epochs >= 0, "the trainer state has a negative plateau count");
   step_count_ = state.step_count;
   epoch_count_ = state.epoch_count;
+  plateau_ = PlateauState{state.plateau_best, state.plateau_bad_epochs};
   set_lr(state.lr);
 }
 

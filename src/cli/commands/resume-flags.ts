@@ -3,7 +3,7 @@
  * model, optimizer, fit settings). A resumed run keeps what it was started
  * with, so each such flag given again must equal the stored value (the
  * checkpoint's options, else config.json's); a flag that differs is refused
- * naming both values. Only --epochs, --max-steps, --eval-every, --device and
+ * naming both values. Only --epochs, --max-steps, --eval-every, --early-stop, --device and
  * the output flags change on resume.
  */
 import * as path from 'node:path';
@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 
 import type { CheckpointHeader } from '../../checkpoint';
+import type { TrainerOptions } from '../../trainer';
 import { FLAG_NAMES, type ModelFlagValues, type TrainerFlagValues, modelFlagOverrides, resolveTrainerFlags } from '../model-flags';
 import { usageError } from '../flags';
 import type { TrainFlags } from './train-plan';
@@ -21,6 +22,7 @@ const RUN_FLAGS = [
   'variant', 'layers', 'hidden', 'blockLength', 'stride', 'heads', 'aggregation', 'zoneout', 'zoneoutMode', 'memoryDropout',
   'memoryDropoutMode', 'aggregationDropout', 'init', 'head', 'task', 'backbone', 'attention', 'nlayers', 'nhid', 'bl', 'dm',
   'lr', 'weightDecay', 'wd', 'optimizer', 'clip', 'scheduler', 'stepSize', 'gamma', 'precision',
+  'tMax', 'minLr', 'plateauPatience', 'warmup', 'monitor',
 ] as const; // prettier-ignore
 
 /** What the run being resumed was started with. */
@@ -57,8 +59,16 @@ export function checkResumeFlags(flags: TrainFlags, command: Command, stored: St
   // Model and trainer options, aliases (--nhid, --wd, ...) resolved as for a new run.
   const model = modelFlagOverrides(explicit as ModelFlagValues) as Record<string, unknown>;
   for (const [key, value] of Object.entries(model)) compare(FLAG_NAMES[key] ?? key, value, (stored.header.model as unknown as Record<string, unknown>)[key]);
-  const trainer = resolveTrainerFlags(explicit as TrainerFlagValues, { model: {}, trainer: {}, epochs: 0, batchSize: 0, evalEvery: 0, variant: 'official' });
   const storedTrainer = stored.header.trainer ?? (stored.config['trainer'] as Record<string, unknown> | undefined) ?? {};
+  // Over the stored options, as a flag given to a new run goes over the defaults (--gamma keeps a plateau schedule).
+  const trainer = resolveTrainerFlags(explicit as TrainerFlagValues, {
+    model: {},
+    trainer: storedTrainer as TrainerOptions,
+    epochs: 0,
+    batchSize: 0,
+    evalEvery: 0,
+    variant: 'official',
+  });
   for (const [key, value] of Object.entries(trainer)) compare(FLAG_NAMES[key] ?? key, value, storedTrainer[key]);
   if (given.has('variant')) compare('--variant', explicit.variant, stored.config['variant']);
   // Data and fit settings, from config.json.
@@ -82,6 +92,6 @@ export function checkResumeFlags(flags: TrainFlags, command: Command, stored: St
   if (differences.length === 0) return;
   const list = differences.map((d) => `${d.flag} ${show(d.given)} differs from the run's ${show(d.stored)}`).join('; ');
   throw usageError(
-    `${list}: the run in ${stored.dir} keeps its data, model and optimizer settings when resumed; leave ${differences.length === 1 ? 'that flag' : 'those flags'} out or give the run's value (only --epochs, --max-steps, --eval-every, --device and the output flags change)`,
+    `${list}: the run in ${stored.dir} keeps its data, model and optimizer settings when resumed; leave ${differences.length === 1 ? 'that flag' : 'those flags'} out or give the run's value (only --epochs, --max-steps, --eval-every, --early-stop, --device and the output flags change)`,
   );
 }

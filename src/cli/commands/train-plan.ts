@@ -14,10 +14,11 @@ import { distributedFromEnv, rankDevice, type DistributedOptions } from '../../d
 import { NRNMClassifier, Trainer, resolveModelOptions, runtimeReport, type TrainerOptions } from '../../index';
 import { type DataFlags, type DatasetKind, type NtuSplitFlag, type OpenedData, openData } from '../data';
 import { usageError, withFlagNames } from '../flags';
-import { FLAG_NAMES, type ModelFlagValues, type TrainerFlagValues, defaultsFor, resolveModelFlags, resolveTrainerFlags } from '../model-flags';
+import { type Defaults, FLAG_NAMES, type ModelFlagValues, type TrainerFlagValues, defaultsFor, resolveModelFlags, resolveTrainerFlags } from '../model-flags';
 import type { Output } from '../output';
 import { RunDir } from '../run-dir';
 import { checkResumeFlags } from './resume-flags';
+import { type RunConfigFile, readRunConfig } from './train-config';
 
 export interface TrainFlags extends ModelFlagValues, TrainerFlagValues {
   dataset?: DatasetKind;
@@ -31,6 +32,9 @@ export interface TrainFlags extends ModelFlagValues, TrainerFlagValues {
   device: string;
   evalEvery?: number;
   maxSteps?: number;
+  earlyStop?: number;
+  /** A JSON file of the run's settings (train-config.ts); the flags override it. */
+  config?: string;
   out?: string;
   resume?: string;
   sb?: string;
@@ -58,21 +62,51 @@ function defaultRunDir(dataset: string): string {
 export interface Plan {
   run: RunDir;
   data: DataFlags;
-  fit: { epochs: number; batchSize: number; seed: number; evalEvery: number; maxSteps?: number };
+  fit: { epochs: number; batchSize: number; seed: number; evalEvery: number; maxSteps?: number; earlyStop?: number };
   trainer: Trainer;
   model: NRNMClassifier;
   resumeFrom?: { epoch: number; batch: number; step: number };
   config: Record<string, unknown>;
 }
 
-function dataFlags(flags: TrainFlags): DataFlags {
-  const split = flags.split ?? flags.data_mode;
+function dataFlags(flags: TrainFlags, file: Partial<DataFlags> = {}): DataFlags {
   if (flags.split && flags.data_mode && flags.split !== flags.data_mode) {
     throw usageError(`--split ${flags.split} and --data_mode ${flags.data_mode.toUpperCase()} disagree; give one of them`);
   }
+  // Each flag given overrides the config file's value.
+  const split = flags.split ?? flags.data_mode ?? file.split;
   // The official script's --data_mode means NTU; so does --split.
-  const dataset = flags.dataset ?? (split !== undefined ? 'ntu' : 'fashion-mnist');
-  return { dataset, data: flags.data, split, limit: flags.limit, preprocessed: flags.preprocessed, ...(flags.unpadded ? { unpadded: true } : {}) };
+  const dataset = flags.dataset ?? file.dataset ?? (split !== undefined ? 'ntu' : 'fashion-mnist');
+  const unpadded = flags.unpadded ?? file.unpadded;
+  return {
+    dataset,
+    data: flags.data ?? file.data,
+    split,
+    limit: flags.limit ?? file.limit,
+    preprocessed: flags.preprocessed ?? file.preprocessed,
+    ...(unpadded ? { unpadded: true } : {}),
+  };
+}
+
+/** An option error named by its flag; with a --config file, also where else the value may come from. */
+function optionError(err: unknown, file: RunConfigFile | undefined): unknown {
+  const named = withFlagNames(err, FLAG_NAMES);
+  if (!file || !(named instanceof NRNMError) || named.code !== 'ERR_ARG') return named;
+  return new NRNMError(`${named.message} (the flags and ${file.file} "model"/"trainer" set the options)`, 'ERR_ARG', { cause: err });
+}
+
+/** The dataset's defaults under a --config file's settings. */
+function withConfigFile(defaults: Defaults, file: RunConfigFile | undefined): Defaults {
+  if (!file) return defaults;
+  return {
+    model: defaults.model,
+    configModel: file.model,
+    trainer: { ...defaults.trainer, ...file.trainer },
+    epochs: file.fit.epochs ?? defaults.epochs,
+    batchSize: file.fit.batchSize ?? defaults.batchSize,
+    evalEvery: file.fit.evalEvery ?? defaults.evalEvery,
+    variant: file.variant ?? defaults.variant,
+  };
 }
 
 export function checkDataFits(train: SequenceDataset | undefined): SequenceDataset {
@@ -104,6 +138,12 @@ export interface PlannedRun {
 /** The plan of a new run (from the flags and the dataset's defaults) or of the run being resumed (--resume). */
 export async function planRun(flags: TrainFlags, command: Command, out: Output, signal: AbortSignal): Promise<PlannedRun> {
   const argv = ((command.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs ?? process.argv).slice(2);
+  if (flags.config !== undefined && flags.resume !== undefined) {
+    throw usageError('--config starts a new run from a file; --resume continues a run with its own config.json: give one of them');
+  }
+  const file = flags.config !== undefined ? readRunConfig(flags.config) : undefined;
+  // The file's device, unless --device was given (or this is one rank of a data-parallel run, which picks its own).
+  if (file?.device !== undefined && command.getOptionValueSource('device') !== 'cli' && !distributedFromEnv()) flags = { ...flags, device: file.device };
   const rank = rankOf(flags);
   const distributed = rank?.distributed;
   const device = rank?.device ?? flags.device;
@@ -130,6 +170,7 @@ export async function planRun(flags: TrainFlags, command: Command, out: Output, 
     if (flags.evalEvery !== undefined) fit.evalEvery = flags.evalEvery;
     if (flags.maxSteps !== undefined) fit.maxSteps = flags.maxSteps;
     else delete fit.maxSteps;
+    if (flags.earlyStop !== undefined) fit.earlyStop = flags.earlyStop;
     if (main) run.truncateMetricsAfter(progress.step);
     const resumes = Array.isArray(config['resumes']) ? (config['resumes'] as unknown[]) : [];
     config['resumes'] = [...resumes, { at: new Date().toISOString(), command: argv, from: progress, device: trainer.model.device }];
@@ -137,21 +178,31 @@ export async function planRun(flags: TrainFlags, command: Command, out: Output, 
     plan = { run, data, fit, trainer, model: trainer.model, resumeFrom: progress, config };
     out.info(`resuming ${run.dir} at epoch ${progress.epoch + 1}, batch ${progress.batch}, step ${progress.step}`);
   } else {
-    const data = dataFlags(flags);
-    const defaults = defaultsFor(data.dataset);
+    const data = dataFlags(flags, file?.data);
+    const defaults = withConfigFile(defaultsFor(data.dataset), file);
     const outDir = flags.out ?? (flags.sb ? path.join('runs', flags.sb) : defaultRunDir(data.dataset));
     const run = main ? RunDir.create(outDir) : new RunDir(outDir);
     opened = await openData(data, { train: true, eval: true }, out, signal);
     const trainData = checkDataFits(opened.train);
-    const classes = Math.max(trainData.classes, opened.eval?.classes ?? 0);
-    const seed = flags.seed ?? 0;
+    const dataClasses = Math.max(trainData.classes, opened.eval?.classes ?? 0);
+    const classes = file?.model.classes ?? dataClasses;
+    const fileInputs = file?.model.inputSize;
+    if (fileInputs !== undefined && fileInputs !== trainData.features) {
+      throw new NRNMError(
+        `${file!.file}: "model" inputSize ${String(fileInputs)} differs from the ${trainData.features} features per step of ${trainData.name}`,
+        'ERR_ARG',
+      );
+    }
+    const seed = flags.seed ?? file?.fit.seed ?? (file?.model as { seed?: number } | undefined)?.seed ?? 0;
     let modelOptions;
     let trainerOptions: TrainerOptions;
     try {
       modelOptions = resolveModelOptions({ ...resolveModelFlags(flags, defaults), inputSize: trainData.features, classes, seed });
       trainerOptions = resolveTrainerFlags(flags, defaults);
+      // The cosine spans the run unless --t-max says otherwise.
+      if (trainerOptions.scheduler === 'cosine' && !trainerOptions.tMax) trainerOptions.tMax = flags.epochs ?? defaults.epochs;
     } catch (err) {
-      throw withFlagNames(err, FLAG_NAMES);
+      throw optionError(err, file);
     }
     const model = new NRNMClassifier({ ...modelOptions, device });
     let trainer: Trainer;
@@ -159,15 +210,18 @@ export async function planRun(flags: TrainFlags, command: Command, out: Output, 
       trainer = new Trainer(model, { ...trainerOptions, ...(distributed ? { distributed } : {}) });
     } catch (err) {
       model.dispose();
-      throw withFlagNames(err, FLAG_NAMES);
+      throw optionError(err, file);
     }
     const fit: Plan['fit'] = {
       epochs: flags.epochs ?? defaults.epochs,
       batchSize: flags.batchSize ?? defaults.batchSize,
       seed,
       evalEvery: flags.evalEvery ?? defaults.evalEvery,
-      ...(flags.maxSteps !== undefined ? { maxSteps: flags.maxSteps } : {}),
     };
+    const maxSteps = flags.maxSteps ?? file?.fit.maxSteps;
+    const earlyStop = flags.earlyStop ?? file?.fit.earlyStop;
+    if (maxSteps !== undefined) fit.maxSteps = maxSteps;
+    if (earlyStop !== undefined) fit.earlyStop = earlyStop;
     const report = runtimeReport();
     const config: Record<string, unknown> = {
       command: argv,

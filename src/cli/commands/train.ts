@@ -36,6 +36,15 @@ import type { OpenedData } from '../data';
 import { RunTensorBoard } from '../run-tensorboard';
 import { TrainProgress } from './train-progress';
 
+/** The schedule in words, for the start of a run. */
+function scheduleText(t: Trainer['options']): string {
+  const warmup = t.warmupSteps ? `, ${t.warmupSteps} warm-up steps` : '';
+  if (t.scheduler === 'step') return `StepLR ${t.stepSize}/${t.gamma}${warmup}`;
+  if (t.scheduler === 'cosine') return `cosine over ${t.tMax} epochs to ${t.minLr}${warmup}`;
+  if (t.scheduler === 'plateau') return `ReduceLROnPlateau on eval ${t.monitor} (factor ${t.gamma}, patience ${t.patience}, min ${t.minLr})${warmup}`;
+  return `constant lr${warmup}`;
+}
+
 function describeDefaults(name: string, d: Defaults): string {
   const m = { ...DEFAULT_MODEL_OPTIONS, ...d.model, ...variantOptions(d.variant) };
   const k = m.blockLength;
@@ -99,6 +108,8 @@ export function registerTrain(program: Command): void {
     .option('--device <device>', 'auto, cpu, cuda or cuda:N', deviceFlag, 'auto')
     .option('--eval-every <n>', 'evaluate every N epochs (Fashion-MNIST and npy: 1, NTU: 5)', positiveInt)
     .option('--max-steps <n>', 'stop after N optimizer steps in total (quick runs); writes last.nrnm', positiveInt)
+    .option('--early-stop <patience>', 'stop when the --monitor eval metric has not improved for N evaluations; best.nrnm keeps the best', positiveInt)
+    .option('--config <file>', "read the run's settings from a JSON file (an earlier run's config.json repeats it); flags override it")
     .option('--out <dir>', 'run directory (default runs/<dataset>-<date>-<time>)')
     .option('--resume <dir>', 'continue the run in this directory from its last.nrnm')
     .option('--tensorboard <dir>', 'where the TensorBoard event file goes (default: the run directory)')
@@ -154,7 +165,7 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
   const t = trainer.options;
   out.info(
     `training: ${fit.epochs} epochs, batch ${fit.batchSize}, ${t.optimizer} lr ${t.lr} weight decay ${t.weightDecay}, clip ${t.clip || 'off'}, ` +
-      `${t.scheduler === 'step' ? `StepLR ${t.stepSize}/${t.gamma}` : 'constant lr'}, ${t.precision}${fit.maxSteps ? `, at most ${fit.maxSteps} steps` : ''}`,
+      `${scheduleText(t)}, ${t.precision}${fit.maxSteps ? `, at most ${fit.maxSteps} steps` : ''}${fit.earlyStop ? `, early stop after ${fit.earlyStop} evaluations without a better eval ${t.monitor}` : ''}`,
   );
   out.event('start', { runDir: run.dir, config: plan.config, trainSequences: trainData.length, evalSequences: evalData?.length ?? 0, parameters });
 
@@ -174,6 +185,7 @@ async function trainWith(flags: TrainFlags, command: Command, out: Output, inter
     ...(main ? { onStep, onEpoch } : {}),
     ...(evalData ? { evalData } : {}),
     ...(fit.maxSteps !== undefined ? { maxSteps: fit.maxSteps } : {}),
+    ...(fit.earlyStop !== undefined ? { earlyStop: fit.earlyStop } : {}),
   };
   if (batches === 0) throw new NRNMError(`${trainData.name} has no batches`, 'ERR_FORMAT');
   try {
@@ -270,9 +282,11 @@ async function trainAndReport(c: RunContext): Promise<void> {
   const summary = final
     ? `done: ${counts.steps} steps in ${formatDuration(seconds)}; ${final.dataset} accuracy ${(100 * final.accuracy).toFixed(2)}%, loss ${final.loss.toFixed(4)}; run directory ${run.dir}`
     : `done: ${counts.steps} steps in ${formatDuration(seconds)}${result.stopped === 'max-steps' ? ' (--max-steps reached)' : ''}; run directory ${run.dir}`;
+  if (result.stopped === 'early-stop') out.info(`stopped early after epoch ${result.epochs[result.epochs.length - 1]!.epoch + 1}: ${result.reason}`);
   out.result(summary);
   out.event('done', {
     stopped: result.stopped,
+    ...(result.reason ? { reason: result.reason } : {}),
     steps: counts.steps,
     seconds,
     runDir: run.dir,
