@@ -12,6 +12,7 @@ import { registerEval } from './commands/eval';
 import { registerInfo } from './commands/info';
 import { registerPredict } from './commands/predict';
 import { registerPreprocess } from './commands/preprocess';
+import { registerStream } from './commands/stream';
 import { registerTrain } from './commands/train';
 import { CliExit } from './flags';
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerEval(program);
   registerPredict(program);
+  registerStream(program);
   registerPreprocess(program);
   registerInfo(program);
   registerBench(program);
