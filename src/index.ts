@@ -6,6 +6,7 @@ export { NRNMError, type ErrorCode } from './errors';
 export { Tensor, type DType, type TypedArrayOf, type DTypeOf } from './tensor';
 export { runtimeReport, type RuntimeReport } from './runtime';
 export { NRNMClassifier, type LossAndGradients } from './model';
+export { NRNMStream, type StreamOptions } from './stream';
 export { OPSET as ONNX_OPSET, type OnnxExportOptions } from './onnx/export';
 export { distributedFromEnv, resolveDistributed, type DistributedOptions, type ResolvedDistributed } from './distributed';
 export { CHOICES, type Choice, type ChoiceOption } from './choices';

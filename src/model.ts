@@ -11,6 +11,7 @@ import { isOfficialExtraName, officialExtras, officialOrder } from './official';
 import { chooseDevice } from './device';
 import { resolveModelOptions, type NRNMClassifierOptions, type ResolvedModelOptions } from './options';
 import { SerialQueue } from './queue';
+import { NRNMStream, type StreamOptions } from './stream';
 import { readStateDict, writeStateDict, type StateDictEntry } from './serialization';
 import { Tensor } from './tensor';
 import { writeFileAtomic } from './io/atomic-write';
@@ -77,6 +78,28 @@ export class NRNMClassifier {
     } finally {
       release(input, steps);
     }
+  }
+
+  /**
+   * A stream over this model (streaming inference, frame by frame):
+   * `push(x)` feeds the next steps [B, S, inputSize] of B sequences and
+   * resolves to the head at each of them [B, S, classes], keeping every
+   * layer's state (and memory) between pushes; `reset(rows?)` starts all or
+   * some rows over; `dispose()` (or `using`) frees it. Pushing a sequence in
+   * chunks of any sizes gives predict()'s outputs on the whole sequence.
+   * Evaluation mode only. `options.batch` fixes B (else the first push does).
+   */
+  stream(options: StreamOptions = {}): NRNMStream {
+    return new NRNMStream(
+      {
+        handle: this.#live(),
+        queue: this.#queue,
+        options: this.options,
+        training: () => this.#training,
+        live: () => void this.#live(),
+      },
+      options,
+    );
   }
 
   /** Mean cross-entropy of x against labels and its gradient for every parameter, in the current mode. */

@@ -95,6 +95,15 @@ export interface NativeModelHandle {
   dispose(): void;
 }
 
+/** The state of one stream over a model (src/stream.ts). */
+export interface NativeStreamHandle {
+  /** x [B, S, F] -> the head at each of the S steps [B, S, C], on the CPU. */
+  push(x: NativeTensorHandle): Promise<NativeTensorHandle>;
+  /** All rows (the next push may change the batch), or the given rows, back to step 0 with the initial state. */
+  reset(rows?: number[]): Promise<void>;
+  dispose(): void;
+}
+
 /** The flat, fully-defaulted trainer options that cross into C++. */
 export interface NativeTrainerOptions {
   optimizer: Choice<'optimizer'>;
@@ -238,6 +247,7 @@ export interface NativeAddon {
   };
   ModelHandle: new (options: NativeModelOptions, device: string) => NativeModelHandle;
   TrainerHandle: new (model: NativeModelHandle, options: NativeTrainerOptions) => NativeTrainerHandle;
+  StreamHandle: new (model: NativeModelHandle) => NativeStreamHandle;
   setErrorClass(ctor: typeof NRNMError): void;
   /** A checkpoint's metadata, after its checksum and format checks; errors name `source`. */
   checkpointMetadata(bytes: Buffer, source: string): Promise<Record<string, string>>;

@@ -6,6 +6,7 @@
 #include "errors.h"
 #include "model_wrap.h"
 #include "nrnm/runtime/runtime_info.h"
+#include "stream_wrap.h"
 #include "tensor_wrap.h"
 #include "trainer_wrap.h"
 
@@ -36,6 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("TensorHandle", tensor);
   exports.Set("ModelHandle", ModelWrap::Define(env));
   exports.Set("TrainerHandle", TrainerWrap::Define(env));
+  exports.Set("StreamHandle", StreamWrap::Define(env));
   exports.Set("setErrorClass", Napi::Function::New<SetErrorClass>(env, "setErrorClass"));
   exports.Set("runtimeInfo", Napi::Function::New<RuntimeInfoJs>(env, "runtimeInfo"));
   exports.Set("setThreads", Napi::Function::New<SetThreadsJs>(env, "setThreads"));

@@ -13,6 +13,7 @@ import { registerExport } from './commands/export';
 import { registerInfo } from './commands/info';
 import { registerPredict } from './commands/predict';
 import { registerPreprocess } from './commands/preprocess';
+import { registerStream } from './commands/stream';
 import { registerTrain } from './commands/train';
 import { CliExit } from './flags';
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerEval(program);
   registerPredict(program);
+  registerStream(program);
   registerExport(program);
   registerPreprocess(program);
   registerInfo(program);

@@ -319,19 +319,8 @@ torch::Tensor NRNMCellImpl::forward(const torch::Tensor& given, const NRNMCellFo
       }
       memory = carried;
     }
-    SegmentOutput out;
-    switch (options.backbone()) {
-      case Backbone::kLSTM:
-        out = lstm_segment(in.gates[segment], terms, h, c, weight_hh, segment_zoneout(t, steps));
-        c = out.c;
-        break;
-      case Backbone::kGRU:  // no cell state: c stays 0 and unused
-        out = gru_segment(in.gates[segment], terms, h, weight_hh, bias_hh, segment_zoneout(t, steps));
-        break;
-      case Backbone::kRNN:
-        out = rnn_segment(in.gates[segment], terms, h, weight_hh, segment_zoneout(t, steps));
-        break;
-    }
+    const SegmentOutput out = recurrence(in.gates[segment], terms, h, c, segment_zoneout(t, steps));
+    if (out.c.defined()) c = out.c;  // GRU, RNN: no cell state, c stays 0 and unused
     outputs.push_back(out.outputs);
     h = out.h;
   }
@@ -343,6 +332,19 @@ torch::Tensor NRNMCellImpl::forward(const torch::Tensor& given, const NRNMCellFo
     trace->zoneout_mask = masks.zoneout;
   }
   return result;
+}
+
+SegmentOutput NRNMCellImpl::recurrence(const torch::Tensor& x_gates, const torch::Tensor& terms, const torch::Tensor& h,
+                                       const torch::Tensor& c, const SegmentZoneout& zoneout) {
+  switch (options.backbone()) {
+    case Backbone::kGRU:
+      return gru_segment(x_gates, terms, h, weight_hh, bias_hh, zoneout);
+    case Backbone::kRNN:
+      return rnn_segment(x_gates, terms, h, weight_hh, zoneout);
+    case Backbone::kLSTM:
+      break;
+  }
+  return lstm_segment(x_gates, terms, h, c, weight_hh, zoneout);
 }
 
 void NRNMCellImpl::pretty_print(std::ostream& stream) const {

@@ -23,6 +23,7 @@
 //   term_t = (sigmoid((x_t W_mi + b_m) + m W_mh) * m) W_mt
 
 #include "nrnm/model/aggregation.h"
+#include "nrnm/model/lstm_segment.h"
 #include "nrnm/model/memory_block.h"
 #include "nrnm/model/options.h"
 
@@ -119,6 +120,25 @@ struct NRNMCellForward {
 /// 3 (GRU r|z|n), 1 (RNN).
 int64_t backbone_gates(Backbone backbone);
 
+/// What a stream of chunks (forward_chunk, eval mode) carries for one layer
+/// from one chunk to the next: the recurrent state, the memory, and the
+/// recent inputs and outputs the next memory update reads. Each row (batch
+/// sequence) has its own step count, so one row can start over (reset_rows)
+/// while the others go on: its memory then updates on its own schedule.
+struct NRNMCellState {
+  std::vector<int64_t> steps;  // per row: t of its next step, the steps it has seen
+  torch::Tensor h;             // (B, H)
+  torch::Tensor c;             // (B, H): LSTM only, zeros and unused otherwise
+  torch::Tensor memory;        // (B, n, H): M as carried (eval: M_new of the row's last update, or 0)
+  MemoryReadout readout;       // m and m W_mh of `memory`; undefined until some row's first update
+  torch::Tensor inputs;        // (W, B, d): x_{t-W} .. x_{t-1} per row, 0 before its step 0 (W: input_window)
+  torch::Tensor outputs;       // (k, B, H): h_{t-k} .. h_{t-1} per row, 0 before its step 0
+
+  /// Puts `rows` back at step 0 with the initial (zero) state; the other rows
+  /// keep theirs. Tensors are replaced, never written in place.
+  void reset_rows(const std::vector<int64_t>& rows);
+};
+
 class NRNMCellImpl : public torch::nn::Cloneable<NRNMCellImpl> {
  public:
   explicit NRNMCellImpl(NRNMCellOptions options);
@@ -132,6 +152,15 @@ class NRNMCellImpl : public torch::nn::Cloneable<NRNMCellImpl> {
   /// The layer over its whole input: x (T, B, d) -> outputs h_0 .. h_{T-1}
   /// (T, B, H), from a zero state and memory.
   torch::Tensor forward(const torch::Tensor& x, const NRNMCellForward& with = {});
+
+  /// The state before step 0 of a stream of `batch` sequences (zeros), on the
+  /// parameters' device and dtype.
+  NRNMCellState initial_state(int64_t batch);
+  /// The next steps of a stream, eval mode only: x (S, B, d), S >= 1 ->
+  /// their outputs (S, B, H), advancing `state`. Chunks of any sizes give
+  /// the outputs forward() gives on their concatenation (within float
+  /// rounding): the memory updates at the same steps from the same inputs.
+  torch::Tensor forward_chunk(const torch::Tensor& x, NRNMCellState& state);
 
   /// n = k / s.
   int64_t slots() const;
@@ -153,6 +182,12 @@ class NRNMCellImpl : public torch::nn::Cloneable<NRNMCellImpl> {
   /// readout -> term_t = (sigmoid(x_memory_gates_t + m W_mh) * m) W_mt:
   /// (S, B, H).
   torch::Tensor memory_terms(const torch::Tensor& x_memory_gates, const MemoryReadout& memory);
+
+  /// The backbone's recurrence over steps that read one memory: x_gates (S,
+  /// B, gates H) from input_gates, terms (S, B, H) or undefined, from h and
+  /// c (c: LSTM only).
+  SegmentOutput recurrence(const torch::Tensor& x_gates, const torch::Tensor& terms, const torch::Tensor& h,
+                           const torch::Tensor& c, const SegmentZoneout& zoneout);
 
   /// Prints `NRNMCell(150, 512, k=10, s=5)`.
   void pretty_print(std::ostream& stream) const override;

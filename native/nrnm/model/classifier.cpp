@@ -43,6 +43,25 @@ torch::Tensor NRNMClassifierImpl::forward_traced(const torch::Tensor& x, NRNMTra
   return run(x, lengths, &trace);
 }
 
+torch::Tensor NRNMClassifierImpl::forward_chunk(const torch::Tensor& x, NRNMStreamState& state) {
+  TORCH_CHECK(!is_training(), "NRNMClassifier: a stream runs in evaluation mode only (call eval() first)");
+  TORCH_CHECK(x.dim() == 3 && x.size(2) == options.input_size() && x.size(0) > 0 && x.size(1) > 0,
+              "NRNMClassifier: a stream expects chunks of shape (batch, steps, ", options.input_size(),
+              ") with batch and steps > 0 but got ", x.sizes());
+  TORCH_CHECK(x.is_floating_point(), "NRNMClassifier expects floating-point x but got ", x.scalar_type());
+  TORCH_CHECK(state.layers.empty() || state.layers.front().h.size(0) == x.size(0), "NRNMClassifier: the stream holds ",
+              state.layers.empty() ? 0 : state.layers.front().h.size(0), " sequences but the chunk has ", x.size(0));
+  const torch::Tensor& weight = rnn->cells.front()->weight_ih;
+  const torch::Tensor sequence = x.to(weight.device(), weight.scalar_type()).transpose(0, 1).contiguous();  // (S, B, F)
+  // On a copy (tensors are shared, not copied): a chunk that fails leaves
+  // the stream where it was.
+  NRNMStreamState next = state;
+  const torch::Tensor outputs = rnn->forward_chunk(sequence, next);  // (S, B, H)
+  torch::Tensor result = decoder->forward(outputs.transpose(0, 1));  // (B, S, C)
+  state = std::move(next);
+  return result;
+}
+
 torch::Tensor NRNMClassifierImpl::run(const torch::Tensor& x, const torch::Tensor& lengths, NRNMTrace* trace) {
   TORCH_CHECK(x.dim() == 3 && x.size(2) == options.input_size(), "NRNMClassifier expects x of shape (batch, time, ",
               options.input_size(), ") but got ", x.sizes());

@@ -53,6 +53,15 @@ class NRNMClassifierImpl : public torch::nn::Cloneable<NRNMClassifierImpl> {
   /// forward() that also fills `trace` (see NRNMTrace).
   torch::Tensor forward_traced(const torch::Tensor& x, NRNMTrace& trace, const torch::Tensor& lengths = {});
 
+  /// The next steps of a stream of sequences, eval mode only: x (B, S, F),
+  /// S >= 1 -> the head at each of those steps (B, S, C), for every task:
+  /// for classify-sequence, the logits a sequence ending at that step gets.
+  /// `state` starts empty (a fresh stream; the first chunk sets B) and is
+  /// advanced. Chunks of any sizes give, within float rounding, what
+  /// forward() gives on the whole sequence: its per-step outputs, and for
+  /// classify-sequence its logits at the last step.
+  torch::Tensor forward_chunk(const torch::Tensor& x, NRNMStreamState& state);
+
   /// A deep copy whose generator continues from this one's state without
   /// sharing it.
   std::shared_ptr<torch::nn::Module> clone(const c10::optional<torch::Device>& device = c10::nullopt) const override;

@@ -35,6 +35,23 @@ torch::Tensor NRNMNetworkImpl::forward(const torch::Tensor& x, at::Generator& ge
   return sequence;  // (T, B, H)
 }
 
+void NRNMStreamState::reset(const std::vector<int64_t>& rows) {
+  for (NRNMCellState& layer : layers) layer.reset_rows(rows);
+}
+
+torch::Tensor NRNMNetworkImpl::forward_chunk(const torch::Tensor& x, NRNMStreamState& state) {
+  if (state.layers.empty()) {
+    for (auto& cell : cells) state.layers.push_back(cell->initial_state(x.size(1)));
+  }
+  TORCH_CHECK(state.layers.size() == cells.size(), "NRNMNetwork: the stream state has ", state.layers.size(),
+              " layers but the network ", cells.size());
+  torch::Tensor sequence = x;  // (S, B, d) of the current layer
+  for (size_t layer = 0; layer < cells.size(); ++layer) {
+    sequence = cells[layer]->forward_chunk(sequence, state.layers[layer]);
+  }
+  return sequence;  // (S, B, H)
+}
+
 void NRNMNetworkImpl::pretty_print(std::ostream& stream) const {
   stream << "NRNMNetwork(" << options.input_size() << ", " << options.hidden_size() << ", layers=" << options.layers()
          << ", k=" << options.block_length() << ", s=" << options.stride() << ", heads=" << options.heads() << ", "

@@ -30,6 +30,20 @@ struct NRNMTrace {
   std::vector<Layer> layers;
 };
 
+/// What a stream carries from one chunk to the next, layer by layer (see
+/// NRNMCellState). Empty until the first chunk, which sets the batch.
+struct NRNMStreamState {
+  std::vector<NRNMCellState> layers;
+  /// Rows (sequences) of the stream; 0 before the first chunk.
+  int64_t batch() const { return layers.empty() ? 0 : layers.front().h.size(0); }
+  /// Steps each row has seen since its start (empty before the first chunk).
+  std::vector<int64_t> steps() const { return layers.empty() ? std::vector<int64_t>{} : layers.front().steps; }
+  /// Every row back to step 0; the next chunk may bring another batch.
+  void reset() { layers.clear(); }
+  /// `rows` (each in [0, batch)) back to step 0 with the initial state.
+  void reset(const std::vector<int64_t>& rows);
+};
+
 class NRNMNetworkImpl : public torch::nn::Cloneable<NRNMNetworkImpl> {
  public:
   /// `options` as validate() accepts them (the classifier checks them).
@@ -46,6 +60,11 @@ class NRNMNetworkImpl : public torch::nn::Cloneable<NRNMNetworkImpl> {
   /// (NRNMCellForward::valid).
   torch::Tensor forward(const torch::Tensor& x, at::Generator& generator, NRNMTrace* trace = nullptr,
                         torch::Tensor* last_h = nullptr, const torch::Tensor& valid = {});
+
+  /// The next steps of a stream, eval mode: x (S, B, F) -> outputs of the
+  /// top layer (S, B, H), advancing `state` (initialised for B sequences
+  /// when empty). Equal to forward() over the concatenated chunks.
+  torch::Tensor forward_chunk(const torch::Tensor& x, NRNMStreamState& state);
 
   /// Prints `NRNMNetwork(150, 512, layers=2, k=10, s=5, heads=4, dilated)`.
   void pretty_print(std::ostream& stream) const override;

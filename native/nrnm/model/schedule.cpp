@@ -35,4 +35,6 @@ std::vector<int64_t> Schedule::input_steps(int64_t t) const {
 
 int64_t Schedule::inputs_per_update() const { return aggregation == InputAggregation::kStrided ? slots() : 8; }
 
+int64_t Schedule::input_window() const { return aggregation == InputAggregation::kStrided ? block_length : 11; }
+
 }  // namespace nrnm

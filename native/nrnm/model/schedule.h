@@ -34,6 +34,10 @@ struct Schedule {
   std::vector<int64_t> input_steps(int64_t t) const;
   /// Inputs per update: n (strided) or 8 (dilated).
   int64_t inputs_per_update() const;
+  /// How many past inputs x_{t-W} .. x_{t-1} an update at t may read (besides
+  /// x_t): k (strided) or 11 (dilated: t - p = t mod 6 + 6). A stream keeps
+  /// that many (NRNMCellState::inputs).
+  int64_t input_window() const;
 };
 
 }  // namespace nrnm
