@@ -382,7 +382,7 @@ async function fuzzInWorker() {
   const line = (tag) => {
     const s = (Date.now() - started) / 1000;
     const size = corpus.reduce((n, c) => n + c.data.length, 0);
-    return `fuzz ${o.target}: #${execs} ${tag} cov: ${cov.cov} ft: ${cov.ft} corp: ${corpus.length}/${size}b exec/s: ${Math.round(execs / Math.max(s, 0.001))} time: ${s.toFixed(0)}s`;
+    return `fuzz ${o.target}: #${execs} ${tag} cov: ${cov.cov} ft: ${cov.ft} corp: ${corpus.length}/${size}b exec/s: ${Math.round(execs / Math.max(s, 0.001))} time: ${s.toFixed(0)}s rss: ${Math.round(process.memoryUsage.rss() / 2 ** 20)}Mb`;
   };
 
   // Seeds first, smallest first, as libFuzzer does; with --merge, keep only those that add a feature.
@@ -412,6 +412,10 @@ async function fuzzInWorker() {
         if (o.save) fs.writeFileSync(path.join(o.dirs[0], sha1(data)), data);
       }
     }
+    // Let the event loop turn, as a program's does: Node frees some things
+    // only from its tick queue (a zlib stream that failed, 16 KiB each, stays
+    // queued for its 'error' event); awaiting microtasks alone never gets there.
+    await new Promise((resolve) => setImmediate(resolve));
     if (Date.now() > nextStatus) {
       parentPort.postMessage({ kind: 'status', line: line('pulse') });
       nextStatus = Date.now() + 10000;

@@ -108,8 +108,12 @@ async function fuzzJs(t, o, dirs) {
     ...(o.seed === undefined ? [] : ['--seed', String(o.seed)]),
   ];
   const [code, out] = await run(process.execPath, args);
-  const done = out.match(/#(\d+) DONE cov: (\d+) ft: (\d+) corp: (\S+) exec\/s: (\d+)/);
-  if (code === 0 && done) return { ok: true, line: `${done[1]} runs, cov ${done[2]}, ft ${done[3]}, corpus ${done[4]}, ${done[5]} exec/s, no finding` };
+  const done = out.match(/#(\d+) DONE cov: (\d+) ft: (\d+) corp: (\S+) exec\/s: (\d+) .*rss: (\d+)Mb/);
+  if (code === 0 && done)
+    return {
+      ok: true,
+      line: `${done[1]} runs, cov ${done[2]}, ft ${done[3]}, corpus ${done[4]}, ${done[5]} exec/s, RSS ${done[6]} MiB at the end, no finding`,
+    };
   return { ok: false, line: `FINDING (exit ${code}):\n    ${out.trim().split('\n').slice(-12).join('\n    ')}` };
 }
 
