@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { CHOICES, type Choice } from './choices';
 import { checkpointHeader, fromStoredOptions, readCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint';
 import type { SequenceDataset } from './data/dataset';
-import { applyRankThreads, resolveDistributed, type DistributedOptions, type ResolvedDistributed } from './distributed';
+import { agreementOf, applyRankThreads, resolveDistributed, type DistributedOptions, type ResolvedDistributed } from './distributed';
 import { checkKeys, intOption, oneOf } from './validate';
 import { NRNMError, argError } from './errors';
 import { prepareLengths, prepareTargets, prepareSequences, release, type LengthsInput, type TargetInput, type SequenceInput } from './inputs';
@@ -493,7 +493,7 @@ export class Trainer {
     const d = this.distributed;
     if (!d) return Promise.resolve();
     if (!this.#joined && this.model.device === 'cpu') applyRankThreads(d.localWorldSize);
-    this.#joined ??= this.#run(() => this.#handle.join(d));
+    this.#joined ??= this.#run(() => this.#handle.join({ ...d, agreement: agreementOf(this.model.options, this.options) }));
     return this.#joined;
   }
 
