@@ -199,11 +199,13 @@ std::string ranks_text(const std::vector<int64_t> &ranks) {
 
 // Two processes started with one RANK: the second to join is refused here,
 // the run through rank 0's verdict.
-void claim_rank(c10d::Store &store, const DistributedOptions &o) {
-  if (store.add("claims/" + std::to_string(o.rank()), 1) > 1) {
-    fail(o, "another process already joined as rank " + std::to_string(o.rank()) + " through " + store_name(o) +
-                ": each process needs its own RANK, 0 to " + std::to_string(o.world_size() - 1));
-  }
+void claim_rank(c10::intrusive_ptr<c10d::Store> &store, const DistributedOptions &o) {
+  if (store->add("claims/" + std::to_string(o.rank()), 1) <= 1) return;
+  // A FileStore deletes its file once as many stores as ranks closed: the
+  // refused process must not count, or the file goes under the others.
+  if (!o.store_file().empty()) (void)store.release();
+  fail(o, "another process already joined as rank " + std::to_string(o.rank()) + " through " + store_name(o) +
+              ": each process needs its own RANK, 0 to " + std::to_string(o.world_size() - 1));
 }
 
 // Rank 0's verdict on the others' facts: "" when all agree.
@@ -316,7 +318,7 @@ DistributedGroup::DistributedGroup(DistributedOptions options)
   const Deadline deadline = std::chrono::steady_clock::now() + timeout_of(o);
   try {
     impl_->store = make_store(o, deadline);
-    claim_rank(*impl_->store, o);
+    claim_rank(impl_->store, o);
     Facts facts{{"world size", std::to_string(o.world_size())}};
     facts.insert(facts.end(), o.agreement().begin(), o.agreement().end());
     agree_through(*impl_->store, o, "join", facts, deadline, true);
