@@ -178,15 +178,19 @@ c10::intrusive_ptr<c10d::Store> make_store(const DistributedOptions &o, Deadline
   return c10::make_intrusive<c10d::PrefixStore>(o.store_prefix(), store);
 }
 
-// Whether the keys appeared before `deadline`; else why not (out of time,
-// or the store's host stopped).
+// Whether the keys appeared before `deadline`: "" if so, else why not (out
+// of time, or the store's host stopped). Polls check(): the stores' own
+// wait() rounds its timeout to whole seconds in some versions.
 std::string wait_for(c10d::Store &store, const std::vector<std::string> &keys, Deadline deadline) {
   try {
-    store.wait(keys, left_until(deadline));
+    while (!store.check(keys)) {
+      if (std::chrono::steady_clock::now() >= deadline) return "timeout";
+      std::this_thread::sleep_for(Milliseconds(20));
+    }
     return "";
   } catch (const std::exception &e) {
     const std::string cause = cause_of(e);
-    return cause.empty() ? "timeout" : cause;
+    return cause.empty() ? "the store failed" : cause;
   }
 }
 
@@ -252,10 +256,14 @@ void agree_through(c10d::Store &store, const DistributedOptions &o, const std::s
     const std::string verdict = judge(store, o, base, facts, deadline, claims);
     store.set(verdict_key, bytes_of(verdict.empty() ? "ok" : "no" + verdict));
     if (verdict.empty()) return;
-    // Rank 0 may host the store: the others read the verdict before it goes.
+    // Rank 0 may host the store: the ranks that joined read the verdict
+    // before it goes (bounded: one may have stopped meanwhile).
     std::vector<std::string> seen;
-    for (int64_t r = 1; r < o.world_size(); ++r) seen.push_back(base + "seen/" + std::to_string(r));
-    wait_for(store, seen, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2)));
+    for (int64_t r = 1; r < o.world_size(); ++r) {
+      if (store.check({base + std::to_string(r)})) seen.push_back(base + "seen/" + std::to_string(r));
+    }
+    if (!seen.empty())
+      wait_for(store, seen, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2)));
     fail(o, verdict);
   }
   const std::string why = wait_for(store, {verdict_key}, deadline);
