@@ -154,6 +154,7 @@ export interface NativeTrainerHandle {
   join(options: NativeJoinOptions): Promise<void>;
   /** Each value summed over the ranks (the values themselves before join). */
   sumOverRanks(values: number[]): Promise<number[]>;
+  agreeOverRanks(facts: Array<[string, string]>, what: string): Promise<void>;
 }
 
 export interface NativeBenchTiming {

@@ -412,6 +412,20 @@ export class Trainer {
     if (checkpoint('.')) await mkdir(options.checkpointDir!, { recursive: true });
     const result: FitResult = { epochs: [], steps: this.counts.steps, stopped: 'completed' };
     const batches = data.batchCount(rankBatch, { dropLast, shards: world });
+    if (d) {
+      // What decides each rank's collectives (steps, evaluations): ranks
+      // that differ here would wait for each other or fail inside Gloo.
+      const facts: Array<[string, string]> = [
+        ['fit epochs', String(epochs)],
+        ['fit batchSize', String(batchSize)],
+        ['fit batches per epoch', String(batches)],
+        ['fit maxSteps', String(maxSteps)],
+        ['fit evalEvery', String(evalEvery)],
+        ['fit evalData rows', options.evalData ? String(options.evalData.length) : 'none'],
+        ['fit resumes from', JSON.stringify(resumeFrom ?? null)],
+      ];
+      await this.#run(() => this.#handle.agreeOverRanks(facts, 'fit'));
+    }
     let epoch = resumeFrom?.epoch ?? 0;
     let skip = resumeFrom?.batch ?? 0;
 

@@ -91,10 +91,9 @@ nrnm::TrainerOptions TrainerOptionsFromJs(const Napi::Object& o) {
   return options;
 }
 
-// [[name, value], ...] of strings: what every rank must give alike.
-nrnm::Facts FactsFromJs(const Napi::Object& object, const char* name) {
-  Napi::Value value = Field(object, name);
-  const std::string bad = std::string("native options: '") + name + "' must be an array of [name, value] strings";
+/// [[name, value], ...] of strings: what every rank must give alike.
+nrnm::Facts FactsFromJs(const Napi::Value& value, const char* name) {
+  const std::string bad = std::string(name) + " must be an array of [name, value] strings";
   if (!value.IsArray()) throw CodedError("ERR_ARG", bad);
   Napi::Array array = value.As<Napi::Array>();
   nrnm::Facts facts;
@@ -118,7 +117,7 @@ nrnm::DistributedOptions DistributedOptionsFromJs(const Napi::Object& o) {
       .store_prefix(Text(o, "storePrefix"))
       .interface(Text(o, "interface"))
       .timeout_seconds(Real(o, "timeout"))
-      .agreement(FactsFromJs(o, "agreement"))
+      .agreement(FactsFromJs(Field(o, "agreement"), "native options: 'agreement'"))
       .backend(Choice<DistributedBackend>(o));
   return options;
 }

@@ -114,6 +114,18 @@ describe('data-parallel training (2 ranks, Gloo on loopback)', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
   });
+
+  it('refuses ranks that would run other steps (another batch size), naming it, before the first step', async () => {
+    const store = path.join(dir, 'store');
+    const args = (batchSize: number) => ({ out: path.join(dir, 'out'), epochs: 1, batchSize, seed: 1, rows: 32, timeout: 20 });
+    const [r0, r1] = await Promise.all([runWorker(args(16), rankEnv(0, store)), runWorker(args(8), rankEnv(1, store))]);
+    for (const [rank, r] of [r0!, r1!].entries()) {
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        `ERR_DISTRIBUTED rank ${rank} of 2: the ranks disagree: rank 1 has fit batchSize 8, rank 0 has 16; rank 1 has fit batches per epoch 4, rank 0 has 2.`,
+      );
+    }
+  });
 });
 
 describe('distributed options', () => {

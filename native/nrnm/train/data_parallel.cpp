@@ -70,6 +70,11 @@ StepResult Trainer::reduce_over_ranks(StepResult local) {
   return global;
 }
 
+void Trainer::agree_over_ranks(const Facts &facts, const std::string &what) {
+  if (!group_) return;
+  group_->agree(facts, what + "/" + std::to_string(agreements_++));
+}
+
 std::vector<double> Trainer::sum_over_ranks(const std::vector<double> &values) {
   if (!group_) return values;
   return group_->sum(values, "the allreduce of the metrics");
