@@ -85,6 +85,22 @@ export function resolveDistributed(o: DistributedOptions): ResolvedDistributed {
   };
 }
 
+/**
+ * What every rank of a run must give alike, checked when the ranks join
+ * (before any collective): the model options but the seed and the device,
+ * and the trainer options. Canonical text (JSON of each value) per name.
+ */
+export function agreementOf(model: object, trainer: object): Array<[string, string]> {
+  const facts: Array<[string, string]> = [];
+  for (const [name, value] of Object.entries(model)) {
+    if (name !== 'seed' && name !== 'device') facts.push([name, JSON.stringify(value)]);
+  }
+  for (const [name, value] of Object.entries(trainer)) {
+    if (name !== 'distributed') facts.push([`trainer ${name}`, JSON.stringify(value)]);
+  }
+  return facts.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
 /** Set by `nrnm-native train --nproc` for its workers: the FileStore of the run. */
 export const STORE_FILE_ENV = 'NRNM_STORE_FILE';
 
@@ -134,10 +150,14 @@ export function distributedFromEnv(env: NodeJS.ProcessEnv = process.env): Distri
   };
 }
 
+/** The cores this process may use (what `--nproc` and the threads per rank are measured against). */
+export function availableCores(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
 /** CPU threads of one rank: the machine's cores shared by the ranks on it. */
 export function threadsPerRank(localWorldSize: number): number {
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return Math.max(1, Math.floor(cores / localWorldSize));
+  return Math.max(1, Math.floor(availableCores() / localWorldSize));
 }
 
 /**

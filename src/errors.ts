@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'ERR_CUDA_OOM' // GPU out of memory
   | 'ERR_OOM' // host out of memory
   | 'ERR_NON_FINITE' // NaN/Inf loss during training
+  | 'ERR_DISTRIBUTED' // data-parallel ranks that could not meet or disagree (the message names them)
   | 'ERR_NATIVE'; // any other error from LibTorch
 
 export class NRNMError extends Error {

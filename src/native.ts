@@ -140,6 +140,9 @@ export interface NativeDistributedOptions {
   backend: Choice<'backend'>;
 }
 
+/** What `join` takes: the options and what every rank must give alike ([name, value] pairs, `agreement` in group.h). */
+export type NativeJoinOptions = NativeDistributedOptions & { agreement: Array<[string, string]> };
+
 export interface NativeTrainerHandle {
   step(
     x: NativeTensorHandle,
@@ -163,9 +166,10 @@ export interface NativeTrainerHandle {
   load(bytes: Buffer, source: string): Promise<void>;
   dispose(): void;
   /** Joins the other ranks (data-parallel), takes rank 0's weights. */
-  join(options: NativeDistributedOptions): Promise<void>;
+  join(options: NativeJoinOptions): Promise<void>;
   /** Each value summed over the ranks (the values themselves before join). */
   sumOverRanks(values: number[]): Promise<number[]>;
+  agreeOverRanks(facts: Array<[string, string]>, what: string): Promise<void>;
 }
 
 export interface NativeBenchTiming {

@@ -11,7 +11,7 @@ import { ASYNC_DISPOSE, DISPOSE } from './dispose';
 import { FitMonitor } from './fit-monitor';
 import { checkpointHeader, fromStoredOptions, readCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint';
 import type { SequenceDataset } from './data/dataset';
-import { applyRankThreads, resolveDistributed, type DistributedOptions, type ResolvedDistributed } from './distributed';
+import { agreementOf, applyRankThreads, resolveDistributed, type DistributedOptions, type ResolvedDistributed } from './distributed';
 import { checkKeys, intOption, oneOf } from './validate';
 import { NRNMError, argError } from './errors';
 import { prepareLengths, prepareTargets, prepareSequences, release, type LengthsInput, type TargetInput, type SequenceInput } from './inputs';
@@ -527,6 +527,20 @@ export class Trainer {
     if (options.evalData && tracker.best) result.best = { ...tracker.best };
     let stopRequest = '';
     const batches = data.batchCount(rankBatch, { dropLast, shards: world });
+    if (d) {
+      // What decides each rank's collectives (steps, evaluations): ranks
+      // that differ here would wait for each other or fail inside Gloo.
+      const facts: Array<[string, string]> = [
+        ['fit epochs', String(epochs)],
+        ['fit batchSize', String(batchSize)],
+        ['fit batches per epoch', String(batches)],
+        ['fit maxSteps', String(maxSteps)],
+        ['fit evalEvery', String(evalEvery)],
+        ['fit evalData rows', options.evalData ? String(options.evalData.length) : 'none'],
+        ['fit resumes from', JSON.stringify(resumeFrom ?? null)],
+      ];
+      await this.#run(() => this.#handle.agreeOverRanks(facts, 'fit'));
+    }
     let epoch = resumeFrom?.epoch ?? 0;
     let skip = resumeFrom?.batch ?? 0;
 
@@ -641,7 +655,7 @@ export class Trainer {
     const d = this.distributed;
     if (!d) return Promise.resolve();
     if (!this.#joined && this.model.device === 'cpu') applyRankThreads(d.localWorldSize);
-    this.#joined ??= this.#run(() => this.#handle.join(d));
+    this.#joined ??= this.#run(() => this.#handle.join({ ...d, agreement: agreementOf(this.model.options, this.options) }));
     return this.#joined;
   }
 

@@ -36,6 +36,10 @@ Napi::Error ExceptionToJs(Napi::Env env, std::exception_ptr error, const char* w
     code = "ERR_SHAPE";  // the message names the tensor and both shapes
     message = e.what();
     prefix = false;
+  } catch (const nrnm::DistributedError& e) {
+    code = "ERR_DISTRIBUTED";  // the message names the ranks, the store and what differs
+    message = e.what();
+    prefix = false;
   } catch (const nrnm::NonFiniteError& e) {
     code = "ERR_NON_FINITE";  // nrnm::Trainer::step refused to apply the update
     message = e.what();

@@ -96,6 +96,22 @@ nrnm::TrainerOptions TrainerOptionsFromJs(const Napi::Object& o) {
   return options;
 }
 
+/// [[name, value], ...] of strings: what every rank must give alike.
+nrnm::Facts FactsFromJs(const Napi::Value& value, const char* name) {
+  const std::string bad = std::string(name) + " must be an array of [name, value] strings";
+  if (!value.IsArray()) throw CodedError("ERR_ARG", bad);
+  Napi::Array array = value.As<Napi::Array>();
+  nrnm::Facts facts;
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value pair = array.Get(i);
+    if (!pair.IsArray() || pair.As<Napi::Array>().Length() != 2) throw CodedError("ERR_ARG", bad);
+    Napi::Value a = pair.As<Napi::Array>().Get(0u), b = pair.As<Napi::Array>().Get(1u);
+    if (!a.IsString() || !b.IsString()) throw CodedError("ERR_ARG", bad);
+    facts.emplace_back(a.As<Napi::String>().Utf8Value(), b.As<Napi::String>().Utf8Value());
+  }
+  return facts;
+}
+
 nrnm::DistributedOptions DistributedOptionsFromJs(const Napi::Object& o) {
   using namespace nrnm;
   DistributedOptions options(Int(o, "rank"), Int(o, "worldSize"));
@@ -106,6 +122,7 @@ nrnm::DistributedOptions DistributedOptionsFromJs(const Napi::Object& o) {
       .store_prefix(Text(o, "storePrefix"))
       .interface(Text(o, "interface"))
       .timeout_seconds(Real(o, "timeout"))
+      .agreement(FactsFromJs(Field(o, "agreement"), "native options: 'agreement'"))
       .backend(Choice<DistributedBackend>(o));
   return options;
 }

@@ -12,5 +12,7 @@ namespace nrnm_binding {
 nrnm::NRNMOptions ModelOptionsFromJs(const Napi::Object& object);
 nrnm::TrainerOptions TrainerOptionsFromJs(const Napi::Object& object);
 nrnm::DistributedOptions DistributedOptionsFromJs(const Napi::Object& object);
+/// [[name, value], ...] of strings; `name` is what an error calls the value.
+nrnm::Facts FactsFromJs(const Napi::Value& value, const char* name);
 
 }  // namespace nrnm_binding

@@ -25,6 +25,7 @@ Napi::Function TrainerWrap::Define(Napi::Env env) {
                          InstanceMethod<&TrainerWrap::Dispose>("dispose"),
                          InstanceMethod<&TrainerWrap::Join>("join"),
                          InstanceMethod<&TrainerWrap::SumOverRanks>("sumOverRanks"),
+                         InstanceMethod<&TrainerWrap::AgreeOverRanks>("agreeOverRanks"),
                      });
 }
 
@@ -244,6 +245,27 @@ Napi::Value TrainerWrap::SumOverRanks(const Napi::CallbackInfo& info) {
           return out;
         },
         {Value(), model_.Value()});
+  });
+}
+
+// agreeOverRanks([[name, value], ...], what) -> Promise<void>: every rank
+// gives the same facts, or all fail naming the differences.
+Napi::Value TrainerWrap::AgreeOverRanks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "trainer.agreeOverRanks", [&]() -> Napi::Value {
+    auto state = Live("trainer.agreeOverRanks");
+    auto trainer = trainer_;
+    if (!info[1].IsString()) throw CodedError("ERR_ARG", "trainer.agreeOverRanks: expected (facts, what)");
+    nrnm::Facts facts = FactsFromJs(info[0], "trainer.agreeOverRanks: facts");
+    std::string what = info[1].As<Napi::String>().Utf8Value();
+    return PromiseWorker<bool>::Run(
+        env, "trainer.agreeOverRanks",
+        [state, trainer, facts = std::move(facts), what = std::move(what)]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          trainer->agree_over_ranks(facts, what);
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {Value(), model_.Value()});
   });
 }
 

@@ -25,6 +25,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Join(const Napi::CallbackInfo& info);
   Napi::Value SumOverRanks(const Napi::CallbackInfo& info);
+  Napi::Value AgreeOverRanks(const Napi::CallbackInfo& info);
 
   /// The model state, checked live (the model may have been disposed).
   std::shared_ptr<ModelState> Live(const char* what) const;

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { STORE_FILE_ENV } from '../distributed';
+import { STORE_FILE_ENV, availableCores } from '../distributed';
 import { CliExit, usageError } from './flags';
 
 /** argv without `--nproc N` / `--nproc=N` (the workers are single ranks). */
@@ -29,11 +29,25 @@ function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number 
   return 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0);
 }
 
+/**
+ * Refuses more workers than cores unless `oversubscribe`: each worker is a
+ * whole process (a LibTorch, its threads, a copy of the model), and a
+ * mistyped count would start workers until the OS refuses.
+ */
+export function checkNproc(nproc: number, oversubscribe: boolean, cores = availableCores()): void {
+  if (nproc <= cores || oversubscribe) return;
+  throw usageError(
+    `--nproc ${nproc} would start more workers than the ${cores} cores this process may use; ` +
+      `use --nproc ${cores} or fewer, or add --oversubscribe to start ${nproc} anyway`,
+  );
+}
+
 /** Runs `argv` (the CLI's arguments after the program) as `nproc` ranks; resolves with the exit code. */
-export async function launchWorkers(nproc: number, argv: string[]): Promise<number> {
+export async function launchWorkers(nproc: number, argv: string[], oversubscribe = false): Promise<number> {
   if (process.env['WORLD_SIZE'] !== undefined) {
     throw usageError('--nproc starts its own workers; leave it out when a launcher (torchrun) already started this one');
   }
+  checkNproc(nproc, oversubscribe);
   const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nrnm-store-'));
   const args = [process.argv[1]!, ...withoutNproc(argv)];
   const children: ChildProcess[] = [];

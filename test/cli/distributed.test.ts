@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -111,6 +112,35 @@ describe('train --nproc', () => {
     expect(stderr).toContain('rank 1 of 2 was killed by SIGKILL; stopping the other ranks');
     expect((performance.now() - started) / 1000).toBeLessThan(60);
     expect(workerPid(child.pid!, 0)).toBeUndefined();
+  });
+
+  it('refuses --nproc above the cores unless --oversubscribe', () => {
+    const cores = os.availableParallelism();
+    const r = cli(['train', '--nproc', String(cores + 1), ...SMALL, '--out', path.join(tmp, 'run')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `nrnm-native: --nproc ${cores + 1} would start more workers than the ${cores} cores this process may use; ` +
+        `use --nproc ${cores} or fewer, or add --oversubscribe to start ${cores + 1} anyway\n`,
+    );
+    expect(fs.existsSync(path.join(tmp, 'run'))).toBe(false);
+    expect(cli(['train', '--help']).stdout).toContain('--oversubscribe');
+  });
+
+  fashionIt('says in one line that the store port is held by another program', async () => {
+    // A listener on all interfaces, as another program (or a stale run) would hold MASTER_PORT.
+    const server = net.createServer(() => {});
+    await new Promise<void>((resolve) => server.listen(0, resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      // Rank 0 refuses the port before it connects anywhere: a blocked event loop here does not matter.
+      const r = cli(['train', ...SMALL, '--dist-timeout', '5', '--out', path.join(tmp, 'run')], {
+        env: { RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^nrnm-native: rank 0 of 2: port ${port} is in use .*another MASTER_PORT.*\n$`));
+    } finally {
+      server.close();
+    }
   });
 
   torchrunIt('runs under torchrun (python -m torch.distributed.run --no_python)', () => {

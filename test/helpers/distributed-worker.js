@@ -3,7 +3,7 @@
 // reads its rank and store from the environment as torchrun's workers do,
 // trains a small model on a deterministic task, and prints one JSON line
 // with its losses and a hash-free copy of its parameters (base64 float32).
-// Argument: JSON { out, epochs, batchSize, seed, stopAfterSteps? }.
+// Argument: JSON { out, epochs, batchSize, seed, stopAfterSteps?, hiddenSize?, lr?, timeout? }.
 const { NRNMClassifier, Trainer, distributedFromEnv } = require('../../dist');
 const { InMemoryDataset } = require('../../dist/data/dataset');
 const { mulberry32 } = require('./mulberry32');
@@ -27,7 +27,7 @@ async function main() {
   const model = new NRNMClassifier({
     inputSize: 4,
     classes: 4,
-    hiddenSize: 16,
+    hiddenSize: args.hiddenSize ?? 16,
     layers: 1,
     device: 'cpu',
     seed: 11 + rank,
@@ -35,7 +35,11 @@ async function main() {
     memoryDropout: args.dropout ? 0.5 : 0,
     aggregationDropout: args.dropout ? 0.5 : 0,
   });
-  const trainer = new Trainer(model, { lr: 1e-2, weightDecay: 0, ...(distributed ? { distributed: { ...distributed, timeout: args.timeout ?? 60 } } : {}) });
+  const trainer = new Trainer(model, {
+    lr: args.lr ?? 1e-2,
+    weightDecay: 0,
+    ...(distributed ? { distributed: { ...distributed, timeout: args.timeout ?? 60 } } : {}),
+  });
   const losses = [];
   const result = await trainer.fit(task(args.rows ?? 96, 20, 4, 3), {
     epochs: args.epochs,

@@ -101,6 +101,31 @@ describe('data-parallel training (2 ranks, Gloo on loopback)', () => {
     expect(r0!.stderr).toContain('rank 1 stopped');
     expect(r0!.seconds).toBeLessThan(60); // far below the 100 s timeout
   });
+
+  it('refuses ranks started with other model or trainer options, naming what differs, before any collective', async () => {
+    const store = path.join(dir, 'store');
+    const args = (hiddenSize: number, lr: number) => ({ out: path.join(dir, 'out'), epochs: 1, batchSize: 16, seed: 1, rows: 32, hiddenSize, lr, timeout: 20 });
+    const [r0, r1] = await Promise.all([runWorker(args(16, 0.01), rankEnv(0, store)), runWorker(args(32, 0.02), rankEnv(1, store))]);
+    for (const [rank, r] of [r0!, r1!].entries()) {
+      expect(r.code).toBe(1); // an error, not SIGABRT
+      expect(r.stderr).toContain(
+        `ERR_DISTRIBUTED rank ${rank} of 2: the ranks disagree: rank 1 has hiddenSize 32, rank 0 has 16; rank 1 has trainer lr 0.02, rank 0 has 0.01.`,
+      );
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('refuses ranks that would run other steps (another batch size), naming it, before the first step', async () => {
+    const store = path.join(dir, 'store');
+    const args = (batchSize: number) => ({ out: path.join(dir, 'out'), epochs: 1, batchSize, seed: 1, rows: 32, timeout: 20 });
+    const [r0, r1] = await Promise.all([runWorker(args(16), rankEnv(0, store)), runWorker(args(8), rankEnv(1, store))]);
+    for (const [rank, r] of [r0!, r1!].entries()) {
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        `ERR_DISTRIBUTED rank ${rank} of 2: the ranks disagree: rank 1 has fit batchSize 8, rank 0 has 16; rank 1 has fit batches per epoch 4, rank 0 has 2.`,
+      );
+    }
+  });
 });
 
 describe('distributed options', () => {

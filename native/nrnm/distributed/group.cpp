@@ -1,6 +1,8 @@
 #include "nrnm/distributed/group.h"
 
 #include "nrnm/distributed/c10d_compat.h"
+#include "nrnm/distributed/store_probe.h"
+#include "nrnm/runtime/errors.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/ops/cat.h>
@@ -8,10 +10,14 @@
 #include <c10/util/Exception.h>
 #include <torch/types.h>
 
+#include <algorithm>
 #include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
+#include <random>
 #include <sstream>
+#include <thread>
 #include <tuple>
 
 namespace nrnm {
@@ -64,21 +70,211 @@ void check_options(const DistributedOptions &o) {
               "one has no NCCL); use gloo");
 }
 
-c10::intrusive_ptr<c10d::Store> make_store(const DistributedOptions &o) {
+[[noreturn]] void fail(const DistributedOptions &o, const std::string &message) {
+  throw DistributedError("rank " + std::to_string(o.rank()) + " of " + std::to_string(o.world_size()) + ": " + message);
+}
+
+std::string seconds_text(double seconds) {
+  std::ostringstream out;
+  out << seconds << " s";
+  return out.str();
+}
+
+std::string address_of(const DistributedOptions &o) { return o.master_addr() + ":" + std::to_string(o.master_port()); }
+
+std::string store_name(const DistributedOptions &o) {
+  return o.store_file().empty() ? "the TCP store at " + address_of(o) : "the file store " + o.store_file();
+}
+
+// Time left until `deadline`; at least 100 ms, so that a wait still sees a
+// key that is already there.
+Milliseconds left_until(Deadline deadline) {
+  const auto left = std::chrono::duration_cast<Milliseconds>(deadline - std::chrono::steady_clock::now());
+  return std::max(left, Milliseconds(100));
+}
+
+std::vector<uint8_t> bytes_of(const std::string &text) { return std::vector<uint8_t>(text.begin(), text.end()); }
+std::string text_of(const std::vector<uint8_t> &bytes) { return std::string(bytes.begin(), bytes.end()); }
+
+// A client's store: c10d's TCPStore, made and asked one question (an add on
+// a key of its own, whose answer is known) on a thread of its own, bounded by
+// `deadline`. A listener that never answers leaves that thread waiting, and
+// it is abandoned; one that answers other bytes fails the question.
+c10::intrusive_ptr<c10d::Store> connect_within(const DistributedOptions &o, const c10d::TCPStoreOptions &tcp,
+                                               Deadline deadline) {
+  using Result = std::promise<c10::intrusive_ptr<c10d::Store>>;
+  auto result = std::make_shared<Result>();
+  auto future = result->get_future();
+  const std::string key = "nrnm-probe/" + std::to_string(o.rank()) + "/" + std::to_string(std::random_device{}());
+  std::thread([result, host = o.master_addr(), tcp, key] {
+    try {
+      auto store = c10::make_intrusive<c10d::TCPStore>(host, tcp);
+      if (store->add(key, 7) != 7) throw std::runtime_error("it answered a store request with other bytes");
+      result->set_value(store);
+    } catch (...) {
+      result->set_exception(std::current_exception());
+    }
+  }).detach();
+  const std::string port = std::to_string(o.master_port());
+  if (future.wait_until(deadline) != std::future_status::ready) {
+    fail(o, "what listens at " + address_of(o) +
+                " accepted the connection but did not answer as rank 0's store within " +
+                seconds_text(o.timeout_seconds()) + ": another program may hold port " + port +
+                " (give every rank another MASTER_PORT, or stop that program)");
+  }
+  try {
+    return future.get();
+  } catch (const std::exception &e) {
+    fail(o, "what listens at " + address_of(o) + " is not rank 0's store (" + cause_of(e) +
+                "): another program may hold port " + port + " (give every rank another MASTER_PORT, or stop it)");
+  }
+}
+
+c10::intrusive_ptr<c10d::Store> make_store(const DistributedOptions &o, Deadline deadline) {
   c10::intrusive_ptr<c10d::Store> store;
   if (!o.store_file().empty()) {
     store = c10::make_intrusive<c10d::FileStore>(o.store_file(), static_cast<int>(o.world_size()));
   } else {
+    const bool server = o.host_store() && o.rank() == 0;
+    const std::string port = std::to_string(o.master_port());
+    const std::string in_use = "port " + port +
+                               " is in use (another program, or another rank 0, listens there), so rank 0 cannot host "
+                               "the store; choose another MASTER_PORT for every rank, or stop what holds port " +
+                               port;
+    if (server && port_in_use(o.master_port())) fail(o, in_use);
+    if (!server) {
+      switch (probe_store(o.master_addr(), o.master_port(), deadline)) {
+        case ProbeResult::kNoListener:
+          fail(o, "nothing listened at " + address_of(o) + " within " + seconds_text(o.timeout_seconds()) +
+                      ": check that rank 0 started, with the same MASTER_ADDR and MASTER_PORT");
+        case ProbeResult::kSpoke:
+          fail(o, "what listens at " + address_of(o) +
+                      " is not rank 0's store (it spoke first): another program holds port " + port +
+                      "; give every rank another MASTER_PORT, or stop that program");
+        case ProbeResult::kQuiet:
+          break;
+      }
+    }
     c10d::TCPStoreOptions tcp;
     tcp.port = static_cast<std::uint16_t>(o.master_port());
-    tcp.isServer = o.host_store() && o.rank() == 0;
+    tcp.isServer = server;
     tcp.numWorkers = static_cast<std::size_t>(o.world_size());
-    tcp.waitWorkers = o.host_store();
-    tcp.timeout = timeout_of(o);
-    store = c10::make_intrusive<c10d::TCPStore>(o.master_addr(), tcp);
+    // The ranks' own check below waits for the others, bounded, naming the
+    // missing ones (c10d's wait for workers would not say who).
+    tcp.waitWorkers = false;
+    tcp.timeout = left_until(deadline);
+    if (server) {
+      try {
+        store = c10::make_intrusive<c10d::TCPStore>(o.master_addr(), tcp);
+      } catch (const std::exception &e) {
+        if (port_in_use(o.master_port())) fail(o, in_use);  // taken since the check above
+        throw;
+      }
+    } else {
+      store = connect_within(o, tcp, deadline);
+    }
   }
   store->setTimeout(timeout_of(o));
   return c10::make_intrusive<c10d::PrefixStore>(o.store_prefix(), store);
+}
+
+// Whether the keys appeared before `deadline`: "" if so, else why not (out
+// of time, or the store's host stopped). Polls check(): the stores' own
+// wait() rounds its timeout to whole seconds in some versions.
+std::string wait_for(c10d::Store &store, const std::vector<std::string> &keys, Deadline deadline) {
+  try {
+    while (!store.check(keys)) {
+      if (std::chrono::steady_clock::now() >= deadline) return "timeout";
+      std::this_thread::sleep_for(Milliseconds(20));
+    }
+    return "";
+  } catch (const std::exception &e) {
+    const std::string cause = cause_of(e);
+    return cause.empty() ? "the store failed" : cause;
+  }
+}
+
+// "rank 1", "ranks 1, 3".
+std::string ranks_text(const std::vector<int64_t> &ranks) {
+  std::string out = ranks.size() == 1 ? "rank " : "ranks ";
+  for (size_t i = 0; i < ranks.size(); ++i) out += (i ? ", " : "") + std::to_string(ranks[i]);
+  return out;
+}
+
+// Two processes started with one RANK: the second to join is refused here,
+// the run through rank 0's verdict.
+void claim_rank(c10::intrusive_ptr<c10d::Store> &store, const DistributedOptions &o) {
+  if (store->add("claims/" + std::to_string(o.rank()), 1) <= 1) return;
+  // A FileStore deletes its file once as many stores as ranks closed: the
+  // refused process must not count, or the file goes under the others.
+  if (!o.store_file().empty()) (void)store.release();
+  fail(o, "another process already joined as rank " + std::to_string(o.rank()) + " through " + store_name(o) +
+              ": each process needs its own RANK, 0 to " + std::to_string(o.world_size() - 1));
+}
+
+// Rank 0's verdict on the others' facts: "" when all agree.
+std::string judge(c10d::Store &store, const DistributedOptions &o, const std::string &base, const Facts &ours,
+                  Deadline deadline, bool claims) {
+  std::vector<int64_t> missing;
+  for (int64_t r = 1; r < o.world_size(); ++r) {
+    const std::string key = base + std::to_string(r);
+    if (!wait_for(store, {key}, deadline).empty()) {
+      missing.push_back(r);
+      continue;
+    }
+    Facts theirs;
+    try {
+      theirs = decode_facts(text_of(store.get(key)));
+    } catch (const std::runtime_error &e) {
+      return "rank " + std::to_string(r) + " sent " + e.what() + " (another nrnm-native version?)";
+    }
+    const std::string differ = differences(r, theirs, 0, ours);
+    if (!differ.empty()) {
+      return "the ranks disagree: " + differ +
+             ". Start every rank with the same options (only the seed and the device may differ)";
+    }
+    if (claims && store.add("claims/" + std::to_string(r), 0) > 1) {
+      return "rank " + std::to_string(r) + " was started twice (two processes with RANK=" + std::to_string(r) +
+             "): each process needs its own RANK, 0 to " + std::to_string(o.world_size() - 1);
+    }
+  }
+  if (missing.empty()) return "";
+  return "could not join " + ranks_text(missing) + " within " + seconds_text(o.timeout_seconds()) + " through " +
+         store_name(o) + ": check that " + ranks_text(missing) +
+         " started, with the same store (MASTER_ADDR / MASTER_PORT, or store file) and WORLD_SIZE " +
+         std::to_string(o.world_size());
+}
+
+// One round of the check: each rank writes its facts, rank 0 compares them
+// with its own and writes a verdict, every rank waits for it (bounded).
+void agree_through(c10d::Store &store, const DistributedOptions &o, const std::string &round, const Facts &facts,
+                   Deadline deadline, bool claims) {
+  const std::string base = "agree/" + round + "/";
+  const std::string verdict_key = base + "verdict";
+  store.set(base + std::to_string(o.rank()), bytes_of(encode_facts(facts)));
+  if (o.rank() == 0) {
+    const std::string verdict = judge(store, o, base, facts, deadline, claims);
+    store.set(verdict_key, bytes_of(verdict.empty() ? "ok" : "no" + verdict));
+    if (verdict.empty()) return;
+    // Rank 0 may host the store: the ranks that joined read the verdict
+    // before it goes (bounded: one may have stopped meanwhile).
+    std::vector<std::string> seen;
+    for (int64_t r = 1; r < o.world_size(); ++r) {
+      if (store.check({base + std::to_string(r)})) seen.push_back(base + "seen/" + std::to_string(r));
+    }
+    if (!seen.empty())
+      wait_for(store, seen, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2)));
+    fail(o, verdict);
+  }
+  const std::string why = wait_for(store, {verdict_key}, deadline);
+  if (!why.empty()) {
+    fail(o, "rank 0 did not check the ranks' options within " + seconds_text(o.timeout_seconds()) + " through " +
+                store_name(o) + " (" + why + "): check that rank 0 started, with the same store and WORLD_SIZE " +
+                std::to_string(o.world_size()));
+  }
+  const std::string verdict = text_of(store.get(verdict_key));
+  store.set(base + "seen/" + std::to_string(o.rank()), bytes_of("1"));
+  if (verdict != "ok") fail(o, verdict.substr(2));
 }
 
 std::shared_ptr<::gloo::transport::Device> make_gloo_device(const DistributedOptions &o) {
@@ -109,6 +305,14 @@ c10::intrusive_ptr<CollectiveBackend> make_backend(const c10::intrusive_ptr<c10d
 
 }  // namespace
 
+void rethrow_joining(const DistributedOptions &o, const std::exception &e) {
+  if (dynamic_cast<const DistributedError *>(&e) != nullptr) throw;
+  fail(o, "could not join the other ranks through " + store_name(o) + " within " + seconds_text(o.timeout_seconds()) +
+              ": " + cause_of(e) + ". Start all " + std::to_string(o.world_size()) +
+              " ranks with the same store (MASTER_ADDR / MASTER_PORT) and check that " +
+              peers_of(o.rank(), o.world_size()) + " started.");
+}
+
 struct DistributedGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<CollectiveBackend> backend;
@@ -119,18 +323,25 @@ DistributedGroup::DistributedGroup(DistributedOptions options)
     : impl_(std::make_unique<Impl>()), options_(std::move(options)) {
   check_options(options_);
   const auto &o = options_;
+  const Deadline deadline = std::chrono::steady_clock::now() + timeout_of(o);
   try {
-    impl_->store = make_store(o);
+    impl_->store = make_store(o, deadline);
+    claim_rank(impl_->store, o);
+    Facts facts{{"world size", std::to_string(o.world_size())}};
+    facts.insert(facts.end(), o.agreement().begin(), o.agreement().end());
+    agree_through(*impl_->store, o, "join", facts, deadline, true);
     impl_->backend = make_backend(impl_->store, o);
   } catch (const std::exception &e) {
-    const std::string where = o.store_file().empty()
-                                  ? "the TCP store at " + o.master_addr() + ":" + std::to_string(o.master_port())
-                                  : "the file store " + o.store_file();
-    TORCH_CHECK(false, "rank ", o.rank(), " of ", o.world_size(), ": could not join the other ranks through ", where,
-                " within ", o.timeout_seconds(), " s: ", cause_of(e), ". Start all ", o.world_size(),
-                " ranks with the same store (MASTER_ADDR / MASTER_PORT) and check "
-                "that ",
-                peers_of(o.rank(), o.world_size()), " started.");
+    rethrow_joining(o, e);
+  }
+}
+
+void DistributedGroup::agree(const Facts &facts, const std::string &round) {
+  try {
+    agree_through(*impl_->store, options_, round, facts, std::chrono::steady_clock::now() + timeout_of(options_),
+                  false);
+  } catch (const std::exception &e) {
+    rethrow_joining(options_, e);
   }
 }
 
@@ -145,11 +356,9 @@ void run_collective(const DistributedOptions &o, const char *what, Start start) 
   try {
     start()->wait();
   } catch (const std::exception &e) {
-    TORCH_CHECK(false, "rank ", o.rank(), " of ", o.world_size(), ": ", what, " failed: ", cause_of(e), ". ",
-                peers_of(o.rank(), o.world_size()), " stopped (crashed or killed) or did not answer within ",
-                o.timeout_seconds(),
-                " s; training stops on every rank. The last checkpoint written "
-                "stays loadable.");
+    fail(o, std::string(what) + " failed: " + cause_of(e) + ". " + peers_of(o.rank(), o.world_size()) +
+                " stopped (crashed or killed) or did not answer within " + seconds_text(o.timeout_seconds()) +
+                "; training stops on every rank. The last checkpoint written stays loadable.");
   }
 }
 

@@ -3,10 +3,15 @@
 // DistributedGroup: the ranks of one data-parallel training run, joined over
 // PyTorch's own c10d (a FileStore or TCPStore to meet, ProcessGroupGloo for
 // CPU tensors, ProcessGroupNCCL for CUDA tensors in CUDA builds), with the
-// few collectives the trainer needs. Every failure (a peer that crashed, was
-// killed or does not answer within the timeout) throws a c10::Error naming
-// this rank, the operation and the peer ranks, instead of hanging.
+// few collectives the trainer needs. Joining checks, through the store and
+// before any collective, that the ranks agree (world size, the caller's
+// facts: model and trainer options), that no rank was started twice and that
+// the store's port is not another program's. Every failure (those, a peer
+// that crashed, was killed or does not answer within the timeout) throws an
+// nrnm::DistributedError naming this rank, the peers and what to change,
+// within the timeout, instead of hanging or crashing.
 
+#include "nrnm/distributed/agreement.h"
 #include "nrnm/runtime/enum_names.h"
 
 #include <ATen/core/Generator.h>
@@ -59,6 +64,9 @@ struct DistributedOptions {
   TORCH_ARG(std::string, interface) = "";
   /// Longest wait for the other ranks, joining and in every collective.
   TORCH_ARG(double, timeout_seconds) = 300;
+  /// What every rank must give alike (model and trainer options: all but
+  /// the seed and the device), checked at join with the world size.
+  TORCH_ARG(Facts, agreement) = {};
   TORCH_ARG(DistributedBackend, backend) = DistributedBackend::kGloo;
   /// Gradients are allreduced in flat buckets of at most this size
   /// (PyTorch DDP's default bucket_cap_mb = 25).
@@ -67,8 +75,9 @@ struct DistributedOptions {
 
 class DistributedGroup {
  public:
-  /// Joins the other ranks; blocks until all have joined, throws after
-  /// timeout_seconds otherwise.
+  /// Joins the other ranks; blocks until all have joined and agree on the
+  /// world size and options().agreement(), throws within timeout_seconds
+  /// otherwise.
   explicit DistributedGroup(DistributedOptions options);
   ~DistributedGroup();
   DistributedGroup(const DistributedGroup &) = delete;
@@ -87,6 +96,10 @@ class DistributedGroup {
   std::vector<double> sum(const std::vector<double> &values, const char *what);
   /// Returns once every rank has called it.
   void barrier(const char *what);
+  /// Checks through the store (no collective) that every rank gives the same
+  /// facts; `round` names this check's keys (one call per round and rank).
+  /// Throws on every rank, naming the differences, else returns on all.
+  void agree(const Facts &facts, const std::string &round);
 
   /// Milliseconds spent in average_() since the last call (a measure of the
   /// communication cost per step).

@@ -32,4 +32,14 @@ class NonFiniteError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The ranks of a data-parallel run could not meet or work together: one
+/// did not start or stopped, they were started with different options, a
+/// rank was started twice, or the store's port is held by another program
+/// (ERR_DISTRIBUTED). The message names this rank, the other ranks and what
+/// to change.
+class DistributedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace nrnm

@@ -14,7 +14,13 @@ void Trainer::join(std::shared_ptr<DistributedGroup> group, at::Generator *gener
   TORCH_CHECK(group, "Trainer::join needs a group");
   TORCH_CHECK(!group_, "the trainer already trains with a group");
   std::vector<torch::Tensor> state = module_ptr_->parameters();
+  int64_t parameters = 0;
+  for (const auto &p : state) parameters += p.numel();
   for (const auto &b : module_ptr_->buffers()) state.push_back(b);
+  // Models of other sizes would make the broadcast fail inside Gloo (an
+  // abort, not an error): the ranks compare them through the store first.
+  group->agree({{"parameter count", std::to_string(parameters)}, {"tensor count", std::to_string(state.size())}},
+               "model");
   group->broadcast_(state, "the broadcast of rank 0's parameters");
   if (generator != nullptr) seed_for_rank(*generator, group->options().rank());
   group_ = std::move(group);
@@ -62,6 +68,11 @@ StepResult Trainer::reduce_over_ranks(StepResult local) {
   global.targets = static_cast<int64_t>(sums[3]);
   global.allreduce_ms = group_->take_allreduce_ms();
   return global;
+}
+
+void Trainer::agree_over_ranks(const Facts &facts, const std::string &what) {
+  if (!group_) return;
+  group_->agree(facts, what + "/" + std::to_string(agreements_++));
 }
 
 std::vector<double> Trainer::sum_over_ranks(const std::vector<double> &values) {

@@ -14,6 +14,7 @@
 // StepLR(step_size=600, gamma=0.1) stepped once per epoch, no clipping,
 // float32, cross-entropy averaged over the batch.
 
+#include "nrnm/distributed/agreement.h"
 #include "nrnm/runtime/enum_names.h"
 #include "nrnm/train/lr_schedule.h"
 
@@ -231,6 +232,11 @@ class Trainer {
   const std::shared_ptr<DistributedGroup>& group() const { return group_; }
   /// Sums each value over the ranks (the values themselves on one process).
   std::vector<double> sum_over_ranks(const std::vector<double>& values);
+  /// Checks through the group's store, before the collectives they decide,
+  /// that every rank gives the same facts (a fit's epochs, batch size and
+  /// steps per epoch: otherwise the ranks would run different collectives);
+  /// throws on every rank naming the differences. No-op on one process.
+  void agree_over_ranks(const Facts& facts, const std::string& what);
 
  private:
   void average_gradients(const torch::Tensor& targets);
@@ -252,6 +258,7 @@ class Trainer {
   double scheduled_lr_ = 0;  // before the warm-up factor
   PlateauState plateau_;
   std::shared_ptr<DistributedGroup> group_;  // null on one process
+  int64_t agreements_ = 0;                   // agree_over_ranks calls: each its own keys
 };
 
 }  // namespace nrnm

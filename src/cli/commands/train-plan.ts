@@ -44,6 +44,7 @@ export interface TrainFlags extends ModelFlagValues, TrainerFlagValues {
   json?: boolean;
   quiet?: boolean;
   nproc?: number;
+  oversubscribe?: boolean;
   distTimeout?: number;
 }
 

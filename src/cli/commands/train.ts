@@ -118,12 +118,13 @@ export function registerTrain(program: Command): void {
     .option('--json', 'one JSON object per line on stdout (events: start, step, epoch, evaluation, done)')
     .option('--quiet', 'print only the final result')
     .option('--nproc <n>', 'data-parallel: train with N worker processes on this machine (README "Training on several GPUs or machines")', positiveInt)
+    .option('--oversubscribe', 'data-parallel: allow --nproc above the cores this process may use')
     .option('--dist-timeout <seconds>', 'data-parallel: how long a rank waits for the others before failing (default 300)', positiveInt)
     .addOption(new Option('--sb <name>', 'official script: run name (run directory runs/NAME)').hideHelp())
     .addHelpText('after', trainHelp())
     .action(async (flags: TrainFlags, command: Command) => {
       if (flags.nproc !== undefined && flags.nproc > 1) {
-        await launchWorkers(flags.nproc, process.argv.slice(2));
+        await launchWorkers(flags.nproc, process.argv.slice(2), flags.oversubscribe === true);
         return;
       }
       await train(flags, command);

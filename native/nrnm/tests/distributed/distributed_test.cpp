@@ -3,18 +3,26 @@
 // of this process, each with its own model, trainer and Gloo connections.
 // Runs in a few seconds.
 
+#include "nrnm/distributed/agreement.h"
 #include "nrnm/distributed/group.h"
+#include "nrnm/distributed/store_probe.h"
 #include "nrnm/model/lstm_baseline.h"
 #include "nrnm/model/random.h"
+#include "nrnm/runtime/errors.h"
 #include "nrnm/train/trainer.h"
 #include "tests/support/parameter_snapshot.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <string>
@@ -65,6 +73,8 @@ TrainerOptions options() { return TrainerOptions().lr(0.01).scheduler(SchedulerK
 std::string error_of(const std::function<void()> &f) {
   try {
     f();
+  } catch (const nrnm::DistributedError &e) {
+    return std::string("DistributedError: ") + e.what();
   } catch (const c10::Error &e) {
     return e.what_without_backtrace();
   } catch (const std::exception &e) {
@@ -224,6 +234,201 @@ TEST(Distributed, TcpStoreOnLoopbackAveragesAndSums) {
   EXPECT_EQ(sums[1], sums[0]);
   EXPECT_TRUE(torch::equal(means[0], torch::full({3}, 1.5f)));
   EXPECT_TRUE(torch::equal(means[1], means[0]));
+}
+
+// --- Ranks that disagree, ranks started twice, ports held by other programs ---
+
+// A port nothing listens on now (the kernel's choice).
+int64_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof(a);
+  ::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a));
+  ::getsockname(fd, reinterpret_cast<sockaddr *>(&a), &size);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// Another program on a port: kSilent accepts and never answers; kBanner
+// sends bytes as soon as it accepts; kReply answers every request with bytes.
+class ForeignListener {
+ public:
+  enum Mode { kSilent, kBanner, kReply };
+  explicit ForeignListener(Mode mode) : mode_(mode) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int on = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    socklen_t size = sizeof(a);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof(a)), 0);
+    ::getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &size);
+    port_ = ntohs(a.sin_port);
+    ::listen(fd_, 16);
+    if (mode_ != kSilent) thread_ = std::thread([this] { serve(); });
+  }
+  ~ForeignListener() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    for (int c : clients_) ::close(c);
+    ::close(fd_);
+  }
+  int64_t port() const { return port_; }
+
+ private:
+  void serve() {
+    const std::vector<uint8_t> junk(64, 0xff);
+    while (!stop_) {
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      clients_.push_back(c);
+      if (mode_ == kBanner) (void)!::send(c, junk.data(), junk.size(), MSG_NOSIGNAL);
+      if (mode_ == kReply) {
+        std::thread([c, junk] {
+          char buffer[4096];
+          while (::recv(c, buffer, sizeof(buffer), 0) > 0) (void)!::send(c, junk.data(), junk.size(), MSG_NOSIGNAL);
+        }).detach();
+      }
+    }
+  }
+
+  Mode mode_;
+  int fd_ = -1;
+  int64_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::vector<int> clients_;
+  std::thread thread_;
+};
+
+TEST(Agreement, FactsRoundTripAndDifferencesNameBothValues) {
+  const nrnm::Facts facts{{"hiddenSize", "16"}, {"odd:name", std::string("a\0b\n9:", 6)}, {"", ""}};
+  EXPECT_EQ(nrnm::decode_facts(nrnm::encode_facts(facts)), facts);
+  EXPECT_THROW(nrnm::decode_facts("99:abc"), std::runtime_error);
+  EXPECT_THROW(nrnm::decode_facts("3:abc"), std::runtime_error);  // a name without a value
+  const nrnm::Facts ours{{"hiddenSize", "16"}, {"layers", "2"}};
+  EXPECT_EQ(nrnm::differences(1, ours, 0, ours), "");
+  EXPECT_EQ(nrnm::differences(1, {{"hiddenSize", "32"}, {"layers", "2"}}, 0, ours),
+            "rank 1 has hiddenSize 32, rank 0 has 16");
+  EXPECT_EQ(nrnm::differences(2, {{"hiddenSize", "16"}}, 0, ours), "rank 2 has layers (not given), rank 0 has 2");
+  EXPECT_EQ(nrnm::differences(1, {{"a", "1"}, {"b", "1"}}, 0, {{"a", "2"}, {"b", "2"}}, 1),
+            "rank 1 has a 1, rank 0 has 2 (and 1 more)");
+}
+
+std::string read_file(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Runs one group per rank on threads; returns each rank's error.
+std::vector<std::string> join_each(const std::vector<DistributedOptions> &ranks) {
+  std::vector<std::string> errors(ranks.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    threads.emplace_back([&, i] { errors[i] = error_of([&] { DistributedGroup group(ranks[i]); }); });
+  }
+  for (auto &t : threads) t.join();
+  return errors;
+}
+
+TEST(Distributed, RanksWithOtherOptionsFailNamingTheDifference) {
+  TempDir dir;
+  const auto errors = join_each({on_file(0, dir.file("store"), 10).agreement({{"hiddenSize", "16"}, {"lr", "0.01"}}),
+                                 on_file(1, dir.file("store"), 10).agreement({{"hiddenSize", "32"}, {"lr", "0.01"}})});
+  for (int64_t r = 0; r < kWorld; ++r) {
+    EXPECT_EQ(errors[r].rfind("DistributedError: rank " + std::to_string(r) + " of 2: the ranks disagree: ", 0), 0u)
+        << errors[r];
+    EXPECT_NE(errors[r].find("rank 1 has hiddenSize 32, rank 0 has 16"), std::string::npos) << errors[r];
+    EXPECT_EQ(errors[r].find("lr"), std::string::npos) << errors[r];
+  }
+}
+
+TEST(Distributed, RanksWithOtherWorldSizesFailNamingThem) {
+  TempDir dir;
+  const auto errors = join_each(
+      {on_file(0, dir.file("store"), 10), DistributedOptions(1, 3).store_file(dir.file("store")).timeout_seconds(10)});
+  EXPECT_NE(errors[0].find("rank 1 has world size 3, rank 0 has 2"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[1].find("rank 1 has world size 3, rank 0 has 2"), std::string::npos) << errors[1];
+}
+
+// Models of other sizes used to abort the process inside Gloo's broadcast.
+TEST(Distributed, ModelsOfOtherSizesFailBeforeTheBroadcast) {
+  torch::manual_seed(1);
+  std::vector<nrnm::LSTMClassifier> models{nrnm::LSTMClassifier(nrnm::LSTMClassifierOptions(3, 4).hidden_size(8)),
+                                           nrnm::LSTMClassifier(nrnm::LSTMClassifierOptions(3, 4).hidden_size(16))};
+  std::vector<std::string> errors(kWorld);
+  TempDir dir;
+  on_each_rank([&](int64_t rank) {
+    errors[rank] = error_of([&] {
+      Trainer trainer(models[rank], options());
+      trainer.join(std::make_shared<DistributedGroup>(on_file(rank, dir.file("store"), 10)));
+    });
+  });
+  for (int64_t r = 0; r < kWorld; ++r) {
+    EXPECT_NE(errors[r].find("the ranks disagree: rank 1 has parameter count"), std::string::npos) << errors[r];
+  }
+}
+
+TEST(Distributed, ARankStartedTwiceIsRefused) {
+  TempDir dir;
+  const std::string file = dir.file("store");
+  std::string first, second, zero;
+  std::thread a([&] { first = error_of([&] { DistributedGroup g(on_file(1, file, 10)); }); });
+  // Wait until the first rank 1 has joined: its facts are in the store's
+  // file (opening that file as a store here would count in its cleanup).
+  for (int i = 0; i < 1000 && read_file(file).find("nrnm/agree/join/1") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  second = error_of([&] { DistributedGroup g(on_file(1, file, 10)); });
+  zero = error_of([&] { DistributedGroup g(on_file(0, file, 10)); });
+  a.join();
+  EXPECT_NE(second.find("rank 1 of 2: another process already joined as rank 1"), std::string::npos) << second;
+  EXPECT_NE(zero.find("rank 0 of 2: rank 1 was started twice"), std::string::npos) << zero;
+  EXPECT_NE(first.find("rank 1 of 2: rank 1 was started twice"), std::string::npos) << first;
+}
+
+TEST(Distributed, APortInUseIsNamed) {
+  ForeignListener other(ForeignListener::kSilent);
+  const std::string error =
+      error_of([&] { DistributedGroup g(DistributedOptions(0, 2).master_port(other.port()).timeout_seconds(5)); });
+  EXPECT_NE(error.find("DistributedError: rank 0 of 2: port " + std::to_string(other.port()) + " is in use"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("another MASTER_PORT"), std::string::npos) << error;
+}
+
+// What a client meets on a port another program holds: an error naming the
+// address within the timeout, not a wait without end or an allocation of a
+// size read from the network.
+TEST(Distributed, AForeignListenerOnTheStorePortIsNamed) {
+  for (const auto mode : {ForeignListener::kSilent, ForeignListener::kBanner, ForeignListener::kReply}) {
+    ForeignListener other(mode);
+    const auto started = std::chrono::steady_clock::now();
+    const std::string error =
+        error_of([&] { DistributedGroup g(DistributedOptions(1, 2).master_port(other.port()).timeout_seconds(2)); });
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const std::string address = "127.0.0.1:" + std::to_string(other.port());
+    EXPECT_EQ(error.rfind("DistributedError: rank 1 of 2: what listens at " + address, 0), 0u) << error;
+    EXPECT_TRUE(error.find("another program may hold port") != std::string::npos ||
+                error.find("another program holds port") != std::string::npos)
+        << error;
+    EXPECT_LT(seconds, 30) << error;  // no hang (the timeout is 2 s)
+  }
+}
+
+TEST(Distributed, ARankWhosePeerNeverStartsFailsNamingIt) {
+  const int64_t port = free_port();
+  const std::string zero =
+      error_of([&] { DistributedGroup g(DistributedOptions(0, 2).master_port(port).timeout_seconds(1.5)); });
+  EXPECT_NE(zero.find("rank 0 of 2: could not join rank 1 within 1.5 s"), std::string::npos) << zero;
+  const std::string one =
+      error_of([&] { DistributedGroup g(DistributedOptions(1, 2).master_port(port).timeout_seconds(1.5)); });
+  EXPECT_NE(one.find("rank 1 of 2: nothing listened at 127.0.0.1:" + std::to_string(port) + " within 1.5 s"),
+            std::string::npos)
+      << one;
 }
 
 TEST(Distributed, OptionsAreChecked) {
