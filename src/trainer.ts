@@ -534,6 +534,11 @@ export class Trainer {
         ['fit epochs', String(epochs)],
         ['fit batchSize', String(batchSize)],
         ['fit batches per epoch', String(batches)],
+        // Each rank takes its shard of one shuffled order: other seeds would
+        // overlap the shards silently.
+        ['fit shuffle', String(shuffle)],
+        ['fit data-order seed', String(seed)],
+        ['fit training rows', String(data.length)],
         ['fit maxSteps', String(maxSteps)],
         ['fit evalEvery', String(evalEvery)],
         ['fit evalData rows', options.evalData ? String(options.evalData.length) : 'none'],

@@ -126,6 +126,16 @@ describe('data-parallel training (2 ranks, Gloo on loopback)', () => {
       );
     }
   });
+
+  it('refuses ranks that would shard other data orders (another data-order seed), naming it', async () => {
+    const store = path.join(dir, 'store');
+    const args = (seed: number) => ({ out: path.join(dir, 'out'), epochs: 1, batchSize: 16, seed, rows: 32, timeout: 20 });
+    const [r0, r1] = await Promise.all([runWorker(args(1), rankEnv(0, store)), runWorker(args(2), rankEnv(1, store))]);
+    for (const [rank, r] of [r0!, r1!].entries()) {
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`ERR_DISTRIBUTED rank ${rank} of 2: the ranks disagree: rank 1 has fit data-order seed 2, rank 0 has 1.`);
+    }
+  });
 });
 
 describe('distributed options', () => {
