@@ -18,6 +18,7 @@
 
 const { NRNMClassifier, Trainer } = require('../dist');
 const { flag } = require('./flag');
+const { median } = require('./stats');
 const { mulberry32 } = require('../test/helpers/mulberry32');
 
 const steps = Number(flag('steps', 300));
@@ -45,11 +46,6 @@ function signals(n, seed) {
     }
   }
   return { x, y, n };
-}
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 async function run(name, options, seed, test) {

@@ -16,19 +16,12 @@ const path = require('node:path');
 const ort = require('onnxruntime-node');
 
 const { NRNMClassifier } = require('../dist');
-
-function flag(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-function quantile(sorted, q) {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
+const { flag } = require('./flag');
+const { quantile } = require('./stats');
 
 async function main() {
-  const runs = flag('runs', 200);
-  const threads = flag('threads', 0);
+  const runs = Number(flag('runs', 200));
+  const threads = Number(flag('threads', 0));
   const [T, F] = [100, 150];
   const model = new NRNMClassifier({ inputSize: F, classes: 60, hiddenSize: 128, layers: 1, device: 'cpu', seed: 1 });
   model.eval();

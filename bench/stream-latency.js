@@ -16,6 +16,7 @@
 
 const { NRNMClassifier } = require('../dist');
 const { flag } = require('./flag');
+const { quantile } = require('./stats');
 const { mulberry32 } = require('../test/helpers/mulberry32');
 
 const CONFIGS = {
@@ -30,11 +31,6 @@ const window = Number(flag('window', 100));
 const warmup = Number(flag('warmup', 20));
 const device = String(flag('device', 'cpu'));
 const json = process.argv.includes('--json');
-
-function quantile(sorted, q) {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i];
-}
 
 function summary(ms) {
   const sorted = [...ms].sort((a, b) => a - b);

@@ -19,6 +19,7 @@
 const { writeFileSync } = require('node:fs');
 const { NRNMClassifier, Trainer, datasets } = require('../dist');
 const { flag } = require('./flag');
+const { median } = require('./stats');
 
 const steps = Number(flag('steps', 300));
 const batchSize = Number(flag('batch', 64));
@@ -51,11 +52,6 @@ const MODELS = {
   'plain GRU': { backbone: 'gru', ...noMemory },
 };
 const chosen = flag('models', 'all') === 'all' ? Object.keys(MODELS) : String(flag('models')).split(',');
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 async function run(name, seed, train, test) {
   const model = new NRNMClassifier({ ...common, ...MODELS[name], seed });
