@@ -253,7 +253,7 @@ export interface NativeAddon {
 export interface LoadedBinary {
   /** Absolute path of the .node file that was loaded. */
   path: string;
-  /** Why this file, e.g. 'prebuild for torch1.13-cpu (LibTorch from system)'. */
+  /** Why this file, e.g. 'prebuild for torch1.13-cpu-cxx11 (LibTorch 1.13.0 from system: ...)'. */
   reason: string;
   /** The LibTorch variant the binary was built for, when known (prebuilds). */
   variant?: string;
