@@ -3,7 +3,7 @@
  * --ignore-scripts` leaves): it loads the prebuild whose variant matches the
  * LibTorch found, and refuses one of another C++ ABI or CUDA major with one
  * NRNMError, before loading it. A copy of the package with this checkout's
- * real binary as its only prebuild, in a child process.
+ * binary as its only prebuild, in a child process.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -15,8 +15,10 @@ import { ensureBuilt, root } from './cli/run-cli';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { findLibTorch } = require('../scripts/libtorch.js') as { findLibTorch(env: NodeJS.ProcessEnv): { variant: string } };
 
-const binary = path.join(root, 'build', 'Release', 'nrnm_native.node');
-// The LibTorch the child finds: this process's own discovery, less a forced binary.
+// The binary the other tests load (scripts/ci/cuda-check.sh points them at
+// the CUDA build, with NRNM_PYTHON at its torch), shipped as the prebuild.
+const binary = process.env.NRNM_NATIVE_BINARY ?? path.join(root, 'build', 'Release', 'nrnm_native.node');
+// The LibTorch the child finds: this process's own discovery, less the forced binary.
 const env: NodeJS.ProcessEnv = { ...process.env };
 delete env.NRNM_NATIVE_BINARY;
 const found = fs.existsSync(binary) ? findLibTorch(env).variant : null;
