@@ -1,4 +1,5 @@
 include(${CMAKE_CURRENT_LIST_DIR}/NRNMCudaToolkit.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/NRNMCudaArchitectures.cmake)
 
 # The C++ standard a LibTorch's headers require: ATen.h stops with
 # "#error C++NN or later compatible compiler is required"; never below 17.
@@ -40,12 +41,6 @@ endfunction()
 # A macro, not a function: find_package's results (TORCH_LIBRARIES, ...)
 # must land in the caller's scope.
 macro(nrnm_find_torch)
-  # Before find_package: a CUDA LibTorch's config enables the CUDA language,
-  # which fixes the architectures then. A100 (sm_80) and H100/H200 (sm_90)
-  # as machine code, plus sm_90 PTX for newer GPUs to JIT.
-  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND NOT DEFINED ENV{CUDAARCHS})
-    set(CMAKE_CUDA_ARCHITECTURES 80-real 90)
-  endif()
   set(_nrnm_torch_prefixes)
   if(DEFINED Torch_DIR AND EXISTS "${Torch_DIR}/TorchConfig.cmake")
     get_filename_component(_nrnm_prefix "${Torch_DIR}/../../.." ABSOLUTE)
@@ -66,6 +61,9 @@ macro(nrnm_find_torch)
     if(NOT NRNM_TORCH_HAS_CUDA AND EXISTS "${_nrnm_prefix}/lib/libtorch_cuda.so")
       set(NRNM_TORCH_HAS_CUDA ON)
       nrnm_prepare_cuda("${_nrnm_prefix}")
+      # Before find_package: a CUDA LibTorch's config enables the CUDA
+      # language, which fixes the architectures then.
+      nrnm_cuda_architectures("${CMAKE_CUDA_COMPILER}")
     endif()
   endforeach()
   set(_nrnm_cuda_architectures "${CMAKE_CUDA_ARCHITECTURES}")

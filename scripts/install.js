@@ -6,7 +6,7 @@
 // NRNM_SKIP_BUILD=1 skips the build (the loader then explains what is missing).
 const fs = require('node:fs');
 const path = require('node:path');
-const { findLibTorch, LibTorchNotFoundError, prebuildFile } = require('./libtorch.js');
+const { findLibTorch, LibTorchNotFoundError, prebuildFile, variantMismatch } = require('./libtorch.js');
 
 const root = path.resolve(__dirname, '..');
 
@@ -33,21 +33,15 @@ function shippedVariants() {
 
 /**
  * Why none of the shipped prebuilds fits this LibTorch, said before
- * anything is compiled or loaded: a binary runs only with the LibTorch
- * version (C++ ABI) and CUDA flavour it was built for.
+ * anything is compiled or loaded: a binary runs only with the torch minor,
+ * CUDA major and C++ ABI it was built for.
  */
 function mismatch(libtorch, variants) {
   if (variants.length === 0) return null;
-  const [torch, flavour] = libtorch.variant.split('-');
-  const reasons = variants.map((v) => {
-    const [otherTorch, otherFlavour] = v.split('-');
-    if (otherTorch === torch) return `${v} (same LibTorch, but ${otherFlavour} instead of ${flavour})`;
-    return `${v} (LibTorch ${otherTorch.slice(5)}, yours is ${torch.slice(5)})`;
-  });
   return (
-    `the prebuilds shipped are ${reasons.join(', ')}; the LibTorch found is ${libtorch.variant} ` +
-    `(${libtorch.version} from ${libtorch.source}: ${libtorch.root}). Compiling takes 5-15 minutes ` +
-    '(cmake and a C++ compiler needed); or install the torch a prebuild was made for (README, "Prebuilt binaries").'
+    `the LibTorch found is ${libtorch.variant} (${libtorch.version} from ${libtorch.source}: ${libtorch.root}); ` +
+    `the prebuilds shipped do not fit it:\n${variants.map((v) => `  - ${variantMismatch(v, libtorch)}`).join('\n')}\n` +
+    'Compiling takes 5-15 minutes (cmake and a C++ compiler needed); or install the torch a prebuild was made for (README, "Prebuilt binaries").'
   );
 }
 

@@ -75,16 +75,85 @@ function readCudaFlavour(root, libDir, pythonCudaVersion) {
 }
 
 /**
+ * The C++ ABI of a LibTorch's std::string/std::list: 'cxx11' or 'precxx11'
+ * (_GLIBCXX_USE_CXX11_ABI=1 or 0). A binary built against one cannot load
+ * with the other (undefined std::__cxx11 symbols). Pip wheels up to torch 2.6
+ * and pytorch.org's "pre-cxx11" LibTorch zips use 0; Debian's and newer
+ * wheels 1. Read from Python's torch._C._GLIBCXX_USE_CXX11_ABI when there is
+ * one, else the TORCH_CXX_FLAGS TorchConfig.cmake sets (torch < 2.7), else
+ * whether libc10.so has std::__cxx11 symbols.
+ */
+function readAbi(cmakeDir, libDir, pythonAbi) {
+  if (pythonAbi === true || pythonAbi === false) return pythonAbi ? 'cxx11' : 'precxx11';
+  const config = path.join(cmakeDir, 'TorchConfig.cmake');
+  const flag = /set\(TORCH_CXX_FLAGS\s+"[^"]*-D_GLIBCXX_USE_CXX11_ABI=([01])/.exec(fs.readFileSync(config, 'utf8'));
+  if (flag) return flag[1] === '1' ? 'cxx11' : 'precxx11';
+  try {
+    return fs.readFileSync(fs.realpathSync(path.join(libDir, 'libc10.so'))).includes('__cxx11') ? 'cxx11' : 'precxx11';
+  } catch {
+    return 'cxx11'; // nothing to read: the ABI of every torch since 2.7
+  }
+}
+
+/** cu130 / cu128 -> cu13 / cu12: the CUDA runtime is compatible within a major. */
+function cudaMajor(flavour) {
+  const m = /^cu(\d+)$/.exec(flavour);
+  if (!m) return flavour;
+  return `cu${m[1].length >= 3 ? m[1].slice(0, -1) : m[1]}`;
+}
+
+/**
+ * A LibTorch's prebuild variant: torch<major>.<minor>-<cpu|cuN>-<cxx11|precxx11>,
+ * e.g. torch2.14-cu13-cxx11, torch1.13-cpu-cxx11: the three things a binary
+ * built against it must match (DESIGN.md; README, "Prebuilt binaries").
+ */
+function variantOf(version, flavour, abi) {
+  const [major, minor] = (version || '0.0').split('.');
+  return `torch${major}.${minor}-${cudaMajor(flavour)}-${abi}`;
+}
+
+/** {torch, cuda, abi} of a variant name; null for a name not in that form. */
+function parseVariant(variant) {
+  const m = /^torch(\d+\.\d+)-(cpu|cu\d+|cuda)-(cxx11|precxx11)$/.exec(variant);
+  return m ? { torch: m[1], cuda: m[2], abi: m[3] } : null;
+}
+
+const ABI_NAMES = { cxx11: 'cxx11 (_GLIBCXX_USE_CXX11_ABI=1)', precxx11: 'pre-cxx11 (_GLIBCXX_USE_CXX11_ABI=0)' };
+const cudaName = (c) => (c === 'cpu' ? 'CPU only' : c === 'cuda' ? 'CUDA (version unknown)' : `CUDA ${c.slice(2)}`);
+
+/**
+ * Why the prebuild `variant` cannot run with LibTorch `found` (a describe()
+ * result): each of the three parts that differs, in words; null when it fits.
+ * Said before anything is loaded: a wrong C++ ABI otherwise fails as an
+ * undefined std::__cxx11 symbol, a wrong torch as some other missing symbol.
+ */
+function variantMismatch(variant, found) {
+  if (variant === found.variant) return null;
+  const want = parseVariant(variant);
+  const have = parseVariant(found.variant);
+  if (!want || !have) return `${variant}: not a variant name of this package (torch<major>.<minor>-<cpu|cuN>-<cxx11|precxx11>)`;
+  const why = [];
+  if (want.torch !== have.torch) why.push(`built for torch ${want.torch}, the LibTorch found is ${have.torch}`);
+  if (want.cuda !== have.cuda) why.push(`built for ${cudaName(want.cuda)}, the LibTorch found is ${cudaName(have.cuda)}`);
+  if (want.abi !== have.abi) {
+    why.push(
+      `built with the ${ABI_NAMES[want.abi]} C++ ABI, the LibTorch found uses ${ABI_NAMES[have.abi]} (it would fail to load with undefined std::__cxx11 symbols)`,
+    );
+  }
+  return `${variant}: ${why.join('; ')}`;
+}
+
+/**
  * Describe the LibTorch installed under `root` whose CMake config lives in
  * `cmakeDir`; null when it is not a usable LibTorch.
  */
-function describe(root, cmakeDir, source, pythonCudaVersion) {
+function describe(root, cmakeDir, source, pythonCudaVersion, pythonAbi) {
   if (!fs.existsSync(path.join(cmakeDir, 'TorchConfig.cmake'))) return null;
   const libDir = libDirCandidates(root).find((d) => fs.existsSync(path.join(d, 'libtorch.so')));
   if (!libDir) return null;
   const version = readVersion(root);
   const flavour = readCudaFlavour(root, libDir, pythonCudaVersion);
-  const [major, minor] = (version || '0.0').split('.');
+  const abi = readAbi(cmakeDir, libDir, pythonAbi);
   return {
     source,
     root,
@@ -93,9 +162,9 @@ function describe(root, cmakeDir, source, pythonCudaVersion) {
     version,
     flavour,
     cuda: flavour !== 'cpu',
-    // The identity of a binary built against this LibTorch (its C++ ABI
-    // changes between releases): e.g. torch2.11-cu130, torch1.13-cpu.
-    variant: `torch${major}.${minor}-${flavour}`,
+    abi,
+    // The identity of a binary built against this LibTorch: e.g. torch2.14-cu13-cxx11.
+    variant: variantOf(version, flavour, abi),
   };
 }
 
@@ -126,7 +195,8 @@ function fromPython(env, tried) {
   if (env.NRNM_NO_PYTHON_TORCH === '1') return null;
   const script =
     'import os, torch, json; print(json.dumps({"root": os.path.dirname(torch.__file__), ' +
-    '"cmake": torch.utils.cmake_prefix_path, "cuda": torch.version.cuda}))';
+    '"cmake": torch.utils.cmake_prefix_path, "cuda": torch.version.cuda, ' +
+    '"abi": bool(getattr(torch._C, "_GLIBCXX_USE_CXX11_ABI", True))}))';
   let out;
   try {
     out = execFileSync(python, ['-c', script], {
@@ -142,7 +212,7 @@ function fromPython(env, tried) {
   const info = JSON.parse(out.trim().split('\n').pop());
   const cmakeDir = path.join(info.cmake, 'Torch');
   tried.push(`Python torch at ${info.root} (expects ${cmakeDir}/TorchConfig.cmake)`);
-  return describe(info.root, cmakeDir, `python (${python})`, info.cuda);
+  return describe(info.root, cmakeDir, `python (${python})`, info.cuda, info.abi);
 }
 
 function fromSystem(env, tried) {
@@ -191,4 +261,4 @@ function prebuildFile(root, variant) {
   return path.join(root, 'prebuilds', variant, `${process.platform}-${process.arch}`, 'nrnm-native.napi.node');
 }
 
-module.exports = { findLibTorch, LibTorchNotFoundError, HOW_TO_GET_LIBTORCH, prebuildFile };
+module.exports = { findLibTorch, LibTorchNotFoundError, HOW_TO_GET_LIBTORCH, prebuildFile, parseVariant, variantOf, variantMismatch };

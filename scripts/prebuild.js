@@ -2,9 +2,14 @@
 'use strict';
 // npm run prebuild: builds the addon for the LibTorch found (same discovery as
 // the install) into prebuilds/<variant>/<platform>-<arch>/, with a manifest
-// saying what it was built against. One directory per LibTorch variant,
-// because a LibTorch's C++ ABI changes between releases and node-gyp-build
-// cannot tell CUDA flavours apart by file name.
+// saying what it was built against. One directory per variant
+// (torch<minor>-<cpu|cuN>-<C++ ABI>, scripts/libtorch.js), because a binary
+// runs only with those three of its LibTorch, and node-gyp-build cannot tell
+// them apart by file name.
+//
+//   npm run prebuild                            # the LibTorch the install would find
+//   npm run prebuild -- --python ~/venv/bin/python   # the torch of that Python
+//   npm run prebuild -- --libtorch /opt/libtorch     # an unzipped LibTorch (or a wheel's torch/)
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -30,10 +35,11 @@ function compilerVersion(cacheFile) {
   }
 }
 
+/** The kernels' architectures as the build chose them (cmake/NRNMCudaArchitectures.cmake). */
 function cudaArchitectures(cacheFile) {
   const cache = fs.existsSync(cacheFile) ? fs.readFileSync(cacheFile, 'utf8') : '';
-  const archs = /TORCH_CUDA_ARCH_LIST:\w+=(.*)|CMAKE_CUDA_ARCHITECTURES:\w+=(.*)/.exec(cache);
-  return archs ? (archs[1] || archs[2]).trim() : null;
+  const archs = /^NRNM_CUDA_ARCHITECTURES:\w+=(.*)$/m.exec(cache);
+  return archs ? archs[1].trim() : null;
 }
 
 /**
@@ -56,8 +62,34 @@ function buildTree(libtorch) {
   return fs.existsSync(path.join(main, 'CMakeCache.txt')) ? own : main;
 }
 
-function prebuild() {
-  const libtorch = findLibTorch();
+/** The environment discovery reads, from --python <interpreter> / --libtorch <dir>. */
+function environmentFor(args) {
+  const env = { ...process.env };
+  const value = (flag) => {
+    const at = args.indexOf(flag);
+    if (at < 0) return undefined;
+    if (!args[at + 1]) throw new Error(`nrnm-native prebuild: ${flag} needs a value`);
+    return args[at + 1];
+  };
+  const python = value('--python');
+  const libtorch = value('--libtorch');
+  if (python && libtorch) throw new Error('nrnm-native prebuild: give --python or --libtorch, not both');
+  if (python) {
+    delete env.LIBTORCH;
+    delete env.Torch_DIR;
+    delete env.NRNM_NO_PYTHON_TORCH;
+    env.NRNM_PYTHON = python;
+  }
+  if (libtorch) {
+    delete env.Torch_DIR;
+    env.LIBTORCH = path.resolve(libtorch);
+  }
+  return env;
+}
+
+function prebuild(args = []) {
+  const env = environmentFor(args);
+  const libtorch = findLibTorch(env);
   const out = buildTree(libtorch);
   const status = build({ out, libtorch });
   if (status !== 0) return status;
@@ -70,7 +102,7 @@ function prebuild() {
   const manifest = {
     package: require('../package.json').version,
     variant: libtorch.variant,
-    libtorch: { version: libtorch.version, flavour: libtorch.flavour, builtFrom: libtorch.root, source: libtorch.source },
+    libtorch: { version: libtorch.version, flavour: libtorch.flavour, abi: libtorch.abi, builtFrom: libtorch.root, source: libtorch.source },
     cuda: libtorch.cuda ? { flavour: libtorch.flavour, architectures: cudaArchitectures(cache) } : null,
     platform: `${process.platform}-${process.arch}`,
     napiVersions: require('../package.json').binary.napi_versions,
@@ -80,9 +112,9 @@ function prebuild() {
     builtAt: new Date().toISOString(),
   };
   fs.writeFileSync(path.join(target, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  console.log(`nrnm-native: prebuild written to ${path.relative(root, target)}/ (${libtorch.variant})`);
+  console.log(`nrnm-native: prebuild written to ${path.relative(root, target)}/ (${libtorch.variant}, ${fs.statSync(file).size} bytes)`);
   return 0;
 }
 
-if (require.main === module) process.exitCode = prebuild();
+if (require.main === module) process.exitCode = prebuild(process.argv.slice(2));
 module.exports = { prebuild };

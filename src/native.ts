@@ -273,7 +273,7 @@ export interface NativeAddon {
 export interface LoadedBinary {
   /** Absolute path of the .node file that was loaded. */
   path: string;
-  /** Why this file, e.g. 'prebuild for torch1.13-cpu (LibTorch from system)'. */
+  /** Why this file, e.g. 'prebuild for torch1.13-cpu-cxx11 (LibTorch 1.13.0 from system: ...)'. */
   reason: string;
   /** The LibTorch variant the binary was built for, when known (prebuilds). */
   variant?: string;
@@ -289,6 +289,9 @@ export interface FoundLibTorch {
   version: string | null;
   flavour: string;
   cuda: boolean;
+  /** The C++ ABI: 'cxx11' or 'precxx11' (_GLIBCXX_USE_CXX11_ABI=1 or 0). */
+  abi: string;
+  /** torch<major>.<minor>-<cpu|cuN>-<abi>: what a prebuild must match, all three. */
   variant: string;
 }
 
@@ -299,7 +302,14 @@ let loaded: LoadedBinary | undefined;
 const discovery = require(path.join(packageRoot, 'scripts', 'libtorch.js')) as {
   findLibTorch(env?: NodeJS.ProcessEnv): FoundLibTorch;
   prebuildFile(root: string, variant: string): string;
+  variantMismatch(variant: string, found: FoundLibTorch): string | null;
 };
+
+/** What the prebuild search saw, for the one error when nothing loads. */
+interface PrebuildSearch {
+  shipped: string[];
+  found?: FoundLibTorch;
+}
 
 interface Candidate {
   file: string;
@@ -345,7 +355,7 @@ function localBuild(): string | undefined {
  * with). Lazy: LibTorch discovery (which may start Python) runs only when
  * a prebuild is actually next to try. `tried` collects what was skipped.
  */
-function* candidates(tried: string[]): Generator<Candidate> {
+function* candidates(tried: string[], search: PrebuildSearch): Generator<Candidate> {
   const forced = process.env.NRNM_NATIVE_BINARY;
   if (forced) {
     yield { file: path.resolve(forced), reason: 'NRNM_NATIVE_BINARY' };
@@ -357,6 +367,7 @@ function* candidates(tried: string[]): Generator<Candidate> {
   const checkout = local !== undefined && fs.existsSync(path.join(packageRoot, '.git'));
   if (checkout) yield { file: local, reason: 'local build (git checkout)' };
   const prebuilds = prebuildVariants();
+  search.shipped = prebuilds.map((p) => p.variant);
   if (prebuilds.length > 0) {
     let libtorch: FoundLibTorch | undefined;
     try {
@@ -367,6 +378,7 @@ function* candidates(tried: string[]): Generator<Candidate> {
       );
     }
     if (libtorch) {
+      search.found = libtorch;
       const match = prebuilds.find((p) => p.variant === libtorch!.variant);
       if (match) {
         yield {
@@ -376,9 +388,12 @@ function* candidates(tried: string[]): Generator<Candidate> {
           preload: libTorchLibraries(libtorch),
         };
       } else {
+        // Explained, never tried: a wrong ABI or torch fails deep in dlopen.
         tried.push(
-          `prebuilds for ${prebuilds.map((p) => p.variant).join(', ')}: none matches the LibTorch found (${libtorch.variant} from ${libtorch.source}: ${libtorch.root}); ` +
-            'a binary runs only with the LibTorch version and CUDA flavour it was built for',
+          `prebuilds: none fits the LibTorch found, ${libtorch.variant} (LibTorch ${libtorch.version} from ${libtorch.source}: ${libtorch.root}); ` +
+            `a prebuild runs only with the torch minor, CUDA major and C++ ABI it was built for:\n${prebuilds
+              .map((p) => `      ${discovery.variantMismatch(p.variant, libtorch!)}`)
+              .join('\n')}`,
         );
       }
     }
@@ -390,13 +405,21 @@ function* candidates(tried: string[]): Generator<Candidate> {
   }
 }
 
-function loadFailure(tried: string[], cause?: unknown): NRNMError {
+function loadFailure(tried: string[], search: PrebuildSearch, cause?: unknown): NRNMError {
+  const found = search.found
+    ? `the LibTorch found is ${search.found.variant} (LibTorch ${search.found.version} from ${search.found.source}: ${search.found.root})`
+    : 'no LibTorch was found to match a prebuild with';
+  const shipped = search.shipped.length > 0 ? `this package ships prebuilds for ${search.shipped.join(', ')}` : 'this package ships no prebuilds';
   const lines = [
-    'The native addon could not be loaded.',
+    `The native addon could not be loaded: ${found}; ${shipped}.`,
     `Tried:\n${tried.map((t) => `  - ${t}`).join('\n')}`,
-    'To fix: build it for the LibTorch on this machine with `npx nrnm-native build`',
-    '(needs cmake, a C++17 compiler (C++20 for LibTorch 2.14+) and LibTorch: LIBTORCH=/path/to/libtorch, a Python with',
-    'PyTorch, or `apt-get install libtorch-dev`), or point NRNM_NATIVE_BINARY at a .node file.',
+    'Two ways out:',
+    '  1. build it for the LibTorch on this machine: `npx nrnm-native build` (5-15 minutes; needs cmake, a C++17',
+    '     compiler (C++20 for LibTorch 2.14+) and LibTorch: LIBTORCH=/path/to/libtorch, a Python with PyTorch, or',
+    '     `apt-get install libtorch-dev`);',
+    "  2. or, if npm skipped this package's install script (npm 11 asks before running them), allow it and",
+    '     reinstall, so that it picks or builds the addon: `npm install-scripts approve nrnm-native`, then `npm rebuild nrnm-native`.',
+    'NRNM_NATIVE_BINARY=/path/to/file.node loads a given build.',
   ];
   return new NRNMError(lines.join('\n'), 'ERR_NATIVE_LOAD', { cause });
 }
@@ -419,7 +442,8 @@ export function preload(libraries: string[]): void {
 export function native(): NativeAddon {
   if (addon) return addon;
   const tried: string[] = [];
-  for (const candidate of candidates(tried)) {
+  const search: PrebuildSearch = { shipped: [] };
+  for (const candidate of candidates(tried, search)) {
     if (!fs.existsSync(candidate.file)) {
       tried.push(`${candidate.file} (${candidate.reason}): no such file`);
       continue;
@@ -436,7 +460,7 @@ export function native(): NativeAddon {
       tried.push(`${candidate.file} (${candidate.reason}): ${(err as Error).message.split('\n')[0]}`);
     }
   }
-  throw loadFailure(tried);
+  throw loadFailure(tried, search);
 }
 
 /** Which binary was loaded and why; undefined before the first load. */

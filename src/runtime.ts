@@ -18,7 +18,7 @@ export interface RuntimeReport {
   libtorch: { version: string; path: string | null; variant: string };
   cuda: {
     builtWithCuda: boolean;
-    /** The CUDA version of the LibTorch this binary was built for ("13.0"), from its variant. */
+    /** The CUDA major of the LibTorch this binary was built for ("13"), from its variant. */
     builtWith: string | null;
     available: boolean;
     runtimeVersion: string | null;
@@ -56,10 +56,10 @@ function mappedLibTorchDir(): string | null {
   }
 }
 
-/** 'torch2.14-cu130' -> '13.0'; null for a CPU variant. */
+/** The CUDA major a binary was built for, from its variant (torch2.14-cu13-cxx11 -> '13'). */
 function builtWithCuda(variant: string): string | null {
-  const match = /-cu(\d+)(\d)$/.exec(variant);
-  return match ? `${match[1]}.${match[2]}` : null;
+  const match = /-cu(\d+)-/.exec(variant);
+  return match ? match[1] : null;
 }
 
 /**

@@ -7,8 +7,22 @@
 
 #include <cuda_runtime.h>
 
+#include <atomic>
+#include <cstdio>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+
+#include "nrnm/runtime/kernel_image.h"
+
+// The architectures this file is compiled for, from CMake's list
+// (cmake/NRNMCudaArchitectures.cmake); empty when the build did not say.
+#ifndef NRNM_CUDA_SASS_ARCHS
+#define NRNM_CUDA_SASS_ARCHS ""
+#endif
+#ifndef NRNM_CUDA_PTX_ARCHS
+#define NRNM_CUDA_PTX_ARCHS ""
+#endif
 
 namespace nrnm {
 namespace cuda {
@@ -51,7 +65,49 @@ void check_launch(const char* what) {
   }
 }
 
+// Per device: 0 not decided yet, 1 usable, 2 reference recurrence.
+constexpr int kMaxDevices = 64;
+std::atomic<int> device_state[kMaxDevices];
+std::mutex decide_mutex;
+
+bool decide(int device) {
+  cudaDeviceProp props{};
+  if (cudaGetDeviceProperties(&props, device) != cudaSuccess) {
+    cudaGetLastError();
+    return true;  // no answer: the launch reports whatever is wrong
+  }
+  // The runtime's own answer: it knows the fatbin it loaded (and covers
+  // CMAKE_CUDA_ARCHITECTURES=native/all, whose list the build does not record).
+  int previous = 0;
+  cudaGetDevice(&previous);
+  cudaSetDevice(device);
+  cudaFuncAttributes attributes{};
+  const cudaError_t status = cudaFuncGetAttributes(&attributes, step_forward_kernel<float>);
+  cudaSetDevice(previous);
+  cudaGetLastError();  // a failed query must not turn up as the next launch's error
+  std::string runtime_error;
+  if (status == cudaErrorNoKernelImageForDevice || status == cudaErrorInvalidDeviceFunction) {
+    runtime_error = cudaGetErrorString(status);
+  }
+  const KernelImages images{parse_architectures(NRNM_CUDA_SASS_ARCHS), parse_architectures(NRNM_CUDA_PTX_ARCHS)};
+  const KernelDecision decision = decide_kernels(images, GpuFacts{device, props.name, props.major, props.minor},
+                                                 __CUDACC_VER_MAJOR__, runtime_error);
+  if (!decision.fused) std::fprintf(stderr, "%s\n", decision.message.c_str());
+  return decision.fused;
+}
+
 }  // namespace
+
+bool fused_kernels_usable(int device) {
+  if (device < 0 || device >= kMaxDevices) return true;
+  const int state = device_state[device].load(std::memory_order_acquire);
+  if (state != 0) return state == 1;
+  std::lock_guard<std::mutex> lock(decide_mutex);
+  if (device_state[device].load(std::memory_order_relaxed) == 0) {
+    device_state[device].store(decide(device) ? 1 : 2, std::memory_order_release);
+  }
+  return device_state[device].load(std::memory_order_relaxed) == 1;
+}
 
 template <typename T>
 void launch_step_forward(const pointwise::StepForward<T>& step, void* stream) {

@@ -19,5 +19,12 @@ void launch_step_forward(const pointwise::StepForward<T>& step, void* stream);
 template <typename T>
 void launch_step_backward(const pointwise::StepBackward<T>& step, void* stream);
 
+/// Whether this binary holds kernel code GPU `device` can run (machine code
+/// for its capability, or PTX to JIT), decided once per device from the
+/// compiled architectures and the CUDA runtime's own answer. When not, it
+/// says so once on stderr (why, and how to build for that GPU) and the
+/// caller takes the reference recurrence instead of failing at launch.
+bool fused_kernels_usable(int device);
+
 }  // namespace cuda
 }  // namespace nrnm

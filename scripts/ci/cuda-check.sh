@@ -2,7 +2,8 @@
 # The CUDA variant on a machine without a GPU: builds the addon and the C++
 # tests against pip's CUDA torch (torch 2.14.1+cu130 and its nvidia-*
 # packages, in a venv), runs ctest and jest against that build (the GPU tests
-# skip and say why), and the pack-install round trip with the CUDA prebuild.
+# skip and say why), and makes the CUDA prebuild from it (prebuilds/torch2.14-cu13-cxx11,
+# which scripts/ci/pack-install-test.sh then packs and installs).
 # Prints the time of each part. Skips with one line when pip's CUDA torch
 # cannot be had here.
 #
@@ -50,7 +51,8 @@ node scripts/build.js --out "$build" -- --CDNRNM_BUILD_TESTS=ON --CDNRNM_BUILD_B
 grep -E "^-- nrnm" "$build.log" | sed 's/^-- /cuda: /'
 stamp "build of the CUDA addon and C++ tests" "$t"
 
-# 3. ctest (cuda_kernel_architectures checks the sm_80/sm_90/PTX code is in).
+# 3. ctest (cuda_kernel_architectures checks the code of every architecture of
+#    cmake/NRNMCudaArchitectures.cmake is in).
 t=$(date +%s)
 status=0
 ctest --test-dir "$build" --output-on-failure --no-tests=error --timeout 300 -j2 > "$build-ctest.log" 2>&1 || status=$?
@@ -71,12 +73,14 @@ grep -oE "skipped: .*" "$build-jest.log" | sort -u | sed 's/^/cuda: jest: /' || 
 [ "$status" -eq 0 ] || { grep -B5 -A30 "●" "$build-jest.log" | head -80; exit 1; }
 stamp "jest against the CUDA build" "$t"
 
-# 5. The CUDA prebuild: packed, installed into an empty project whose Python
-#    has this torch, loaded without compiling (NRNM_PYTHON stays exported).
+# 5. The CUDA prebuild, from that same build tree (scripts/prebuild.js reuses
+#    build-<variant>/: nothing compiled again). scripts/ci/pack-install-test.sh,
+#    after this script in .ci/run, packs it with the others and installs it
+#    into a project whose NRNM_PYTHON has this torch.
 t=$(date +%s)
-status=0
-NRNM_EXPECT_VARIANT=$variant bash scripts/ci/pack-install-test.sh > "$build-pack.log" 2>&1 || status=$?
-grep -E "pack:|prebuild|CUDA" "$build-pack.log" | sed 's/^/cuda: /' || true
-[ "$status" -eq 0 ] || { tail -30 "$build-pack.log"; exit 1; }
-stamp "CUDA prebuild pack-install round trip" "$t"
+node scripts/prebuild.js --python "$python" > "$build-prebuild.log" 2>&1 || { tail -30 "$build-prebuild.log"; exit 1; }
+echo "cuda: $(grep -o 'prebuild written.*' "$build-prebuild.log")"
+prebuilt=$(node -p "require('./scripts/libtorch.js').prebuildFile('.', '$variant')")
+echo "cuda: kernel images in $prebuilt: $(python3 scripts/ci/cuda_archs.py "$prebuilt" | tr '\n' ' ')"
+stamp "the $variant prebuild" "$t"
 stamp "total" "$t0"

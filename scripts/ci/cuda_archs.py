@@ -3,8 +3,8 @@
 object), like `cuobjdump --list-elf --list-ptx`, and checks it against the
 architectures a build must carry.
 
-    cuda_archs.py FILE                       # prints e.g. "elf sm_80", "ptx sm_90"
-    cuda_archs.py FILE --require elf:80,elf:90,ptx:90
+    cuda_archs.py FILE                       # prints e.g. "elf sm_75", "ptx sm_75"
+    cuda_archs.py FILE --require elf:75,elf:80,elf:86,elf:90,elf:100,elf:120,ptx:75
 
 Uses cuobjdump when there is one (CUDA toolkits that ship it); otherwise it
 reads the .nv_fatbin section itself (pip-installed and minimal toolkits have

@@ -66,9 +66,9 @@ only(builtWithCuda && !gpu, builtWithCuda ? 'a GPU is visible (the GPU block run
 
     it('info says which CUDA it was built with, that no GPU is visible, and the CUDA libraries it mapped', () => {
       const text = execFileSync(process.execPath, [bin, 'info'], { encoding: 'utf8' });
-      expect(text).toMatch(/CUDA: +built with CUDA \d+\.\d+, no GPU visible/);
+      expect(text).toMatch(/CUDA: +built with CUDA \d+, no GPU visible/);
       const report = JSON.parse(execFileSync(process.execPath, [bin, 'info', '--json'], { encoding: 'utf8' }));
-      expect(report.cuda.builtWith).toMatch(/^\d+\.\d+$/);
+      expect(report.cuda.builtWith).toMatch(/^\d+$/); // the CUDA major of the variant
       expect(report.binary.reason).toBeDefined();
       const names = report.cuda.libraries.map((l: { name: string }) => l.name);
       expect(names).toEqual(expect.arrayContaining(['cudart']));

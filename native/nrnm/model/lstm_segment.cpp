@@ -277,6 +277,9 @@ bool can_fuse(const torch::Tensor& x_gates, const torch::Tensor& terms, const to
   const torch::Device device = x_gates.device();
 #ifdef NRNM_WITH_CUDA
   if (!device.is_cpu() && !device.is_cuda()) return false;
+  // A GPU this binary has no kernel code for (e.g. sm_70 in a CUDA 13
+  // build) takes the reference, said once on stderr, instead of failing.
+  if (device.is_cuda() && !cuda::fused_kernels_usable(device.index())) return false;
 #else
   if (!device.is_cpu()) return false;
 #endif
