@@ -14,6 +14,7 @@ import * as ort from 'onnxruntime-node';
 
 import { NRNMClassifier } from '../../src';
 import { mulberry32 } from '../helpers/mulberry32';
+import { onnxFeeds } from '../helpers/onnx-feeds';
 import { cli, ensureBuilt, expectSucceeded } from './run-cli';
 
 const [B, T, F, C] = [2, 13, 4, 3];
@@ -40,13 +41,7 @@ afterAll(() => {
 
 async function runOnnx(file: string, lengths?: number[]): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(file);
-  const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', x, [B, T, F]) };
-  if (lengths)
-    feeds['lengths'] = new ort.Tensor(
-      'int64',
-      BigInt64Array.from(lengths, (v) => BigInt(v)),
-      [B],
-    );
+  const feeds = onnxFeeds(x, [B, T, F], lengths);
   return (await session.run(feeds)).logits!.data as Float32Array;
 }
 

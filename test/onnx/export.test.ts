@@ -21,6 +21,7 @@ import { NRNMClassifier, NRNMError, Trainer, type Choice, type NRNMClassifierOpt
 import { checkExportable, onnxModelBytes } from '../../src/onnx/export';
 import { ModelProto } from '../../src/onnx/schema';
 import { mulberry32 } from '../helpers/mulberry32';
+import { onnxFeeds } from '../helpers/onnx-feeds';
 
 const root = path.resolve(__dirname, '..', '..');
 const F = 5;
@@ -74,13 +75,7 @@ function poisoned(x: Float32Array, B: number, T: number, lengths: Int32Array): F
 }
 
 async function run(session: ort.InferenceSession, x: Float32Array, B: number, T: number, lengths?: Int32Array): Promise<Float32Array> {
-  const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', x, [B, T, F]) };
-  if (lengths)
-    feeds['lengths'] = new ort.Tensor(
-      'int64',
-      BigInt64Array.from(lengths, (v) => BigInt(v)),
-      [B],
-    );
+  const feeds = onnxFeeds(x, [B, T, F], lengths);
   const { logits } = await session.run(feeds);
   return logits!.data as Float32Array;
 }
