@@ -55,24 +55,16 @@ export function stringOption(name: string, value: unknown): string {
 
 /** The allowed key nearest to `key` by edit distance (case-insensitive; snake_case read as camelCase), however far. */
 export function nearestKey(key: string, allowed: readonly string[]): string | undefined {
-  const near = closest(key, allowed);
-  if (near !== undefined) return near;
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const a of allowed) {
-    const d = editDistance(key.toLowerCase(), a.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [a, d];
-  }
-  return best;
+  return closest(key, allowed, Infinity);
 }
 
-/** `snake_case` or small typos -> the allowed key they most likely meant. */
-function closest(key: string, allowed: readonly string[]): string | undefined {
+/** `snake_case` or small typos (edit distance below `limit`) -> the allowed key they most likely meant. */
+function closest(key: string, allowed: readonly string[], limit = 3): string | undefined {
   const camel = key.replace(/[_-]([a-z])/g, (_, c: string) => c.toUpperCase());
   const lower = key.toLowerCase();
   for (const a of allowed) if (a === camel || a.toLowerCase() === lower) return a;
   let best: string | undefined;
-  let bestDistance = 3;
+  let bestDistance = limit;
   for (const a of allowed) {
     const d = editDistance(lower, a.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [a, d];
