@@ -7,11 +7,21 @@
  */
 import * as fs from 'node:fs';
 
+import type { Command } from 'commander';
+
 import { NRNMError } from '../errors';
 import { NRNMClassifier, resolveModelOptions, type NRNMModelOptions } from '../index';
 import { readStateDict } from '../serialization';
-import { usageError, withFlagNames } from './flags';
-import { FLAG_NAMES, modelFlagOverrides, resolveModelFlags, type ModelFlagValues, NTU_DEFAULTS, variantOptions } from './model-flags';
+import { positiveInt, usageError, withFlagNames } from './flags';
+import { FLAG_NAMES, addModelFlags, modelFlagOverrides, resolveModelFlags, type ModelFlagValues, NTU_DEFAULTS, variantOptions } from './model-flags';
+
+/** The flags of every command that loads a model with loadModel(): an official .pt's sizes, then the model flags. */
+export function addLoadModelFlags(cmd: Command): Command {
+  cmd
+    .option('--input-size <n>', 'official .pt: features per step (default: from its tensors)', positiveInt)
+    .option('--classes <n>', 'official .pt: classes (default: from its tensors)', positiveInt);
+  return addModelFlags(cmd);
+}
 
 export interface LoadedModel {
   model: NRNMClassifier;

@@ -12,8 +12,8 @@ import { DATASET_KINDS, type DataFlags, type DatasetKind, NTU_SPLITS, type NtuSp
 import { evaluateModel, formatEvaluation } from '../evaluation';
 import { CliExit, choice, deviceFlag, positiveInt, usageError } from '../flags';
 import { onInterrupt } from '../interrupt';
-import { loadModel } from '../load-model';
-import { type ModelFlagValues, addModelFlags, splitAlias } from '../model-flags';
+import { addLoadModelFlags, loadModel } from '../load-model';
+import { type ModelFlagValues, splitAlias } from '../model-flags';
 import { Output, ProgressLine } from '../output';
 import { RunDir } from '../run-dir';
 
@@ -53,10 +53,8 @@ export function registerEval(program: Command): void {
     .option('--out <dir>', "where eval.json and confusion.svg are written (default: the checkpoint's directory)")
     .option('--json', 'print the result as one JSON object')
     .option('--quiet', 'print only the accuracy line')
-    .option('--input-size <n>', 'official .pt: features per step (default: from its tensors)', positiveInt)
-    .option('--classes <n>', 'official .pt: classes (default: from its tensors)', positiveInt)
     .addOption(new Option('--data_mode <mode>', 'official script: CV or CS').argParser(splitAlias).hideHelp());
-  addModelFlags(cmd);
+  addLoadModelFlags(cmd);
   cmd.addHelpText(
     'after',
     [

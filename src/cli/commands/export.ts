@@ -6,9 +6,8 @@
 import { Option, type Command } from 'commander';
 
 import { ONNX_OPSET } from '../../index';
-import { loadModel } from '../load-model';
-import { type ModelFlagValues, addModelFlags } from '../model-flags';
-import { positiveInt } from '../flags';
+import { addLoadModelFlags, loadModel } from '../load-model';
+import { type ModelFlagValues } from '../model-flags';
 import { Output } from '../output';
 
 interface ExportFlags extends ModelFlagValues {
@@ -30,11 +29,9 @@ export function registerExport(program: Command): void {
     .addOption(new Option('--format <format>', 'the file format').choices(['onnx']).default('onnx'))
     .requiredOption('--out <model.onnx>', 'where the ONNX file goes')
     .option('--lengths', 'add the input lengths [batch] (int64), the valid steps of each sequence, honoured exactly as by predict --lengths')
-    .option('--input-size <n>', 'official .pt: features per step (default: from its tensors)', positiveInt)
-    .option('--classes <n>', 'official .pt: classes (default: from its tensors)', positiveInt)
     .option('--json', 'print a JSON summary')
     .option('--quiet', 'print nothing but errors');
-  addModelFlags(cmd);
+  addLoadModelFlags(cmd);
   cmd.addHelpText(
     'after',
     [

@@ -14,8 +14,8 @@ import { toInt32 } from '../../data/npy';
 import { NRNMError } from '../../errors';
 import { CliExit, deviceFlag, positiveInt, usageError } from '../flags';
 import { onInterrupt } from '../interrupt';
-import { loadModel } from '../load-model';
-import { type ModelFlagValues, addModelFlags } from '../model-flags';
+import { addLoadModelFlags, loadModel } from '../load-model';
+import { type ModelFlagValues } from '../model-flags';
 import { Output, ProgressLine } from '../output';
 import { maskPadded, predictedClasses, predictionLayout, softmaxRows } from '../prediction';
 
@@ -44,11 +44,9 @@ export function registerPredict(program: Command): void {
     .option('--softmax', 'write class probabilities instead of logits (classification tasks)')
     .option('--batch-size <n>', 'sequences per batch', positiveInt, 256)
     .option('--device <device>', 'auto, cpu, cuda or cuda:N', deviceFlag, 'auto')
-    .option('--input-size <n>', 'official .pt: features per step (default: from its tensors)', positiveInt)
-    .option('--classes <n>', 'official .pt: classes (default: from its tensors)', positiveInt)
     .option('--json', 'print a JSON summary (shape, output file, predicted classes)')
     .option('--quiet', 'print nothing but errors');
-  addModelFlags(cmd);
+  addLoadModelFlags(cmd);
   cmd.addHelpText(
     'after',
     [

@@ -15,10 +15,10 @@ import type { Command } from 'commander';
 import { NpyFile } from '../../data';
 import { NRNMError } from '../../errors';
 import type { NRNMClassifier } from '../../model';
-import { CliExit, deviceFlag, positiveInt, positiveNumber, usageError } from '../flags';
+import { CliExit, deviceFlag, positiveNumber, usageError } from '../flags';
 import { onInterrupt } from '../interrupt';
-import { loadModel } from '../load-model';
-import { type ModelFlagValues, addModelFlags } from '../model-flags';
+import { addLoadModelFlags, loadModel } from '../load-model';
+import { type ModelFlagValues } from '../model-flags';
 import { Output } from '../output';
 import { softmaxRows } from '../prediction';
 
@@ -47,11 +47,9 @@ export function registerStream(program: Command): void {
     .option('--npy <x.npy>', 'play this .npy instead of reading stdin: (T, F) one sequence, or (N, T, F) N sequences side by side')
     .option('--rate <fps>', 'with --npy: frames per second (default: as fast as the model runs)', positiveNumber)
     .option('--device <device>', 'auto, cpu, cuda or cuda:N', deviceFlag, 'auto')
-    .option('--input-size <n>', 'official .pt: features per step (default: from its tensors)', positiveInt)
-    .option('--classes <n>', 'official .pt: classes (default: from its tensors)', positiveInt)
     .option('--json', 'one JSON object per frame: step, labels, probabilities (values for regress-steps), latency')
     .option('--quiet', 'print nothing but the per-frame lines and errors');
-  addModelFlags(cmd);
+  addLoadModelFlags(cmd);
   cmd.addHelpText(
     'after',
     [
