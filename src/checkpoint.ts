@@ -9,6 +9,7 @@
 import * as fs from 'node:fs/promises';
 
 import { NRNMError } from './errors';
+import type { MonitoredBest } from './fit-monitor';
 import { ioError, writeFileAtomic } from './io/atomic-write';
 import { native } from './native';
 import type { ResolvedModelOptions } from './options';
@@ -31,7 +32,7 @@ export interface CheckpointHeader {
    * Where training stands: the next batch to run is batch `batch` of epoch
    * `epoch`; fit() adds early stopping's state (best, sinceBest).
    */
-  progress: { epoch: number; batch: number; step: number; best?: { epoch: number; accuracy: number; loss: number }; sinceBest?: number } | null;
+  progress: { epoch: number; batch: number; step: number; best?: MonitoredBest; sinceBest?: number } | null;
   /** Seed of the data order (shuffling) of fit(). */
   seed: number | null;
   metrics: Record<string, unknown>;

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 
 import { CHOICES, type Choice } from './choices';
 import { ASYNC_DISPOSE, DISPOSE } from './dispose';
-import { FitMonitor } from './fit-monitor';
+import { FitMonitor, type MonitoredBest } from './fit-monitor';
 import { checkpointHeader, fromStoredOptions, readCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint';
 import type { SequenceDataset } from './data/dataset';
 import { agreementOf, applyRankThreads, resolveDistributed, type DistributedOptions, type ResolvedDistributed } from './distributed';
@@ -157,7 +157,7 @@ export interface FitResult {
   /** Why, in words, for 'early-stop' and 'callback'. */
   reason?: string;
   /** The best evaluation by the trainer's `monitor` (best.nrnm). */
-  best?: { epoch: number; accuracy: number; loss: number };
+  best?: MonitoredBest;
 }
 
 /** Where a checkpoint left training: the next batch is `batch` of `epoch`. */
@@ -166,7 +166,7 @@ export interface Progress {
   batch: number;
   step: number;
   /** Early stopping's state: the best monitored result so far and the evaluations since it (absent before the first). */
-  best?: { epoch: number; accuracy: number; loss: number };
+  best?: MonitoredBest;
   sinceBest?: number;
 }
 
