@@ -14,7 +14,7 @@ import type { CheckpointHeader } from '../../checkpoint';
 import type { TrainerOptions } from '../../trainer';
 import { FLAG_NAMES, type ModelFlagValues, type TrainerFlagValues, modelFlagOverrides, resolveTrainerFlags } from '../model-flags';
 import { usageError } from '../flags';
-import type { TrainFlags } from './train-plan';
+import type { TrainFlags } from './train-flags';
 
 /** Every flag that describes the run: given with --resume, it must equal the stored value. */
 const RUN_FLAGS = [

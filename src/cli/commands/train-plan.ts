@@ -12,41 +12,14 @@ import type { SequenceDataset } from '../../data';
 import { NRNMError } from '../../errors';
 import { distributedFromEnv, rankDevice, type DistributedOptions } from '../../distributed';
 import { NRNMClassifier, Trainer, resolveModelOptions, runtimeReport, type TrainerOptions } from '../../index';
-import { type DataFlags, type DatasetKind, type NtuSplitFlag, type OpenedData, openData } from '../data';
+import { type DataFlags, type OpenedData, openData } from '../data';
 import { usageError, withFlagNames } from '../flags';
-import { type Defaults, FLAG_NAMES, type ModelFlagValues, type TrainerFlagValues, defaultsFor, resolveModelFlags, resolveTrainerFlags } from '../model-flags';
+import { type Defaults, FLAG_NAMES, defaultsFor, resolveModelFlags, resolveTrainerFlags } from '../model-flags';
 import type { Output } from '../output';
 import { RunDir } from '../run-dir';
 import { checkResumeFlags } from './resume-flags';
+import type { TrainFlags } from './train-flags';
 import { type RunConfigFile, readRunConfig } from './train-config';
-
-export interface TrainFlags extends ModelFlagValues, TrainerFlagValues {
-  dataset?: DatasetKind;
-  data?: string;
-  split?: NtuSplitFlag;
-  data_mode?: 'cs' | 'cv';
-  limit?: number;
-  preprocessed?: string;
-  unpadded?: boolean;
-  seed?: number;
-  device: string;
-  evalEvery?: number;
-  maxSteps?: number;
-  earlyStop?: number;
-  /** A JSON file of the run's settings (train-config.ts); the flags override it. */
-  config?: string;
-  out?: string;
-  resume?: string;
-  sb?: string;
-  finalEval: boolean;
-  /** A folder, true (the run directory, the default) or false (--no-tensorboard). */
-  tensorboard?: string | boolean;
-  json?: boolean;
-  quiet?: boolean;
-  nproc?: number;
-  oversubscribe?: boolean;
-  distTimeout?: number;
-}
 
 function defaultRunDir(dataset: string): string {
   const d = new Date();

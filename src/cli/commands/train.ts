@@ -31,7 +31,8 @@ import {
 } from '../model-flags';
 import { launchWorkers } from '../launch';
 import { Output, ProgressLine, formatDuration } from '../output';
-import { type Plan, type TrainFlags, checkDataFits, planRun } from './train-plan';
+import type { TrainFlags } from './train-flags';
+import { type Plan, checkDataFits, planRun } from './train-plan';
 import type { OpenedData } from '../data';
 import { RunTensorBoard } from '../run-tensorboard';
 import { TrainProgress } from './train-progress';
