@@ -107,11 +107,15 @@ c10::intrusive_ptr<c10d::Store> connect_within(const DistributedOptions &o, cons
   auto future = result->get_future();
   const std::string key = "nrnm-probe/" + std::to_string(o.rank()) + "/" + std::to_string(std::random_device{}());
   std::thread([result, host = o.master_addr(), tcp, key] {
+    c10::intrusive_ptr<c10d::TCPStore> store;
     try {
-      auto store = c10::make_intrusive<c10d::TCPStore>(host, tcp);
+      store = c10::make_intrusive<c10d::TCPStore>(host, tcp);
       if (store->add(key, 7) != 7) throw std::runtime_error("it answered a store request with other bytes");
       result->set_value(store);
     } catch (...) {
+      // A store that met a foreign peer is never destroyed: its teardown
+      // talks to that peer and may throw from a destructor (terminate).
+      (void)store.release();
       result->set_exception(std::current_exception());
     }
   }).detach();

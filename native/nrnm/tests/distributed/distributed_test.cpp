@@ -405,7 +405,10 @@ TEST(Distributed, APortInUseIsNamed) {
 // size read from the network.
 TEST(Distributed, AForeignListenerOnTheStorePortIsNamed) {
   for (const auto mode : {ForeignListener::kSilent, ForeignListener::kBanner, ForeignListener::kReply}) {
-    ForeignListener other(mode);
+    // Kept until the process exits, as a real foreign program outlives the
+    // refused rank: closing it would reset the connection the abandoned c10d
+    // client still holds, whose own thread has no handler (terminate).
+    ForeignListener &other = *new ForeignListener(mode);
     const auto started = std::chrono::steady_clock::now();
     const std::string error =
         error_of([&] { DistributedGroup g(DistributedOptions(1, 2).master_port(other.port()).timeout_seconds(2)); });
